@@ -1,0 +1,49 @@
+/**
+ * The one error type of the server and its code table (ARCHITECTURE.md, convention 3).
+ * Every layer throws `ApiError`; each transport maps `code` to its own status via this table.
+ */
+
+export const ERROR_CODES = {
+  invalid_request: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  invalid_image: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  unsupported_media_type: { http: 415, grpc: 'INVALID_ARGUMENT' },
+  payload_too_large: { http: 413, grpc: 'RESOURCE_EXHAUSTED' },
+  model_not_found: { http: 404, grpc: 'NOT_FOUND' },
+  not_found: { http: 404, grpc: 'UNIMPLEMENTED' },
+  overloaded: { http: 429, grpc: 'RESOURCE_EXHAUSTED' },
+  cancelled: { http: 499, grpc: 'CANCELLED' },
+  deadline_exceeded: { http: 504, grpc: 'DEADLINE_EXCEEDED' },
+  not_ready: { http: 503, grpc: 'UNAVAILABLE' },
+  internal: { http: 500, grpc: 'INTERNAL' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  /** Seconds a client should wait before retrying (429, 503). */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, { cause: options?.cause });
+    this.name = 'ApiError';
+    this.code = code;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/** Wraps anything thrown into an ApiError; unknown failures become `internal`. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof Error && error.name === 'AbortError') return new ApiError('cancelled', 'the request was cancelled');
+  const message = error instanceof Error ? error.message : String(error);
+  return new ApiError('internal', message, { cause: error });
+}

@@ -1,0 +1,29 @@
+/** Random-weight test models in the real Hugging Face layouts and ONNX contracts. */
+export {
+  OnnxGraphBuilder,
+  DEFAULT_OPSET,
+  DEFAULT_IR_VERSION,
+  DEFAULT_EXTERNAL_DATA_THRESHOLD,
+  type AttrValue,
+  type Dim,
+  type DType,
+  type NodeOptions,
+  type SaveOptions,
+  type TensorData,
+} from './onnx-graph-builder.js';
+export { SeededRandom } from './seeded-random.js';
+export { ensureGeneratedModel, generatedModelKey, type GeneratedModelOptions } from './model-cache.js';
+export {
+  buildVitGraph,
+  buildVitOnnx,
+  vitConfigJson,
+  vitLabels,
+  vitNumPatches,
+  vitPreprocessorJson,
+  VIT_BASE,
+  VIT_DEMO,
+  VIT_SLOW,
+  VIT_TINY,
+  type VitSpec,
+} from './vit-model.js';
+export { ensureVitModel, writeVitModel, type EnsureVitModelOptions } from './generate-vit.js';

@@ -1,0 +1,39 @@
+/**
+ * Reading a model folder in the Hugging Face ONNX layout (what transformers.js loads):
+ * config.json, preprocessor_config.json, tokenizer files, onnx/<name>[_variant].onnx.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export type OnnxVariant = 'fp32' | 'quantized' | 'fp16';
+
+const VARIANT_SUFFIX: Record<OnnxVariant, string> = { fp32: '', quantized: '_quantized', fp16: '_fp16' };
+
+export class ModelFolderError extends Error {
+  override name = 'ModelFolderError';
+}
+
+export async function readJsonFile<T = unknown>(dir: string, name: string): Promise<T> {
+  const file = path.join(dir, name);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new ModelFolderError(`${file} not found: a Hugging Face ONNX model folder needs ${name}`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new ModelFolderError(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Path of `onnx/<name>.onnx` (or its variant); the older flat layout `<name>.onnx` also works. */
+export function onnxFile(dir: string, name: string, variant: OnnxVariant): string {
+  const file = `${name}${VARIANT_SUFFIX[variant]}.onnx`;
+  const candidates = [path.join(dir, 'onnx', file), path.join(dir, file)];
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (!found) throw new ModelFolderError(`no ${variant} ONNX graph in ${dir}: looked for ${candidates.join(' and ')}`);
+  return found;
+}

@@ -1,0 +1,34 @@
+/**
+ * Image preprocessing with the Python processors' semantics (PIL): decode, resize, crop,
+ * rescale, normalise. See preprocess-image.ts for the pipeline and its parity with PIL.
+ */
+export {
+  parseImageProcessorConfig,
+  loadImageProcessorConfig,
+  fixedOutputSize,
+  ImageProcessorConfigError,
+  type ImageProcessorSettings,
+  type ParseImageProcessorOptions,
+  type ResizeTarget,
+  type CropSize,
+  type Resample,
+} from './image-processor-config.js';
+export {
+  decodeImage,
+  probeImage,
+  SUPPORTED_IMAGE_FORMATS,
+  type RgbImage,
+  type DecodeLimits,
+  type ImageProbe,
+} from './decode-image.js';
+export {
+  preprocessImage,
+  preprocessRgbImage,
+  resizeRgbImage,
+  resizeNearest,
+  resizeOutputSize,
+  centerCropOffsets,
+  toPixelValues,
+  type PreprocessedImage,
+  type PreprocessOptions,
+} from './preprocess-image.js';

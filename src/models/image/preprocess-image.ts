@@ -1,0 +1,234 @@
+/**
+ * Image bytes → `pixel_values` (float32, CHW) with the Python image processors' semantics:
+ * resize (PIL filter, HF's output-size rounding), center crop (HF offsets, zero padding),
+ * rescale, normalise per channel, channels first.
+ *
+ * Resizing is sharp's `resize` with `fit: 'fill'`: `linear` for PIL BILINEAR, `cubic` for
+ * BICUBIC, `nearest` for NEAREST, `lanczos3` for LANCZOS. Like PIL (and unlike transformers.js,
+ * which uses an affine transform) it anti-aliases when shrinking. For plain 8-bit RGB/grey images
+ * decode and resize run as one sharp pipeline (JPEG shrink-on-load included); alpha, CMYK and
+ * 16-bit images are first decoded to RGB like PIL's `convert('RGB')`, then resized.
+ */
+import sharp, { type KernelEnum } from 'sharp';
+import { ApiError } from '../../errors.js';
+import {
+  decodeProbed,
+  isPlainRgbOrGrey,
+  openSharp,
+  probeImage,
+  runRaw,
+  toImageError,
+  type DecodeLimits,
+  type ImageProbe,
+  type RgbImage,
+} from './decode-image.js';
+import type { CropSize, ImageProcessorSettings, Resample, ResizeTarget } from './image-processor-config.js';
+
+/** Model input for one image: `pixelValues` holds 3 × height × width floats, channels first. */
+export interface PreprocessedImage {
+  readonly pixelValues: Float32Array;
+  readonly height: number;
+  readonly width: number;
+}
+
+/** Per-call options. */
+export interface PreprocessOptions {
+  /** Checked before decoding and before the float conversion. */
+  readonly signal?: AbortSignal;
+}
+
+const SHARP_KERNEL: Record<Resample, keyof KernelEnum> = {
+  nearest: 'nearest',
+  bilinear: 'linear',
+  bicubic: 'cubic',
+  lanczos: 'lanczos3',
+};
+
+/**
+ * Decodes and preprocesses an image like `load_image` + the Python image processor.
+ * Errors: `ApiError` `invalid_image` (bad bytes) or `payload_too_large` (over `limits.maxPixels`).
+ *
+ * @example
+ * const settings = parseImageProcessorConfig(json, { defaultToSquare: true });
+ * const { pixelValues, height, width } = await preprocessImage(bytes, settings, { maxPixels: 5e7 });
+ */
+export async function preprocessImage(
+  bytes: Uint8Array,
+  settings: ImageProcessorSettings,
+  limits: DecodeLimits,
+  options: PreprocessOptions = {},
+): Promise<PreprocessedImage> {
+  options.signal?.throwIfAborted();
+  const probe = await probeImage(bytes, limits);
+  if (!isPlainRgbOrGrey(probe) || !settings.doResize || settings.resample === 'nearest') {
+    const rgb = await decodeProbed(bytes, probe, limits);
+    options.signal?.throwIfAborted();
+    return preprocessRgbImage(rgb, settings);
+  }
+  const size = resizeOutputSize(probe.height, probe.width, requireSize(settings));
+  let pipeline = openSharp(bytes, limits);
+  // A pipeline colourspace (a no-op here) is how sharp is told not to shrink on load.
+  if (!exactShrinkOnLoad(probe, size)) pipeline = pipeline.pipelineColourspace(probe.space === 'b-w' ? 'b-w' : 'srgb');
+  pipeline = pipeline.resize(size.width, size.height, {
+    fit: 'fill',
+    kernel: SHARP_KERNEL[settings.resample],
+    fastShrinkOnLoad: false,
+  });
+  const raw = await runRaw(pipeline.toColourspace('srgb'), limits);
+  options.signal?.throwIfAborted();
+  if (raw.channels !== 3 || raw.width !== size.width || raw.height !== size.height) {
+    throw new ApiError('internal', `resize gave ${raw.width}×${raw.height}×${raw.channels}, expected ${size.width}×${size.height}×3`);
+  }
+  return toPixelValues(raw, settings);
+}
+
+/**
+ * JPEG shrink-on-load (libjpeg's DCT scaling by 2, 4 or 8) is fast and close to PIL when the
+ * stored size divides by the factor; otherwise libjpeg rounds the scaled size up, the geometry
+ * shifts by a fraction of a pixel and edges differ from PIL by up to ~45/255. This predicts the
+ * factor sharp picks with `fastShrinkOnLoad: false` (src/pipeline.cc) and says whether it is exact.
+ */
+function exactShrinkOnLoad(probe: ImageProbe, size: CropSize): boolean {
+  if (probe.format !== 'jpeg') return true;
+  const swap = probe.orientation >= 5;
+  const hshrink = probe.storedWidth / (swap ? size.height : size.width);
+  const vshrink = probe.storedHeight / (swap ? size.width : size.height);
+  const shrink = Math.min(hshrink, vshrink);
+  const factor = shrink >= 16 ? 8 : shrink >= 8 ? 4 : shrink >= 4 ? 2 : 1;
+  return probe.storedWidth % factor === 0 && probe.storedHeight % factor === 0;
+}
+
+/** Preprocesses an already decoded RGB image (resize, crop, rescale, normalise). */
+export async function preprocessRgbImage(image: RgbImage, settings: ImageProcessorSettings): Promise<PreprocessedImage> {
+  let resized = image;
+  if (settings.doResize) {
+    const size = resizeOutputSize(image.height, image.width, requireSize(settings));
+    resized = await resizeRgbImage(image, size, settings.resample);
+  }
+  return toPixelValues(resized, settings);
+}
+
+/** Resizes 8-bit RGB to exactly `size` with the sharp kernel matching the PIL filter. */
+export async function resizeRgbImage(image: RgbImage, size: CropSize, resample: Resample): Promise<RgbImage> {
+  if (size.width === image.width && size.height === image.height) return image;
+  if (resample === 'nearest') return resizeNearest(image, size);
+  try {
+    const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .resize(size.width, size.height, { fit: 'fill', kernel: SHARP_KERNEL[resample] })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  } catch (error) {
+    throw toImageError(error, { maxPixels: image.width * image.height });
+  }
+}
+
+/**
+ * PIL's NEAREST resize, exactly: source index = trunc(scale/2 + i·scale) with the position
+ * accumulated in float64 step by step, as Pillow's ImagingScaleAffine does (a direct
+ * `(i + 0.5) * scale` picks a different pixel on some exact boundaries).
+ */
+export function resizeNearest(image: RgbImage, size: CropSize): RgbImage {
+  const xs = nearestIndices(image.width, size.width);
+  const ys = nearestIndices(image.height, size.height);
+  const out = new Uint8Array(size.width * size.height * 3);
+  for (let y = 0; y < size.height; y++) {
+    const row = ys[y]! * image.width;
+    for (let x = 0; x < size.width; x++) {
+      const s = (row + xs[x]!) * 3;
+      const o = (y * size.width + x) * 3;
+      out[o] = image.data[s]!;
+      out[o + 1] = image.data[s + 1]!;
+      out[o + 2] = image.data[s + 2]!;
+    }
+  }
+  return { data: out, width: size.width, height: size.height };
+}
+
+function nearestIndices(from: number, to: number): Int32Array {
+  const scale = from / to;
+  const indices = new Int32Array(to);
+  let position = scale * 0.5;
+  for (let i = 0; i < to; i++, position += scale) indices[i] = Math.min(from - 1, Math.trunc(position));
+  return indices;
+}
+
+/**
+ * HF `get_resize_output_image_size`: an exact size as given; a shortest edge scales the short
+ * side to it and the long side to `int(size * long / short)` (truncated), then caps the long
+ * side at `longestEdge` (scaling the short side again, truncated).
+ */
+export function resizeOutputSize(height: number, width: number, target: ResizeTarget): CropSize {
+  if (target.kind === 'exact') return { height: target.height, width: target.width };
+  const [short, long] = width <= height ? [width, height] : [height, width];
+  let newShort = target.shortestEdge;
+  let newLong = Math.trunc((target.shortestEdge * long) / short);
+  if (target.longestEdge !== undefined && newLong > target.longestEdge) {
+    newShort = Math.trunc((target.longestEdge * newShort) / newLong);
+    newLong = target.longestEdge;
+  }
+  return width <= height ? { height: newLong, width: newShort } : { height: newShort, width: newLong };
+}
+
+/** HF `center_crop` offsets: (source − crop) // 2 (floor division; negative means zero padding). */
+export function centerCropOffsets(height: number, width: number, crop: CropSize): { top: number; left: number } {
+  return { top: Math.floor((height - crop.height) / 2), left: Math.floor((width - crop.width) / 2) };
+}
+
+/**
+ * Center crop (or zero pad), rescale and normalise an 8-bit RGB image into float32 CHW, with
+ * the same float32 rounding as the Python processors (`x * scale` in float64 → float32, then
+ * `(x − mean) / std` in float32), via a 256-entry table per channel.
+ */
+export function toPixelValues(image: RgbImage, settings: ImageProcessorSettings): PreprocessedImage {
+  const { width: srcW, height: srcH, data } = image;
+  const out = settings.doCenterCrop && settings.cropSize ? settings.cropSize : { height: srcH, width: srcW };
+  const { top, left } = centerCropOffsets(srcH, srcW, out);
+  const lut = valueTable(settings);
+  const plane = out.height * out.width;
+  const pixelValues = new Float32Array(3 * plane);
+  for (let y = 0; y < out.height; y++) {
+    const sy = y + top;
+    const rowInside = sy >= 0 && sy < srcH;
+    for (let x = 0; x < out.width; x++) {
+      const sx = x + left;
+      const o = y * out.width + x;
+      if (rowInside && sx >= 0 && sx < srcW) {
+        const s = (sy * srcW + sx) * 3;
+        pixelValues[o] = lut[data[s]!]!;
+        pixelValues[plane + o] = lut[256 + data[s + 1]!]!;
+        pixelValues[2 * plane + o] = lut[512 + data[s + 2]!]!;
+      } else {
+        pixelValues[o] = lut[0]!;
+        pixelValues[plane + o] = lut[256]!;
+        pixelValues[2 * plane + o] = lut[512]!;
+      }
+    }
+  }
+  return { pixelValues, height: out.height, width: out.width };
+}
+
+const tableCache = new WeakMap<ImageProcessorSettings, Float32Array>();
+
+/** value → float for each channel (3 × 256), as numpy computes it. */
+function valueTable(settings: ImageProcessorSettings): Float32Array {
+  const cached = tableCache.get(settings);
+  if (cached) return cached;
+  const lut = new Float32Array(3 * 256);
+  for (let c = 0; c < 3; c++) {
+    const mean = Math.fround(settings.imageMean[c]!);
+    const std = Math.fround(settings.imageStd[c]!);
+    for (let v = 0; v < 256; v++) {
+      let x = settings.doRescale ? Math.fround(v * settings.rescaleFactor) : v;
+      if (settings.doNormalize) x = Math.fround(Math.fround(x - mean) / std);
+      lut[c * 256 + v] = x;
+    }
+  }
+  tableCache.set(settings, lut);
+  return lut;
+}
+
+function requireSize(settings: ImageProcessorSettings): ResizeTarget {
+  if (!settings.size) throw new ApiError('internal', 'image processor settings: do_resize without size');
+  return settings.size;
+}

@@ -1,0 +1,209 @@
+/**
+ * A pool of session workers for one model: N worker threads, each with its own onnxruntime
+ * session. The pool keeps no request queue (the batcher is the only queue): `run` takes an
+ * idle instance, and callers keep at most `size` runs in flight. A worker that dies is
+ * replaced; only the run it had in flight fails, with `internal`.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { ApiError } from '../../errors.js';
+import type { ExecutionProvider } from './execution-providers.js';
+import { transferablesOf, type NamedTensors } from './tensor.js';
+import type { ProviderFailure, SessionWorkerOptions, ValueInfo, WorkerToPool } from './worker-protocol.js';
+
+export interface WorkerPoolOptions extends SessionWorkerOptions {
+  instances: number;
+  logger?: Logger;
+}
+
+interface PendingRun {
+  id: number;
+  resolve: (outputs: NamedTensors) => void;
+  reject: (error: Error) => void;
+}
+
+interface Instance {
+  index: number;
+  worker: Worker;
+  state: 'starting' | 'idle' | 'busy' | 'closed';
+  pending?: PendingRun;
+}
+
+interface LoadedInfo {
+  provider: ExecutionProvider;
+  fallbacks: ProviderFailure[];
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+}
+
+// In the compiled build the worker is the .js file next to this one; from TypeScript sources
+// (tsx, tests) a bootstrap registers tsx in the worker first, then loads the .ts entry.
+const fromSources = path.extname(fileURLToPath(import.meta.url)) === '.ts';
+const workerEntry = new URL(`./session-worker${fromSources ? '.ts' : '.js'}`, import.meta.url);
+const workerUrl = fromSources ? new URL('./tsx-worker-bootstrap.mjs', import.meta.url) : workerEntry;
+const workerArgv = fromSources ? [workerEntry.href] : [];
+const RESPAWN_DELAY_MS = 500;
+
+export class WorkerPool {
+  readonly size: number;
+  readonly provider: ExecutionProvider;
+  readonly fallbacks: ProviderFailure[];
+  readonly inputs: ValueInfo[];
+  readonly outputs: ValueInfo[];
+  /** Number of workers replaced after dying. */
+  replacements = 0;
+
+  private readonly instances: Instance[] = [];
+  private readonly waiters: Array<(instance: Instance | Error) => void> = [];
+  private nextRunId = 1;
+  private closed = false;
+
+  private constructor(private readonly options: WorkerPoolOptions, info: LoadedInfo) {
+    this.size = options.instances;
+    this.provider = info.provider;
+    this.fallbacks = info.fallbacks;
+    this.inputs = info.inputs;
+    this.outputs = info.outputs;
+  }
+
+  /** Starts every worker and resolves once all sessions are loaded (rejects if one fails). */
+  static async create(options: WorkerPoolOptions): Promise<WorkerPool> {
+    if (options.instances < 1) throw new Error('a worker pool needs at least one instance');
+    const started = Array.from({ length: options.instances }, (_, index) => startWorker(options, index));
+    const results = await Promise.allSettled(started.map((s) => s.ready));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) {
+      await Promise.all(started.map((s) => s.worker.terminate()));
+      throw failure.reason;
+    }
+    const info = (results[0] as PromiseFulfilledResult<LoadedInfo>).value;
+    const pool = new WorkerPool(options, info);
+    started.forEach((s, index) => pool.adopt(s.worker, index));
+    return pool;
+  }
+
+  get idleCount(): number {
+    return this.instances.filter((i) => i.state === 'idle').length;
+  }
+
+  /** Runs one batch on an idle instance (waiting for one only while a dead worker is replaced). */
+  async run(feeds: NamedTensors, outputNames: string[]): Promise<NamedTensors> {
+    const instance = await this.takeIdle();
+    const id = this.nextRunId++;
+    return new Promise<NamedTensors>((resolve, reject) => {
+      instance.pending = { id, resolve, reject };
+      instance.worker.postMessage({ kind: 'run', id, feeds, outputNames }, transferablesOf(feeds));
+    });
+  }
+
+  /** Kills one worker as a native crash would (fault injection for tests and drills). */
+  async terminateInstance(index: number): Promise<void> {
+    const instance = this.instances[index];
+    if (!instance) throw new RangeError(`no instance ${index}`);
+    await instance.worker.terminate();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const waiter of this.waiters.splice(0)) waiter(new ApiError('not_ready', 'the model is shutting down'));
+    await Promise.all(
+      this.instances.map(async (instance) => {
+        instance.state = 'closed';
+        instance.pending?.reject(new ApiError('not_ready', 'the model is shutting down'));
+        instance.worker.postMessage({ kind: 'close' });
+        await instance.worker.terminate();
+      }),
+    );
+  }
+
+  private takeIdle(): Promise<Instance> {
+    if (this.closed) return Promise.reject(new ApiError('not_ready', 'the model is shutting down'));
+    const idle = this.instances.find((i) => i.state === 'idle');
+    if (idle) {
+      idle.state = 'busy';
+      return Promise.resolve(idle);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiters.push((got) => (got instanceof Error ? reject(got) : resolve(got)));
+    });
+  }
+
+  private release(instance: Instance): void {
+    instance.pending = undefined;
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      instance.state = 'busy';
+      waiter(instance);
+    } else {
+      instance.state = 'idle';
+    }
+  }
+
+  private adopt(worker: Worker, index: number): void {
+    const instance: Instance = { index, worker, state: 'starting' };
+    this.instances[index] = instance;
+    worker.on('message', (message: WorkerToPool) => this.onMessage(instance, message));
+    worker.on('error', (error) => this.options.logger?.error({ err: error, instance: index }, 'session worker error'));
+    worker.on('exit', (exitCode) => this.onExit(instance, exitCode));
+    this.release(instance);
+  }
+
+  private onMessage(instance: Instance, message: WorkerToPool): void {
+    if (message.kind !== 'result' && message.kind !== 'run_failed') return;
+    const pending = instance.pending;
+    if (!pending || pending.id !== message.id) return;
+    if (message.kind === 'result') pending.resolve(message.outputs);
+    else pending.reject(new ApiError('internal', `inference failed: ${message.message}`));
+    this.release(instance);
+  }
+
+  private onExit(instance: Instance, exitCode: number): void {
+    if (this.closed || instance.state === 'closed') return;
+    instance.state = 'closed';
+    this.options.logger?.error({ instance: instance.index, exitCode }, 'session worker died; replacing it');
+    instance.pending?.reject(new ApiError('internal', `the inference worker exited (code ${exitCode}) during the run`));
+    instance.pending = undefined;
+    this.respawn(instance.index);
+  }
+
+  private respawn(index: number): void {
+    if (this.closed) return;
+    const started = startWorker(this.options, index);
+    started.ready.then(
+      () => {
+        if (this.closed) return void started.worker.terminate();
+        this.replacements++;
+        this.adopt(started.worker, index);
+      },
+      (error: unknown) => {
+        this.options.logger?.error({ err: error, instance: index }, 'replacement worker failed to load; retrying');
+        setTimeout(() => this.respawn(index), RESPAWN_DELAY_MS).unref();
+      },
+    );
+  }
+}
+
+function startWorker(options: WorkerPoolOptions, index: number): { worker: Worker; ready: Promise<LoadedInfo> } {
+  const { instances: _instances, logger: _logger, ...workerOptions } = options;
+  const worker = new Worker(workerUrl, {
+    workerData: workerOptions satisfies SessionWorkerOptions,
+    name: `session-${index}`,
+    argv: workerArgv,
+  });
+  const ready = new Promise<LoadedInfo>((resolve, reject) => {
+    const onExit = (code: number) => reject(new Error(`session worker exited (code ${code}) while loading ${options.modelPath}`));
+    worker.once('error', reject);
+    worker.once('exit', onExit);
+    worker.once('message', (message: WorkerToPool) => {
+      worker.off('error', reject);
+      worker.off('exit', onExit);
+      if (message.kind === 'ready') resolve(message);
+      else if (message.kind === 'load_failed') reject(new Error(message.message));
+      else reject(new Error(`unexpected first message from session worker: ${message.kind}`));
+    });
+  });
+  return { worker, ready };
+}

@@ -1,0 +1,67 @@
+/**
+ * Loads a ViT image classifier from a Hugging Face ONNX folder: configs, then one session per
+ * worker, checked against the ViT contract.
+ */
+import type { Logger } from 'pino';
+import { checkContract } from '../contract.js';
+import { onnxFile, readJsonFile, type OnnxVariant } from '../hf-folder.js';
+import { fixedOutputSize, parseImageProcessorConfig, type ImageProcessorSettings } from '../image/index.js';
+import type { ExecutionProvider } from '../session/execution-providers.js';
+import { WorkerPool } from '../session/worker-pool.js';
+import { parseVitConfig } from './vit-config.js';
+import { VIT_CONTRACT } from './vit-contract.js';
+
+export interface VitLoadOptions {
+  dir: string;
+  variant: OnnxVariant;
+  instances: number;
+  intraOpThreads: number;
+  providers: ExecutionProvider[];
+  requireProvider: boolean;
+  logger?: Logger;
+}
+
+export interface VitModel {
+  labels: string[];
+  randomWeights: boolean;
+  image: ImageProcessorSettings;
+  /** One item's pixel_values shape: [3, height, width]. */
+  itemDims: [number, number, number];
+  pool: WorkerPool;
+}
+
+export async function loadVitModel(options: VitLoadOptions): Promise<VitModel> {
+  const { dir } = options;
+  const config = parseVitConfig(await readJsonFile(dir, 'config.json'), `${dir}/config.json`);
+  // ViT processors read an int `size` as a square (HF get_size_dict default_to_square=True).
+  const image = parseImageProcessorConfig(await readJsonFile(dir, 'preprocessor_config.json'), {
+    defaultToSquare: true,
+    source: `${dir}/preprocessor_config.json`,
+  });
+  const size = fixedOutputSize(image);
+  const itemDims: [number, number, number] = [3, size.height, size.width];
+
+  const pool = await WorkerPool.create({
+    modelPath: onnxFile(dir, 'model', options.variant),
+    instances: options.instances,
+    intraOpThreads: options.intraOpThreads,
+    providers: options.providers,
+    requireProvider: options.requireProvider,
+    allowSpinning: options.instances === 1,
+    logger: options.logger,
+  });
+  try {
+    checkContract(VIT_CONTRACT, pool, `model ${dir}`);
+    const pixelValues = pool.inputs.find((i) => i.name === 'pixel_values')!;
+    const [, , height, width] = pixelValues.shape;
+    if ((typeof height === 'number' && height !== itemDims[1]) || (typeof width === 'number' && width !== itemDims[2])) {
+      throw new Error(
+        `model ${dir}: preprocessor_config.json makes ${itemDims[1]}×${itemDims[2]} images but the graph takes ${height}×${width}`,
+      );
+    }
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
+  return { labels: config.labels, randomWeights: config.randomWeights, image, itemDims, pool };
+}

@@ -1,0 +1,54 @@
+/**
+ * Turns a worker pool into the `runBatch` of a batcher for encoders that take one fixed-shape
+ * tensor per item and give one row per item (ViT logits today; CLIP towers next).
+ */
+import { ApiError } from '../errors.js';
+import type { WorkerPool } from '../models/session/worker-pool.js';
+import { elementCount } from '../models/session/tensor.js';
+import type { RunBatch } from './batcher.js';
+
+export interface EncoderIo {
+  inputName: string;
+  /** Shape of one item without the batch axis, e.g. [3, 224, 224]. */
+  itemDims: number[];
+  outputName: string;
+}
+
+/** One item's row of the output, and how the batch it ran in went. */
+export interface EncodedRow {
+  row: Float32Array;
+  /** Shape of `row` (the output's dims without the batch axis). */
+  dims: number[];
+  batchSize: number;
+  inferenceMs: number;
+}
+
+/** Stacks items into one batch tensor, runs it on an idle instance and splits the output rows. */
+export function encoderRunBatch(pool: Pick<WorkerPool, 'run'>, io: EncoderIo): RunBatch<Float32Array, EncodedRow> {
+  const itemSize = elementCount(io.itemDims);
+  return async (items) => {
+    const batch = new Float32Array(items.length * itemSize);
+    items.forEach((item, i) => {
+      if (item.length !== itemSize) throw new ApiError('internal', `item ${i} has ${item.length} values, expected ${itemSize}`);
+      batch.set(item, i * itemSize);
+    });
+    const started = performance.now();
+    const outputs = await pool.run(
+      { [io.inputName]: { type: 'float32', dims: [items.length, ...io.itemDims], data: batch } },
+      [io.outputName],
+    );
+    const inferenceMs = performance.now() - started;
+    const output = outputs[io.outputName];
+    if (!output || !(output.data instanceof Float32Array) || output.dims[0] !== items.length) {
+      throw new ApiError('internal', `the model returned no float32 '${io.outputName}' with batch ${items.length}`);
+    }
+    const rowDims = output.dims.slice(1);
+    const rowSize = elementCount(rowDims);
+    return items.map((_, i) => ({
+      row: output.data.slice(i * rowSize, (i + 1) * rowSize) as Float32Array,
+      dims: rowDims,
+      batchSize: items.length,
+      inferenceMs,
+    }));
+  };
+}

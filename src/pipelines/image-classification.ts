@@ -1,0 +1,85 @@
+/**
+ * Image classification: image bytes -> preprocessing -> the model's batcher -> softmax top-k.
+ *
+ * @example
+ *   const classifier = createImageClassifier({ labels, image, limits: { maxPixels: 5e7 }, batcher });
+ *   const { predictions } = await classifier.classify({ image: await readFile('cat.jpg'), topK: 5 });
+ *   // [{ label: 'tabby, tabby cat', score: 0.71, index: 281 }, ...]
+ */
+import { preprocessImage, type ImageProcessorSettings } from '../models/image/index.js';
+import type { Batcher } from './batcher.js';
+import type { EncodedRow } from './batched-encoder.js';
+import { softmax, topK } from './scores.js';
+
+export interface ClassifyInput {
+  image: Uint8Array;
+  topK: number;
+}
+
+export interface Prediction {
+  label: string;
+  score: number;
+  index: number;
+}
+
+export interface ClassifyTiming {
+  preprocessMs: number;
+  queueMs: number;
+  inferenceMs: number;
+  totalMs: number;
+  batchSize: number;
+}
+
+export interface ClassifyResult {
+  predictions: Prediction[];
+  timing: ClassifyTiming;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Absolute deadline in Date.now() milliseconds. */
+  deadlineMs?: number;
+}
+
+export interface ImageClassifier {
+  readonly labels: readonly string[];
+  classify(input: ClassifyInput, options?: CallOptions): Promise<ClassifyResult>;
+}
+
+export interface ImageClassifierDeps {
+  labels: readonly string[];
+  image: ImageProcessorSettings;
+  limits: { maxPixels: number };
+  batcher: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
+}
+
+export function createImageClassifier(deps: ImageClassifierDeps): ImageClassifier {
+  const { labels, image, limits, batcher } = deps;
+  return {
+    labels,
+    async classify(input, options = {}) {
+      const started = performance.now();
+      const { pixelValues } = await preprocessImage(input.image, image, limits, { signal: options.signal });
+      const preprocessMs = performance.now() - started;
+      const result = await batcher.submit(pixelValues, options);
+      const probabilities = softmax(result.row);
+      // HF's pipeline clamps top_k to the number of labels; so do we.
+      const predictions = topK(probabilities, Math.min(input.topK, labels.length)).map((index) => ({
+        label: labels[index] ?? `LABEL_${index}`,
+        score: probabilities[index]!,
+        index,
+      }));
+      const totalMs = performance.now() - started;
+      return {
+        predictions,
+        timing: {
+          preprocessMs,
+          inferenceMs: result.inferenceMs,
+          queueMs: Math.max(0, totalMs - preprocessMs - result.inferenceMs),
+          totalMs,
+          batchSize: result.batchSize,
+        },
+      };
+    },
+  };
+}

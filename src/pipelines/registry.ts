@@ -1,0 +1,102 @@
+/**
+ * The one registry table: task -> pipeline -> model family -> loader. Adding a capability
+ * (CLIP zero-shot, captioning, chat) adds a row here and its handler to `LoadedModel`.
+ */
+import type { Logger } from 'pino';
+import type { OnnxVariant } from '../models/hf-folder.js';
+import type { ExecutionProvider } from '../models/session/execution-providers.js';
+import { loadVitModel } from '../models/vit/load-vit.js';
+import { encoderRunBatch, type EncodedRow } from './batched-encoder.js';
+import { Batcher, type BatcherEvents, type RunBatch } from './batcher.js';
+import { createImageClassifier, type ImageClassifier } from './image-classification.js';
+
+export const TASKS = { 'image-classification': { family: 'vit' } } as const;
+export type Task = keyof typeof TASKS;
+
+/** Everything needed to load one served model (settings already resolved by precedence). */
+export interface ModelSpec {
+  id: string;
+  dir: string;
+  task: Task;
+  variant: OnnxVariant;
+  instances: number;
+  intraOpThreads: number;
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueueSize: number;
+  providers: ExecutionProvider[];
+  requireProvider: boolean;
+}
+
+export interface LoadDeps {
+  logger?: Logger;
+  limits: { maxPixels: number };
+  /** Batcher callbacks, e.g. the metrics of this model. */
+  batcherEvents?: BatcherEvents;
+}
+
+export interface LoadedModel {
+  family: string;
+  provider: ExecutionProvider;
+  randomWeights: boolean;
+  labels: readonly string[];
+  classifier: ImageClassifier;
+  batcher: Batcher<Float32Array, EncodedRow>;
+  /** Seconds spent creating sessions, and running the warm-up batches. */
+  loadSeconds: number;
+  warmupSeconds: number;
+  close(): Promise<void>;
+}
+
+/** Runs batch 1 and the max batch size once on every instance, so no request pays first-run costs. */
+async function warmUp(runBatch: RunBatch<Float32Array, EncodedRow>, itemSize: number, spec: ModelSpec): Promise<void> {
+  const signal = new AbortController().signal;
+  for (const batchSize of new Set([1, spec.maxBatchSize])) {
+    const items = Array.from({ length: batchSize }, () => new Float32Array(itemSize));
+    await Promise.all(Array.from({ length: spec.instances }, () => runBatch(items, signal)));
+  }
+}
+
+export async function loadModel(spec: ModelSpec, deps: LoadDeps): Promise<LoadedModel> {
+  const logger = deps.logger?.child({ model: spec.id });
+  const loadStarted = performance.now();
+  const vit = await loadVitModel({ ...spec, logger });
+  const loadSeconds = (performance.now() - loadStarted) / 1000;
+  for (const fallback of vit.pool.fallbacks) {
+    logger?.warn({ provider: fallback.provider, reason: fallback.message, using: vit.pool.provider }, 'execution provider unavailable; falling back');
+  }
+
+  const runBatch = encoderRunBatch(vit.pool, { inputName: 'pixel_values', itemDims: vit.itemDims, outputName: 'logits' });
+  const warmupStarted = performance.now();
+  try {
+    await warmUp(runBatch, vit.itemDims[0] * vit.itemDims[1] * vit.itemDims[2], spec);
+  } catch (error) {
+    await vit.pool.close();
+    throw error;
+  }
+  const warmupSeconds = (performance.now() - warmupStarted) / 1000;
+
+  const batcher = new Batcher<Float32Array, EncodedRow>({
+    runBatch,
+    maxBatchSize: spec.maxBatchSize,
+    maxQueueDelayMs: spec.maxQueueDelayMs,
+    maxQueueSize: spec.maxQueueSize,
+    concurrency: spec.instances,
+    events: deps.batcherEvents,
+  });
+  const classifier = createImageClassifier({ labels: vit.labels, image: vit.image, limits: deps.limits, batcher });
+  return {
+    family: TASKS[spec.task].family,
+    provider: vit.pool.provider,
+    randomWeights: vit.randomWeights,
+    labels: vit.labels,
+    classifier,
+    batcher,
+    loadSeconds,
+    warmupSeconds,
+    async close() {
+      batcher.close('the model is shutting down');
+      await vit.pool.close();
+    },
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * The one place that reads process.env and argv. Precedence for every setting:
+ * command-line flags > environment > config file > the model's defaults.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../models/session/execution-providers.js';
+
+const providerSchema = z.enum(EXECUTION_PROVIDERS);
+
+/** Per-model settings a config file (snake_case) may give; unset ones fall back to defaults. */
+const modelEntrySchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'model ids use letters, digits, ".", "_" and "-"').optional(),
+  dir: z.string(),
+  task: z.enum(['image-classification']).default('image-classification'),
+  variant: z.enum(['fp32', 'quantized', 'fp16']).default('fp32'),
+  instances: z.number().int().min(1).optional(),
+  intra_op_threads: z.number().int().min(1).optional(),
+  max_batch_size: z.number().int().min(1).max(256).optional(),
+  max_queue_delay_ms: z.number().min(0).optional(),
+  max_queue_size: z.number().int().min(1).optional(),
+  providers: z.array(providerSchema).min(1).optional(),
+  require_provider: z.boolean().optional(),
+});
+
+const configFileSchema = z.strictObject({
+  host: z.string().optional(),
+  port: z.number().int().min(0).max(65535).optional(),
+  grpc_port: z.number().int().min(0).max(65535).optional(),
+  log_level: z.string().optional(),
+  cache_dir: z.string().optional(),
+  providers: z.array(providerSchema).min(1).optional(),
+  require_provider: z.boolean().optional(),
+  request_timeout_ms: z.number().int().min(1).optional(),
+  limits: z
+    .strictObject({
+      json_body_bytes: z.number().int().min(1024).optional(),
+      image_bytes: z.number().int().min(1024).optional(),
+      max_image_pixels: z.number().int().min(1).optional(),
+      grpc_max_message_bytes: z.number().int().min(1024).optional(),
+    })
+    .optional(),
+  models: z.array(modelEntrySchema).default([]),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type ModelEntry = z.infer<typeof modelEntrySchema>;
+
+export interface Limits {
+  /** Largest JSON body (base64 images are ~4/3 of their bytes). */
+  jsonBodyBytes: number;
+  /** Largest image file (multipart) or decoded base64 image. */
+  imageBytes: number;
+  /** Largest decoded image, width × height, refused before decoding. */
+  maxImagePixels: number;
+  grpcMaxMessageBytes: number;
+}
+
+export interface ModelSettings {
+  id: string;
+  dir: string;
+  task: 'image-classification';
+  variant: 'fp32' | 'quantized' | 'fp16';
+  /** undefined = planned from the thread budget. */
+  instances: number | undefined;
+  intraOpThreads: number | undefined;
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueueSize: number;
+  providers: z.infer<typeof providerSchema>[];
+  requireProvider: boolean;
+}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  grpcPort: number;
+  logLevel: string;
+  cacheDir: string;
+  demo: boolean;
+  help: boolean;
+  requestTimeoutMs: number;
+  cores: number;
+  limits: Limits;
+  models: ModelSettings[];
+}
+
+export const MODEL_DEFAULTS = { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 256 } as const;
+
+const DEFAULT_LIMITS: Limits = {
+  jsonBodyBytes: 32 * 1024 * 1024,
+  imageBytes: 20 * 1024 * 1024,
+  maxImagePixels: 50_000_000,
+  grpcMaxMessageBytes: 32 * 1024 * 1024,
+};
+
+function intFrom(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`${name} must be a non-negative integer, got '${value}'`);
+  return parsed;
+}
+
+function providersFrom(value: string | undefined, name: string): ModelSettings['providers'] | undefined {
+  if (!value) return undefined;
+  return value.split(',').map((p) => {
+    const parsed = providerSchema.safeParse(p.trim());
+    if (!parsed.success) throw new Error(`${name}: unknown execution provider '${p}' (known: ${EXECUTION_PROVIDERS.join(', ')})`);
+    return parsed.data;
+  });
+}
+
+/** `--model-dir path` or `--model-dir id=path`; the id defaults to the folder's name. */
+function modelDirEntry(spec: string): ModelEntry {
+  const eq = spec.indexOf('=');
+  const [id, dir] = eq > 0 ? [spec.slice(0, eq), spec.slice(eq + 1)] : [undefined, spec];
+  return modelEntrySchema.parse({ id, dir });
+}
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  if (env.MMS_CACHE_DIR) return env.MMS_CACHE_DIR;
+  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'multimodal-server');
+}
+
+function readConfigFile(file: string | undefined): ConfigFile {
+  if (!file) return configFileSchema.parse({});
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  const parsed = configFileSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`config file ${file}: ${z.prettifyError(parsed.error)}`);
+  // Model folders in a config file are relative to the file.
+  for (const model of parsed.data.models) model.dir = path.resolve(path.dirname(file), model.dir);
+  return parsed.data;
+}
+
+export const USAGE = `Usage: npm start -- [options]
+  --model-dir [id=]PATH     serve a Hugging Face ONNX model folder (repeatable)
+  --config FILE             JSON config file (env MMS_CONFIG)
+  --demo                    generate random-weight demo models and serve them (offline)
+  --port N --grpc-port N    ports (env PORT, GRPC_PORT; defaults 8080, 50051)
+  --host ADDR               listen address (env HOST; default 0.0.0.0)
+  --providers LIST          execution providers in order, e.g. cuda,cpu (env MMS_PROVIDERS)
+  --require-provider        fail instead of falling back to CPU
+  --instances N --threads N session workers per model and intra-op threads each
+  --max-batch-size N --max-queue-delay-ms N --max-queue-size N
+  --cache-dir PATH          where generated and pulled models live (env MMS_CACHE_DIR)
+  --log-level LEVEL         pino level (env LOG_LEVEL; default info)
+  --help                    this text`;
+
+/** Parses argv + env + config file into one validated config. Throws with a readable message. */
+export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const { values: flags } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      'model-dir': { type: 'string', multiple: true },
+      config: { type: 'string' },
+      demo: { type: 'boolean' },
+      port: { type: 'string' },
+      'grpc-port': { type: 'string' },
+      host: { type: 'string' },
+      providers: { type: 'string' },
+      'require-provider': { type: 'boolean' },
+      instances: { type: 'string' },
+      threads: { type: 'string' },
+      'max-batch-size': { type: 'string' },
+      'max-queue-delay-ms': { type: 'string' },
+      'max-queue-size': { type: 'string' },
+      'cache-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const file = readConfigFile(flags.config ?? env.MMS_CONFIG);
+  const pick = <T>(...candidates: (T | undefined)[]): T | undefined => candidates.find((c) => c !== undefined);
+
+  const providers = pick(providersFrom(flags.providers, '--providers'), providersFrom(env.MMS_PROVIDERS, 'MMS_PROVIDERS'), file.providers) ?? ['cpu'];
+  const requireProvider = pick(flags['require-provider'], env.MMS_REQUIRE_PROVIDER ? env.MMS_REQUIRE_PROVIDER === '1' : undefined, file.require_provider) ?? false;
+  const perModel = {
+    instances: pick(intFrom(flags.instances, '--instances'), intFrom(env.MMS_INSTANCES, 'MMS_INSTANCES')),
+    threads: pick(intFrom(flags.threads, '--threads'), intFrom(env.MMS_THREADS, 'MMS_THREADS')),
+    maxBatchSize: pick(intFrom(flags['max-batch-size'], '--max-batch-size'), intFrom(env.MMS_MAX_BATCH_SIZE, 'MMS_MAX_BATCH_SIZE')),
+    maxQueueDelayMs: pick(intFrom(flags['max-queue-delay-ms'], '--max-queue-delay-ms'), intFrom(env.MMS_MAX_QUEUE_DELAY_MS, 'MMS_MAX_QUEUE_DELAY_MS')),
+    maxQueueSize: pick(intFrom(flags['max-queue-size'], '--max-queue-size'), intFrom(env.MMS_MAX_QUEUE_SIZE, 'MMS_MAX_QUEUE_SIZE')),
+  };
+
+  const dirFlags = flags['model-dir'] ?? env.MMS_MODEL_DIRS?.split(',').filter(Boolean);
+  const entries = dirFlags ? dirFlags.map(modelDirEntry) : file.models;
+  const models: ModelSettings[] = entries.map((entry) => ({
+    id: entry.id ?? path.basename(path.resolve(entry.dir)),
+    dir: path.resolve(entry.dir),
+    task: entry.task,
+    variant: entry.variant,
+    instances: pick(perModel.instances, entry.instances),
+    intraOpThreads: pick(perModel.threads, entry.intra_op_threads),
+    maxBatchSize: pick(perModel.maxBatchSize, entry.max_batch_size) ?? MODEL_DEFAULTS.maxBatchSize,
+    maxQueueDelayMs: pick(perModel.maxQueueDelayMs, entry.max_queue_delay_ms) ?? MODEL_DEFAULTS.maxQueueDelayMs,
+    maxQueueSize: pick(perModel.maxQueueSize, entry.max_queue_size) ?? MODEL_DEFAULTS.maxQueueSize,
+    providers: pick(providersFrom(flags.providers, '--providers'), providersFrom(env.MMS_PROVIDERS, 'MMS_PROVIDERS'), entry.providers) ?? providers,
+    requireProvider: pick(flags['require-provider'], entry.require_provider) ?? requireProvider,
+  }));
+  const ids = new Set<string>();
+  for (const model of models) {
+    if (ids.has(model.id)) throw new Error(`two models share the id '${model.id}': name them with --model-dir id=PATH`);
+    ids.add(model.id);
+  }
+
+  return {
+    host: pick(flags.host, env.HOST, file.host) ?? '0.0.0.0',
+    port: pick(intFrom(flags.port, '--port'), intFrom(env.PORT, 'PORT'), file.port) ?? 8080,
+    grpcPort: pick(intFrom(flags['grpc-port'], '--grpc-port'), intFrom(env.GRPC_PORT, 'GRPC_PORT'), file.grpc_port) ?? 50051,
+    logLevel: pick(flags['log-level'], env.LOG_LEVEL, file.log_level) ?? 'info',
+    cacheDir: path.resolve(pick(flags['cache-dir'], env.MMS_CACHE_DIR, file.cache_dir) ?? defaultCacheDir(env)),
+    demo: flags.demo ?? false,
+    help: flags.help ?? false,
+    requestTimeoutMs: pick(intFrom(env.MMS_REQUEST_TIMEOUT_MS, 'MMS_REQUEST_TIMEOUT_MS'), file.request_timeout_ms) ?? 60_000,
+    cores: os.availableParallelism(),
+    limits: {
+      jsonBodyBytes: file.limits?.json_body_bytes ?? DEFAULT_LIMITS.jsonBodyBytes,
+      imageBytes: file.limits?.image_bytes ?? DEFAULT_LIMITS.imageBytes,
+      maxImagePixels: pick(intFrom(env.MMS_MAX_IMAGE_PIXELS, 'MMS_MAX_IMAGE_PIXELS'), file.limits?.max_image_pixels) ?? DEFAULT_LIMITS.maxImagePixels,
+      grpcMaxMessageBytes: file.limits?.grpc_max_message_bytes ?? DEFAULT_LIMITS.grpcMaxMessageBytes,
+    },
+    models,
+  };
+}

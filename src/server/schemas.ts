@@ -1,0 +1,48 @@
+/**
+ * Request validation at the edge (zod). Transports turn their wire format into the raw shape
+ * below; pipelines only ever see the parsed, camelCase types.
+ */
+import { z } from 'zod';
+import { ApiError } from '../errors.js';
+
+/** Integers that may arrive as strings (multipart fields, query strings). */
+const intField = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(min).max(max));
+
+export const classifyRequestSchema = z
+  .strictObject({
+    image: z.instanceof(Uint8Array, { message: 'image is required' }),
+    top_k: intField(1, 1000).optional(),
+    model: z.string().min(1).max(200).optional(),
+    timeout_ms: intField(1, 3_600_000).optional(),
+  })
+  .transform((r) => ({ image: r.image, topK: r.top_k ?? 5, model: r.model, timeoutMs: r.timeout_ms }));
+
+export type ClassifyRequest = z.output<typeof classifyRequestSchema>;
+
+/** Parses with a schema; failures become `invalid_request` naming the fields. */
+export function parseRequest<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message));
+    throw new ApiError('invalid_request', details.join('; '));
+  }
+  return parsed.data;
+}
+
+const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+)?(;[\w-]+=[\w.-]+)*;base64,/i;
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** Decodes a JSON image field: base64 or a base64 data URL. */
+export function imageBytesFromString(value: string, maxBytes: number): Uint8Array {
+  const match = DATA_URL.exec(value);
+  if (value.startsWith('data:') && !match) throw new ApiError('invalid_image', 'image data URLs must be base64 encoded (data:<type>;base64,...)');
+  if (/^https?:\/\//i.test(value)) throw new ApiError('invalid_request', 'image URLs are not fetched by this server: send the bytes (multipart or base64)');
+  const payload = (match ? value.slice(match[0].length) : value).replace(/\s+/g, '');
+  if (payload.length === 0) throw new ApiError('invalid_image', 'image is empty');
+  if (!BASE64.test(payload)) throw new ApiError('invalid_image', 'image is neither base64 nor a base64 data URL');
+  if (Math.floor((payload.length * 3) / 4) > maxBytes + 3) {
+    throw new ApiError('payload_too_large', `image is larger than the ${maxBytes}-byte limit`);
+  }
+  return new Uint8Array(Buffer.from(payload, payload.includes('-') || payload.includes('_') ? 'base64url' : 'base64'));
+}

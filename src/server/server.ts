@@ -1,0 +1,62 @@
+/**
+ * Assembles the server: config -> model specs (with the thread budget) -> registry -> HTTP.
+ * `startServer` listens first and loads models in the background, so liveness answers at once
+ * and readiness flips when every model is warm.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { ModelSpec } from '../pipelines/registry.js';
+import type { ServerConfig } from './config.js';
+import { createHttpApp } from './http/app.js';
+import { ModelRegistry, type ModelLoader } from './model-registry.js';
+import { planLayouts } from './thread-budget.js';
+
+export interface RunningServer {
+  registry: ModelRegistry;
+  http: Server;
+  httpPort: number;
+  /** Resolves when every model has loaded or failed. */
+  loaded: Promise<void>;
+  close(): Promise<void>;
+}
+
+export function modelSpecs(config: ServerConfig, logger: Logger): ModelSpec[] {
+  const { layouts, overCommitted } = planLayouts(config.models, config.cores);
+  if (overCommitted) {
+    logger.warn({ cores: config.cores, layouts: Object.fromEntries(layouts) }, 'configured intra-op threads exceed the cores; sessions will contend');
+  }
+  return config.models.map((model) => ({ ...model, ...layouts.get(model.id)! }));
+}
+
+export interface StartOptions {
+  /** Replaces the model loader (tests gate it to observe the loading state). */
+  loader?: ModelLoader;
+}
+
+export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  const limits = { maxPixels: config.limits.maxImagePixels };
+  const registry = new ModelRegistry(modelSpecs(config, logger), { logger, limits }, options.loader);
+  const app = createHttpApp({ registry, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs });
+  const http = await new Promise<Server>((resolve, reject) => {
+    const server = app.listen(config.port, config.host, () => resolve(server));
+    server.once('error', reject);
+  });
+  const httpPort = (http.address() as AddressInfo).port;
+  logger.info({ port: httpPort, host: config.host }, 'HTTP listening');
+  const loaded = registry.loadAll();
+  return {
+    registry,
+    http,
+    httpPort,
+    loaded,
+    async close() {
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+      await loaded;
+      await registry.close();
+    },
+  };
+}

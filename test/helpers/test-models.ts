@@ -1,0 +1,18 @@
+/**
+ * Generated test models, cached outside git (MMS_TEST_CACHE, default under the OS temp dir)
+ * so every test file reuses them.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { ensureVitModel, VIT_SLOW, VIT_TINY, type VitSpec } from '../../src/models/generator/index.js';
+
+export function testCacheDir(): string {
+  return process.env.MMS_TEST_CACHE ?? path.join(os.tmpdir(), 'mms-test-models');
+}
+
+export function vitModelDir(spec: VitSpec = VIT_TINY, preprocessor: 'current' | 'legacy' = 'current'): Promise<string> {
+  return ensureVitModel(spec, { cacheDir: testCacheDir(), preprocessor });
+}
+
+export const tinyVitDir = () => vitModelDir(VIT_TINY);
+export const slowVitDir = () => vitModelDir(VIT_SLOW);

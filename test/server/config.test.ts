@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/server/config.js';
+import { planLayouts } from '../../src/server/thread-budget.js';
+
+describe('settings precedence: flags > environment > config file > model defaults', () => {
+  let dir: string;
+  let configFile: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mms-config-'));
+    configFile = path.join(dir, 'server.json');
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        port: 9000,
+        grpc_port: 9001,
+        providers: ['cuda', 'cpu'],
+        models: [{ id: 'vit', dir: 'models/vit', max_batch_size: 4, instances: 3 }],
+      }),
+    );
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('takes the config file over the defaults, resolving model folders next to the file', () => {
+    const config = loadConfig(['--config', configFile], {});
+    assert.equal(config.port, 9000);
+    assert.equal(config.grpcPort, 9001);
+    const [model] = config.models;
+    assert.equal(model?.dir, path.join(dir, 'models/vit'));
+    assert.equal(model?.maxBatchSize, 4);
+    assert.equal(model?.maxQueueSize, 256, 'unset values come from the model defaults');
+    assert.deepEqual(model?.providers, ['cuda', 'cpu']);
+    assert.equal(model?.instances, 3);
+  });
+
+  it('takes the environment over the config file', () => {
+    const config = loadConfig(['--config', configFile], { PORT: '7000', MMS_MAX_BATCH_SIZE: '16', MMS_PROVIDERS: 'cpu' });
+    assert.equal(config.port, 7000);
+    assert.equal(config.grpcPort, 9001);
+    assert.equal(config.models[0]?.maxBatchSize, 16);
+    assert.deepEqual(config.models[0]?.providers, ['cpu']);
+  });
+
+  it('takes flags over the environment', () => {
+    const config = loadConfig(['--config', configFile, '--port', '6000', '--max-batch-size', '2'], { PORT: '7000', MMS_MAX_BATCH_SIZE: '16' });
+    assert.equal(config.port, 6000);
+    assert.equal(config.models[0]?.maxBatchSize, 2);
+  });
+
+  it('uses --model-dir over the config file models, naming them by folder or id=', () => {
+    const config = loadConfig(['--config', configFile, '--model-dir', '/m/vit-base', '--model-dir', 'mine=/m/other'], {});
+    assert.deepEqual(config.models.map((m) => [m.id, m.dir]), [['vit-base', '/m/vit-base'], ['mine', '/m/other']]);
+  });
+
+  it('fails with a readable message on bad input', () => {
+    assert.throws(() => loadConfig(['--port', 'eighty'], {}), /--port must be a non-negative integer/);
+    assert.throws(() => loadConfig(['--providers', 'cuda,tpu'], {}), /unknown execution provider 'tpu'/);
+    assert.throws(() => loadConfig(['--model-dir', 'a=/x', '--model-dir', 'a=/y'], {}), /two models share the id 'a'/);
+    assert.throws(() => loadConfig(['--bogus'], {}), /bogus/);
+  });
+});
+
+describe('thread budget', () => {
+  it('gives one model 2 workers × 1 thread on 2 cores, the measured best layout', () => {
+    const { layouts, overCommitted } = planLayouts([{ id: 'a', instances: undefined, intraOpThreads: undefined }], 2);
+    assert.deepEqual(layouts.get('a'), { instances: 2, intraOpThreads: 1 });
+    assert.equal(overCommitted, false);
+  });
+
+  it('shares the cores among models and keeps explicit settings', () => {
+    const { layouts, overCommitted } = planLayouts(
+      [
+        { id: 'a', instances: undefined, intraOpThreads: undefined },
+        { id: 'b', instances: undefined, intraOpThreads: undefined },
+      ],
+      8,
+    );
+    assert.deepEqual(layouts.get('a'), { instances: 2, intraOpThreads: 2 });
+    assert.deepEqual(layouts.get('b'), { instances: 2, intraOpThreads: 2 });
+    assert.equal(overCommitted, false);
+    assert.equal(planLayouts([{ id: 'a', instances: 4, intraOpThreads: 2 }], 2).overCommitted, true);
+  });
+});

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import request from 'supertest';
+import { loadModel, type LoadDeps, type ModelSpec } from '../../src/pipelines/registry.js';
+import { startServer } from '../../src/server/server.js';
+import { sharedImage } from '../helpers/shared-dir.js';
+import { slowVitDir, tinyVitDir } from '../helpers/test-models.js';
+import { quietLogger, testConfig } from '../helpers/test-server.js';
+
+describe('health and readiness', () => {
+  it('is alive at once, ready only after the models are loaded and warm', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let warmedUp = false;
+    const gatedLoader = async (spec: ModelSpec, deps: LoadDeps) => {
+      await gate;
+      const loaded = await loadModel(spec, deps);
+      warmedUp = loaded.warmupSeconds > 0;
+      return loaded;
+    };
+    const server = await startServer(testConfig(['--model-dir', await tinyVitDir()]), quietLogger(), { loader: gatedLoader });
+    try {
+      await request(server.http).get('/healthz').expect(200, { status: 'ok' });
+      const notReady = await request(server.http).get('/readyz').expect(503);
+      assert.equal(notReady.body.ready, false);
+      assert.equal(notReady.body.models[0].state, 'loading');
+      const early = await request(server.http)
+        .post('/v1/classify')
+        .attach('image', await readFile(sharedImage('chelsea.png')), 'c.png')
+        .expect(503);
+      assert.equal(early.body.error.code, 'not_ready');
+
+      release();
+      await server.loaded;
+      assert.ok(warmedUp, 'warm-up ran before the model became ready');
+      const ready = await request(server.http).get('/readyz').expect(200);
+      assert.deepEqual(ready.body.models.map((m: { state: string }) => m.state), ['ready']);
+    } finally {
+      release();
+      await server.close();
+    }
+  });
+
+  it('answers /healthz while a slow inference is running in a worker', async () => {
+    const server = await startServer(
+      testConfig(['--model-dir', `slow=${await slowVitDir()}`, '--instances', '1', '--threads', '1', '--max-batch-size', '1']),
+      quietLogger(),
+    );
+    try {
+      await server.loaded;
+      const batcher = server.registry.get('slow')!.loaded!.batcher;
+      const order: string[] = [];
+      const photo = await readFile(sharedImage('astronaut.png'));
+      const classify = request(server.http)
+        .post('/v1/classify')
+        .attach('image', photo, 'a.png')
+        .then((res) => {
+          order.push('classify');
+          return res;
+        });
+      // Wait until the batch is really running in the worker, then ask for health.
+      while (batcher.inFlightBatches === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+      const health = await request(server.http).get('/healthz');
+      order.push('healthz');
+      assert.equal(health.status, 200);
+      assert.equal((await classify).status, 200);
+      assert.deepEqual(order, ['healthz', 'classify'], 'health answered before the inference finished');
+    } finally {
+      await server.close();
+    }
+  });
+});
