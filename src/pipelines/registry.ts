@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { OnnxVariant } from '../models/hf-folder.js';
 import type { ExecutionProvider } from '../models/session/execution-providers.js';
+import type { WorkerPool } from '../models/session/worker-pool.js';
 import { loadVitModel } from '../models/vit/load-vit.js';
 import { encoderRunBatch, type EncodedRow } from './batched-encoder.js';
 import { Batcher, type BatcherEvents, type RunBatch } from './batcher.js';
@@ -42,6 +43,7 @@ export interface LoadedModel {
   labels: readonly string[];
   classifier: ImageClassifier;
   batcher: Batcher<Float32Array, EncodedRow>;
+  pool: WorkerPool;
   /** Seconds spent creating sessions, and running the warm-up batches. */
   loadSeconds: number;
   warmupSeconds: number;
@@ -92,6 +94,7 @@ export async function loadModel(spec: ModelSpec, deps: LoadDeps): Promise<Loaded
     labels: vit.labels,
     classifier,
     batcher,
+    pool: vit.pool,
     loadSeconds,
     warmupSeconds,
     async close() {

@@ -43,8 +43,6 @@ export interface ImageProbe {
   /** libvips interpretation: 'srgb', 'b-w', 'cmyk', 'rgb16', 'grey16', ... */
   readonly space: string;
   readonly depth: string;
-  /** A 4-channel JPEG without Adobe APP14 marker: libvips keeps its polarity, PIL inverts it. */
-  readonly plainCmykJpeg: boolean;
 }
 
 /** True when sharp can decode straight to 8-bit RGB/grey with the same result as PIL (no alpha, CMYK, 16-bit). */
@@ -95,7 +93,6 @@ export async function probeImage(bytes: Uint8Array, limits: DecodeLimits): Promi
     hasAlpha: meta.hasAlpha,
     space: meta.space,
     depth: meta.depth,
-    plainCmykJpeg: meta.format === 'jpeg' && meta.channels === 4 && !hasAdobeMarker(bytes),
   };
 }
 
@@ -117,7 +114,7 @@ export async function decodeProbed(bytes: Uint8Array, probe: ImageProbe, limits:
   if (probe.space === 'cmyk') {
     const cmyk = await runRaw(openSharp(bytes, limits).pipelineColourspace('cmyk').toColourspace('cmyk'), limits);
     if (cmyk.channels !== 4) throw new ApiError('invalid_image', `CMYK image decoded with ${cmyk.channels} channels`);
-    return { data: cmykToRgb(cmyk.data, probe.plainCmykJpeg), width: cmyk.width, height: cmyk.height };
+    return { data: cmykToRgb(cmyk.data), width: cmyk.width, height: cmyk.height };
   }
   // Output sRGB 8-bit: grey is replicated, 16-bit keeps the high byte (PIL's rule for 16-bit RGB;
   // PIL clips 16-bit greyscale at 255 instead, which we do not copy). Without a resize in the
@@ -179,40 +176,20 @@ export function toRgb(data: Uint8Array, channels: number): Uint8Array {
 }
 
 /**
- * PIL's `cmyk2rgb` (Pillow Convert.c): R = 255 − K − C·(255 − K)/255, rounded as MULDIV255,
- * i.e. (255 − C)(255 − K)/255. `invert`: the data holds Adobe polarity (PIL reads every CMYK
- * JPEG as inverted "CMYK;I"; libvips inverts only when the Adobe marker is present).
+ * PIL's `cmyk2rgb` (Pillow Convert.c): R = (255 − K) − C·(255 − K)/255 with MULDIV255 rounding,
+ * i.e. ≈ (255 − C)(255 − K)/255; no ICC profile. Polarity needs no fix-up: PIL reads every
+ * 4-channel JPEG as Adobe-inverted ("CMYK;I") and libvips 8.18 inverts them too, with or without
+ * the APP14 Adobe marker (checked in test/image/odd-images.test.ts).
  */
-export function cmykToRgb(data: Uint8Array, invert: boolean): Uint8Array {
+export function cmykToRgb(data: Uint8Array): Uint8Array {
   const n = data.length >> 2;
   const out = new Uint8Array(n * 3);
-  const flip = invert ? 255 : 0;
   for (let i = 0; i < n; i++) {
-    const k = data[i * 4 + 3]! ^ flip;
-    const nk = 255 - k;
+    const nk = 255 - data[i * 4 + 3]!;
     for (let c = 0; c < 3; c++) {
-      const v = data[i * 4 + c]! ^ flip;
-      const t = v * nk + 128;
+      const t = data[i * 4 + c]! * nk + 128;
       out[i * 3 + c] = nk - (((t >> 8) + t) >> 8);
     }
   }
   return out;
-}
-
-/** Whether a JPEG carries an Adobe APP14 marker before its first scan. */
-function hasAdobeMarker(bytes: Uint8Array): boolean {
-  let i = 2;
-  while (i + 4 <= bytes.length) {
-    if (bytes[i] !== 0xff) return false;
-    const marker = bytes[i + 1]!;
-    if (marker === 0xff) {
-      i += 1;
-      continue;
-    }
-    if (marker === 0xda || marker === 0xd9) return false;
-    const length = (bytes[i + 2]! << 8) | bytes[i + 3]!;
-    if (marker === 0xee && length >= 7 && String.fromCharCode(...bytes.subarray(i + 4, i + 9)) === 'Adobe') return true;
-    i += 2 + length;
-  }
-  return false;
 }

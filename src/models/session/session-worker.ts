@@ -75,6 +75,7 @@ async function main(): Promise<void> {
   post({ kind: 'ready', provider, fallbacks, inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) });
 
   port!.on('message', async (message: PoolToWorker) => {
+    if (message.kind === 'crash') process.exit(70);
     if (message.kind === 'close') {
       await session.release();
       port!.close();

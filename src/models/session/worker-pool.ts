@@ -29,6 +29,8 @@ interface Instance {
   worker: Worker;
   state: 'starting' | 'idle' | 'busy' | 'closed';
   pending?: PendingRun;
+  /** Fault injection: the next run makes this worker exit instead. */
+  crashOnNextRun?: boolean;
 }
 
 interface LoadedInfo {
@@ -94,15 +96,20 @@ export class WorkerPool {
     const id = this.nextRunId++;
     return new Promise<NamedTensors>((resolve, reject) => {
       instance.pending = { id, resolve, reject };
-      instance.worker.postMessage({ kind: 'run', id, feeds, outputNames }, transferablesOf(feeds));
+      if (instance.crashOnNextRun) instance.worker.postMessage({ kind: 'crash' });
+      else instance.worker.postMessage({ kind: 'run', id, feeds, outputNames }, transferablesOf(feeds));
     });
   }
 
-  /** Kills one worker as a native crash would (fault injection for tests and drills). */
-  async terminateInstance(index: number): Promise<void> {
+  /**
+   * Fault injection for tests and drills: the next batch sent to instance `index` makes its
+   * worker exit while that batch is in flight. (Terminating a worker from outside while
+   * onnxruntime is inside `run` aborts the whole process, so a drill must not do that.)
+   */
+  injectCrash(index: number): void {
     const instance = this.instances[index];
     if (!instance) throw new RangeError(`no instance ${index}`);
-    await instance.worker.terminate();
+    instance.crashOnNextRun = true;
   }
 
   async close(): Promise<void> {

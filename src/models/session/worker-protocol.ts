@@ -33,4 +33,6 @@ export type WorkerToPool =
 
 export type PoolToWorker =
   | { kind: 'run'; id: number; feeds: NamedTensors; outputNames: string[] }
-  | { kind: 'close' };
+  | { kind: 'close' }
+  /** Fault injection: exit the worker thread at once, as a crash would. */
+  | { kind: 'crash' };
