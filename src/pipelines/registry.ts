@@ -34,6 +34,7 @@ export interface LoadDeps {
   limits: { maxPixels: number };
   /** Batcher callbacks, e.g. the metrics of this model. */
   batcherEvents?: BatcherEvents;
+  onWorkerReplaced?: () => void;
 }
 
 export interface LoadedModel {
@@ -62,7 +63,7 @@ async function warmUp(runBatch: RunBatch<Float32Array, EncodedRow>, itemSize: nu
 export async function loadModel(spec: ModelSpec, deps: LoadDeps): Promise<LoadedModel> {
   const logger = deps.logger?.child({ model: spec.id });
   const loadStarted = performance.now();
-  const vit = await loadVitModel({ ...spec, logger });
+  const vit = await loadVitModel({ ...spec, logger, onWorkerReplaced: deps.onWorkerReplaced });
   const loadSeconds = (performance.now() - loadStarted) / 1000;
   for (const fallback of vit.pool.fallbacks) {
     logger?.warn({ provider: fallback.provider, reason: fallback.message, using: vit.pool.provider }, 'execution provider unavailable; falling back');

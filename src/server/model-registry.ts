@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
 import { loadModel, type LoadDeps, type LoadedModel, type ModelSpec, type Task } from '../pipelines/registry.js';
+import type { ServerMetrics } from './metrics.js';
 
 export type ModelState = 'loading' | 'ready' | 'unhealthy' | 'failed';
 
@@ -30,10 +31,11 @@ export class ModelRegistry {
 
   constructor(
     specs: ModelSpec[],
-    private readonly deps: LoadDeps & { logger: Logger; onLoaded?: (model: ServedModel) => void },
+    private readonly deps: { logger: Logger; limits: LoadDeps['limits']; metrics?: ServerMetrics },
     private readonly loader: ModelLoader = loadModel,
   ) {
     for (const spec of specs) this.models.set(spec.id, { spec, state: 'loading' });
+    for (const spec of specs) deps.metrics?.modelReady.set({ model: spec.id }, 0);
   }
 
   /** Loads every model concurrently; failures are recorded per model, never thrown. */
@@ -42,30 +44,39 @@ export class ModelRegistry {
   }
 
   private async load(model: ServedModel): Promise<void> {
-    const { logger } = this.deps;
+    const { logger, metrics } = this.deps;
+    const id = model.spec.id;
     try {
       const loaded = await this.loader(model.spec, {
-        ...this.deps,
+        logger,
+        limits: this.deps.limits,
         batcherEvents: {
-          ...this.deps.batcherEvents,
+          ...metrics?.batcherEvents(id),
           onHealthChange: (healthy) => {
             model.state = healthy ? 'ready' : 'unhealthy';
-            logger.warn({ model: model.spec.id, healthy }, 'model health changed');
+            metrics?.modelReady.set({ model: id }, healthy ? 1 : 0);
+            logger.warn({ model: id, healthy }, 'model health changed');
           },
         },
+        onWorkerReplaced: () => metrics?.workerRestarts.inc({ model: id }),
       });
       if (this.closed) return void (await loaded.close());
       model.loaded = loaded;
       model.state = 'ready';
-      this.deps.onLoaded?.(model);
+      if (metrics) {
+        metrics.modelInfo.set({ model: id, task: model.spec.task, family: loaded.family, execution_provider: loaded.provider }, 1);
+        metrics.loadSeconds.observe({ model: id }, loaded.loadSeconds);
+        metrics.warmupSeconds.observe({ model: id }, loaded.warmupSeconds);
+        metrics.modelReady.set({ model: id }, 1);
+      }
       logger.info(
-        { model: model.spec.id, provider: loaded.provider, load_seconds: loaded.loadSeconds, warmup_seconds: loaded.warmupSeconds },
+        { model: id, provider: loaded.provider, load_seconds: loaded.loadSeconds, warmup_seconds: loaded.warmupSeconds },
         'model ready',
       );
     } catch (error) {
       model.state = 'failed';
       model.error = error instanceof Error ? error.message : String(error);
-      logger.error({ model: model.spec.id, err: error }, 'model failed to load');
+      logger.error({ model: id, err: error }, 'model failed to load');
     }
   }
 
@@ -91,6 +102,11 @@ export class ModelRegistry {
     if (model.state === 'loading') throw new ApiError('not_ready', `model '${model.spec.id}' is still loading`, { retryAfterSeconds: 5 });
     if (model.state === 'failed') throw new ApiError('not_ready', `model '${model.spec.id}' failed to load: ${model.error}`);
     return model as ServedModel & { loaded: LoadedModel };
+  }
+
+  /** A metric label for a requested model id: served ids as they are, anything else "unknown". */
+  metricLabel(id: string | undefined): string {
+    return id !== undefined && this.models.has(id) ? id : 'unknown';
   }
 
   statuses(): ModelStatus[] {

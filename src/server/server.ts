@@ -9,11 +9,13 @@ import type { Logger } from 'pino';
 import type { ModelSpec } from '../pipelines/registry.js';
 import type { ServerConfig } from './config.js';
 import { createHttpApp } from './http/app.js';
+import { ServerMetrics } from './metrics.js';
 import { ModelRegistry, type ModelLoader } from './model-registry.js';
 import { planLayouts } from './thread-budget.js';
 
 export interface RunningServer {
   registry: ModelRegistry;
+  metrics: ServerMetrics;
   http: Server;
   httpPort: number;
   /** Resolves when every model has loaded or failed. */
@@ -36,8 +38,9 @@ export interface StartOptions {
 
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const limits = { maxPixels: config.limits.maxImagePixels };
-  const registry = new ModelRegistry(modelSpecs(config, logger), { logger, limits }, options.loader);
-  const app = createHttpApp({ registry, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs });
+  const metrics = new ServerMetrics();
+  const registry = new ModelRegistry(modelSpecs(config, logger), { logger, limits, metrics }, options.loader);
+  const app = createHttpApp({ registry, metrics, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs });
   const http = await new Promise<Server>((resolve, reject) => {
     const server = app.listen(config.port, config.host, () => resolve(server));
     server.once('error', reject);
@@ -47,6 +50,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const loaded = registry.loadAll();
   return {
     registry,
+    metrics,
     http,
     httpPort,
     loaded,

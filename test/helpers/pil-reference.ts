@@ -13,7 +13,7 @@ import type { ImageProcessorSettings } from '../../src/models/image/index.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pil-reference.py');
-const PIL_CODE = { nearest: 0, lanczos: 1, bilinear: 2, bicubic: 3 } as const;
+const PIL_CODE = { nearest: 0, lanczos: 1, bilinear: 2, bicubic: 3, box: 4, hamming: 5 } as const;
 
 /** One image for the reference: decode only, or the full processor path. */
 export interface PilJob {

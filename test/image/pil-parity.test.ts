@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { loadImageProcessorConfig, parseImageProcessorConfig, preprocessImage, type ImageProcessorSettings } from '../../src/models/image/index.js';
+import {
+  decodeImage,
+  loadImageProcessorConfig,
+  parseImageProcessorConfig,
+  pilResize,
+  preprocessImage,
+  type ImageProcessorSettings,
+  type PilFilter,
+} from '../../src/models/image/index.js';
 import { absDiff, pilJobFor, pilReference, toUint8Units } from '../helpers/pil-reference.js';
 import { SHARED_PHOTOS, sharedDir, sharedImage } from '../helpers/shared-dir.js';
 
@@ -69,6 +77,37 @@ test('preprocessImage matches the PIL reference on the shared photos', async (t)
         }
         assert.ok(same > plane * 3 * 0.7, `only ${same} of ${plane * 3} values agree exactly`);
       });
+    }
+  }
+});
+
+test('the PIL resize port is bit-exact for every filter, shrinking and enlarging', async (t) => {
+  const file = sharedImage('chelsea.png'); // 451×300
+  const image = await decodeImage(await readFile(file), LIMITS);
+  const filters: PilFilter[] = ['nearest', 'lanczos', 'bilinear', 'bicubic', 'box', 'hamming']; // PIL codes 0–5
+  const sizes = [[224, 224], [600, 500], [100, 37], [451, 200], [900, 300], [13, 7]] as const;
+  const refs = await pilReference(filters.flatMap((_, code) =>
+    sizes.map(([width, height]) => ({ input: file, op: 'preprocess' as const, resize: { height, width }, resample: code }))));
+  let k = 0;
+  for (const filter of filters) {
+    for (const [width, height] of sizes) {
+      const ours = pilResize(image, width, height, filter);
+      const d = absDiff(ours.data, refs[k++]!.rgb);
+      assert.equal(d.max, 0, `${filter} ${width}×${height}: differs from PIL by up to ${d.max}`);
+    }
+  }
+  t.diagnostic(`${k} resizes identical to PIL`);
+});
+
+test('exactPil preprocessing equals PIL on the shared photos', async (t) => {
+  for (const [name, settings] of await settingsUnderTest()) {
+    const files = SHARED_PHOTOS.map((photo) => sharedImage(photo));
+    const refs = await pilReference(files.map((file) => pilJobFor(file, settings)));
+    for (const [i, file] of files.entries()) {
+      const ours = await preprocessImage(await readFile(file), settings, LIMITS, { exactPil: true });
+      const d = absDiff(ours.pixelValues, refs[i]!.pixelValues!);
+      t.diagnostic(`${name} ${path.basename(file)} exactPil: normalised max ${d.max}`);
+      assert.equal(d.max, 0, `${name} ${path.basename(file)}`);
     }
   }
 });

@@ -25,10 +25,10 @@ export {
   preprocessImage,
   preprocessRgbImage,
   resizeRgbImage,
-  resizeNearest,
   resizeOutputSize,
   centerCropOffsets,
   toPixelValues,
   type PreprocessedImage,
   type PreprocessOptions,
 } from './preprocess-image.js';
+export { pilResize, pilResizeNearest, type PilFilter } from './pil-resample.js';

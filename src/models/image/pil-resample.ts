@@ -96,7 +96,7 @@ export function pilResize(image: RgbImage, width: number, height: number, filter
     // Only the rows the vertical pass reads (Pillow's ybox_first / ybox_last).
     const first = vert ? vert.bounds[0]! : 0;
     const last = vert ? vert.bounds[height * 2 - 2]! + vert.bounds[height * 2 - 1]! : h;
-    if (vert) for (let i = 0; i < height; i++) vert.bounds[i * 2] -= first;
+    if (vert) for (let i = 0; i < height; i++) vert.bounds[i * 2] = vert.bounds[i * 2]! - first;
     data = horizontal(data, w, first, last, width, coefficients(w, width, f));
     w = width;
     h = last - first;

@@ -3,11 +3,12 @@
  * resize (PIL filter, HF's output-size rounding), center crop (HF offsets, zero padding),
  * rescale, normalise per channel, channels first.
  *
- * Resizing is sharp's `resize` with `fit: 'fill'`: `linear` for PIL BILINEAR, `cubic` for
- * BICUBIC, `nearest` for NEAREST, `lanczos3` for LANCZOS. Like PIL (and unlike transformers.js,
- * which uses an affine transform) it anti-aliases when shrinking. For plain 8-bit RGB/grey images
- * decode and resize run as one sharp pipeline (JPEG shrink-on-load included); alpha, CMYK and
- * 16-bit images are first decoded to RGB like PIL's `convert('RGB')`, then resized.
+ * Shrinking is sharp's `resize` with `fit: 'fill'` (off the event loop): `linear` for PIL
+ * BILINEAR, `cubic` for BICUBIC, `lanczos3` for LANCZOS; like PIL (and unlike transformers.js,
+ * which uses an affine transform) it anti-aliases, within ~10/255 of PIL. Enlarging and the
+ * NEAREST, BOX and HAMMING filters use an exact port of PIL's resize (pil-resample.ts). For plain
+ * 8-bit RGB/grey images decode and resize run as one sharp pipeline (JPEG shrink-on-load where
+ * exact); alpha, CMYK and 16-bit images are first decoded to RGB like PIL's `convert('RGB')`.
  */
 import sharp, { type KernelEnum } from 'sharp';
 import { ApiError } from '../../errors.js';
@@ -23,6 +24,7 @@ import {
   type RgbImage,
 } from './decode-image.js';
 import type { CropSize, ImageProcessorSettings, Resample, ResizeTarget } from './image-processor-config.js';
+import { pilResize } from './pil-resample.js';
 
 /** Model input for one image: `pixelValues` holds 3 × height × width floats, channels first. */
 export interface PreprocessedImage {
@@ -35,14 +37,28 @@ export interface PreprocessedImage {
 export interface PreprocessOptions {
   /** Checked before decoding and before the float conversion. */
   readonly signal?: AbortSignal;
+  /**
+   * Resize with the exact PIL port for every image (bit-exact with the Python processors, given
+   * the same decoded pixels), instead of sharp when shrinking. Slower on large images (no
+   * shrink-on-load) and runs on the calling thread: for evaluations and tests.
+   */
+  readonly exactPil?: boolean;
 }
 
-const SHARP_KERNEL: Record<Resample, keyof KernelEnum> = {
-  nearest: 'nearest',
+/** sharp kernels matching PIL filters when shrinking (measured within ~10/255 of PIL). */
+const SHARP_KERNEL: Partial<Record<Resample, keyof KernelEnum>> = {
   bilinear: 'linear',
   bicubic: 'cubic',
   lanczos: 'lanczos3',
 };
+
+/**
+ * Whether sharp (libvips) can do this resize close to PIL: shrinking or keeping each axis, with
+ * bilinear, bicubic or lanczos. Enlarging, NEAREST, BOX and HAMMING take the exact PIL port.
+ */
+function sharpCanResize(from: CropSize, to: CropSize, resample: Resample): boolean {
+  return SHARP_KERNEL[resample] !== undefined && to.width <= from.width && to.height <= from.height;
+}
 
 /**
  * Decodes and preprocesses an image like `load_image` + the Python image processor.
@@ -60,18 +76,18 @@ export async function preprocessImage(
 ): Promise<PreprocessedImage> {
   options.signal?.throwIfAborted();
   const probe = await probeImage(bytes, limits);
-  if (!isPlainRgbOrGrey(probe) || !settings.doResize || settings.resample === 'nearest') {
+  const size = settings.doResize ? resizeOutputSize(probe.height, probe.width, requireSize(settings)) : undefined;
+  if (!size || options.exactPil || !isPlainRgbOrGrey(probe) || !sharpCanResize(probe, size, settings.resample)) {
     const rgb = await decodeProbed(bytes, probe, limits);
     options.signal?.throwIfAborted();
-    return preprocessRgbImage(rgb, settings);
+    return preprocessRgbImage(rgb, settings, options);
   }
-  const size = resizeOutputSize(probe.height, probe.width, requireSize(settings));
   let pipeline = openSharp(bytes, limits);
   // A pipeline colourspace (a no-op here) is how sharp is told not to shrink on load.
   if (!exactShrinkOnLoad(probe, size)) pipeline = pipeline.pipelineColourspace(probe.space === 'b-w' ? 'b-w' : 'srgb');
   pipeline = pipeline.resize(size.width, size.height, {
     fit: 'fill',
-    kernel: SHARP_KERNEL[settings.resample],
+    kernel: SHARP_KERNEL[settings.resample]!,
     fastShrinkOnLoad: false,
   });
   const raw = await runRaw(pipeline.toColourspace('srgb'), limits);
@@ -99,58 +115,35 @@ function exactShrinkOnLoad(probe: ImageProbe, size: CropSize): boolean {
 }
 
 /** Preprocesses an already decoded RGB image (resize, crop, rescale, normalise). */
-export async function preprocessRgbImage(image: RgbImage, settings: ImageProcessorSettings): Promise<PreprocessedImage> {
+export async function preprocessRgbImage(
+  image: RgbImage,
+  settings: ImageProcessorSettings,
+  options: Pick<PreprocessOptions, 'exactPil'> = {},
+): Promise<PreprocessedImage> {
   let resized = image;
   if (settings.doResize) {
     const size = resizeOutputSize(image.height, image.width, requireSize(settings));
-    resized = await resizeRgbImage(image, size, settings.resample);
+    resized = options.exactPil
+      ? pilResize(image, size.width, size.height, settings.resample)
+      : await resizeRgbImage(image, size, settings.resample);
   }
   return toPixelValues(resized, settings);
 }
 
-/** Resizes 8-bit RGB to exactly `size` with the sharp kernel matching the PIL filter. */
+/** Resizes 8-bit RGB to exactly `size` like PIL: sharp when it matches PIL closely, else the exact port. */
 export async function resizeRgbImage(image: RgbImage, size: CropSize, resample: Resample): Promise<RgbImage> {
   if (size.width === image.width && size.height === image.height) return image;
-  if (resample === 'nearest') return resizeNearest(image, size);
+  const kernel = SHARP_KERNEL[resample];
+  if (!kernel || !sharpCanResize(image, size, resample)) return pilResize(image, size.width, size.height, resample);
   try {
     const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-      .resize(size.width, size.height, { fit: 'fill', kernel: SHARP_KERNEL[resample] })
+      .resize(size.width, size.height, { fit: 'fill', kernel })
       .raw()
       .toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height };
   } catch (error) {
     throw toImageError(error, { maxPixels: image.width * image.height });
   }
-}
-
-/**
- * PIL's NEAREST resize, exactly: source index = trunc(scale/2 + i·scale) with the position
- * accumulated in float64 step by step, as Pillow's ImagingScaleAffine does (a direct
- * `(i + 0.5) * scale` picks a different pixel on some exact boundaries).
- */
-export function resizeNearest(image: RgbImage, size: CropSize): RgbImage {
-  const xs = nearestIndices(image.width, size.width);
-  const ys = nearestIndices(image.height, size.height);
-  const out = new Uint8Array(size.width * size.height * 3);
-  for (let y = 0; y < size.height; y++) {
-    const row = ys[y]! * image.width;
-    for (let x = 0; x < size.width; x++) {
-      const s = (row + xs[x]!) * 3;
-      const o = (y * size.width + x) * 3;
-      out[o] = image.data[s]!;
-      out[o + 1] = image.data[s + 1]!;
-      out[o + 2] = image.data[s + 2]!;
-    }
-  }
-  return { data: out, width: size.width, height: size.height };
-}
-
-function nearestIndices(from: number, to: number): Int32Array {
-  const scale = from / to;
-  const indices = new Int32Array(to);
-  let position = scale * 0.5;
-  for (let i = 0; i < to; i++, position += scale) indices[i] = Math.min(from - 1, Math.trunc(position));
-  return indices;
 }
 
 /**

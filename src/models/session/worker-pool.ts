@@ -16,6 +16,8 @@ import type { ProviderFailure, SessionWorkerOptions, ValueInfo, WorkerToPool } f
 export interface WorkerPoolOptions extends SessionWorkerOptions {
   instances: number;
   logger?: Logger;
+  /** Called each time a dead worker has been replaced. */
+  onWorkerReplaced?: () => void;
 }
 
 interface PendingRun {
@@ -184,6 +186,7 @@ export class WorkerPool {
         if (this.closed) return void started.worker.terminate();
         this.replacements++;
         this.adopt(started.worker, index);
+        this.options.onWorkerReplaced?.();
       },
       (error: unknown) => {
         this.options.logger?.error({ err: error, instance: index }, 'replacement worker failed to load; retrying');
@@ -194,7 +197,7 @@ export class WorkerPool {
 }
 
 function startWorker(options: WorkerPoolOptions, index: number): { worker: Worker; ready: Promise<LoadedInfo> } {
-  const { instances: _instances, logger: _logger, ...workerOptions } = options;
+  const { instances: _instances, logger: _logger, onWorkerReplaced: _onReplaced, ...workerOptions } = options;
   const worker = new Worker(workerUrl, {
     workerData: workerOptions satisfies SessionWorkerOptions,
     name: `session-${index}`,

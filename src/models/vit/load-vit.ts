@@ -19,6 +19,7 @@ export interface VitLoadOptions {
   providers: ExecutionProvider[];
   requireProvider: boolean;
   logger?: Logger;
+  onWorkerReplaced?: () => void;
 }
 
 export interface VitModel {
@@ -49,6 +50,7 @@ export async function loadVitModel(options: VitLoadOptions): Promise<VitModel> {
     requireProvider: options.requireProvider,
     allowSpinning: options.instances === 1,
     logger: options.logger,
+    onWorkerReplaced: options.onWorkerReplaced,
   });
   try {
     checkContract(VIT_CONTRACT, pool, `model ${dir}`);

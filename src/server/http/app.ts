@@ -2,10 +2,12 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { Limits } from '../config.js';
+import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { classifyHandler } from './classify-route.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { imageBody } from './image-body.js';
+import { observeRequest } from './observe-request.js';
 import { requestContext } from './request-context.js';
 import { statusRoutes } from './status-routes.js';
 
@@ -14,6 +16,7 @@ export interface HttpAppDeps {
   logger: Logger;
   limits: Limits;
   requestTimeoutMs: number;
+  metrics: ServerMetrics;
 }
 
 export function createHttpApp(deps: HttpAppDeps): Express {
@@ -22,7 +25,16 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.set('query parser', 'simple');
   app.use(requestContext(deps.logger));
   app.use(statusRoutes(deps.registry));
-  app.post('/v1/classify', ...imageBody(deps.limits), classifyHandler(deps.registry, deps.requestTimeoutMs));
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.end(await deps.metrics.registry.metrics());
+  });
+  app.post(
+    '/v1/classify',
+    observeRequest(deps.metrics, 'image-classification'),
+    ...imageBody(deps.limits),
+    classifyHandler(deps.registry, deps.requestTimeoutMs),
+  );
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

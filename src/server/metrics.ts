@@ -1,0 +1,161 @@
+/**
+ * Every Prometheus metric of the server, in one place (ARCHITECTURE.md, convention 7): prefix
+ * `mms_`, base units, `_total` counters, fixed label sets. Request-level metrics carry model,
+ * task, transport and code; batcher- and session-level ones carry model only (a batch mixes
+ * transports). Label values come from the served set: an unknown model id counts as "unknown".
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BatcherEvents } from '../pipelines/batcher.js';
+
+export type Transport = 'http' | 'grpc';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128];
+const LOAD_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'mms_requests_total',
+    help: 'Requests answered, by status code (ok or an error code of the error table).',
+    labelNames: ['model', 'task', 'transport', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'mms_request_duration_seconds',
+    help: 'Time from request received to answer sent.',
+    labelNames: ['model', 'task', 'transport', 'code'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly requestsInFlight = new Gauge({
+    name: 'mms_requests_in_flight',
+    help: 'Requests received and not yet answered.',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'mms_queue_depth',
+    help: 'Items waiting in the model queue (not counting running batches).',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly batchesInFlight = new Gauge({
+    name: 'mms_batches_in_flight',
+    help: 'Batches running on session workers.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly queueWait = new Histogram({
+    name: 'mms_queue_wait_seconds',
+    help: 'Time an item waited in the queue before its batch started.',
+    labelNames: ['model'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'mms_batch_size',
+    help: 'Items per batch run.',
+    labelNames: ['model'] as const,
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly inferenceDuration = new Histogram({
+    name: 'mms_inference_duration_seconds',
+    help: 'Time to run one batch (stack, session run on a worker, split).',
+    labelNames: ['model'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly itemsProcessed = new Counter({
+    name: 'mms_items_processed_total',
+    help: 'Items that went through a batch run (throughput = rate of this).',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly rejections = new Counter({
+    name: 'mms_rejections_total',
+    help: 'Items refused or dropped by the batcher, by reason.',
+    labelNames: ['model', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly loadSeconds = new Histogram({
+    name: 'mms_model_load_seconds',
+    help: 'Time to create the sessions of a model.',
+    labelNames: ['model'] as const,
+    buckets: LOAD_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly warmupSeconds = new Histogram({
+    name: 'mms_model_warmup_seconds',
+    help: 'Time to run the warm-up batches of a model.',
+    labelNames: ['model'] as const,
+    buckets: LOAD_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly modelInfo = new Gauge({
+    name: 'mms_model_info',
+    help: 'Served models (always 1) with the execution provider actually in use.',
+    labelNames: ['model', 'task', 'family', 'execution_provider'] as const,
+    registers: [this.registry],
+  });
+  readonly modelReady = new Gauge({
+    name: 'mms_model_ready',
+    help: '1 when the model is loaded, warm and healthy, else 0.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly workerRestarts = new Counter({
+    name: 'mms_worker_restarts_total',
+    help: 'Session workers replaced after dying.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    // Standard process and Node.js metrics (CPU, memory, event-loop lag, GC), unprefixed so
+    // stock dashboards work.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    // prom-client also exports three gauges named `*_total`, which Prometheus reserves for
+    // counters (promtool rejects them); their per-type breakdowns (same names without the
+    // suffix) carry the same information.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
+  }
+
+  /** The batcher callbacks that feed this model's metrics. */
+  batcherEvents(model: string): BatcherEvents {
+    return {
+      onQueueDepth: (depth) => this.queueDepth.set({ model }, depth),
+      onBatchStart: ({ size, queueWaitSeconds }) => {
+        this.batchesInFlight.inc({ model });
+        this.batchSize.observe({ model }, size);
+        for (const wait of queueWaitSeconds) this.queueWait.observe({ model }, wait);
+      },
+      onBatchEnd: ({ size, durationSeconds }) => {
+        this.batchesInFlight.dec({ model });
+        this.inferenceDuration.observe({ model }, durationSeconds);
+        this.itemsProcessed.inc({ model }, size);
+      },
+      onReject: (reason) => this.rejections.inc({ model, reason }),
+      onDrop: (reason) => this.rejections.inc({ model, reason }),
+    };
+  }
+
+  /** Counts one request from its start; call the returned function with the answer's code. */
+  startRequest(transport: Transport): (labels: { model: string; task: string; code: string }) => void {
+    const started = process.hrtime.bigint();
+    this.requestsInFlight.inc({ transport });
+    let done = false;
+    return ({ model, task, code }) => {
+      if (done) return;
+      done = true;
+      this.requestsInFlight.dec({ transport });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.requests.inc({ model, task, transport, code });
+      this.requestDuration.observe({ model, task, transport, code }, seconds);
+    };
+  }
+}
