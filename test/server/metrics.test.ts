@@ -5,10 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import request from 'supertest';
 import { Batcher } from '../../src/pipelines/batcher.js';
-import { loadModel, type LoadDeps, type ModelSpec } from '../../src/pipelines/registry.js';
-import type { NamedTensors } from '../../src/models/session/tensor.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
 import { startServer } from '../../src/server/server.js';
+import { heldLoader } from '../helpers/held-loader.js';
 import { sharedImage } from '../helpers/shared-dir.js';
 import { tinyVitDir } from '../helpers/test-models.js';
 import { quietLogger, startTestServer, testConfig } from '../helpers/test-server.js';
@@ -71,25 +70,11 @@ describe('metrics', () => {
 
   it('16 concurrent requests to the real server run in fewer batches than requests', async () => {
     // Hold the first batch in the worker pool until all 16 requests are queued.
-    let releaseFirst!: () => void;
-    const firstBatchHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
-    const heldLoader = async (spec: ModelSpec, deps: LoadDeps) => {
-      const loaded = await loadModel(spec, deps);
-      const run = loaded.pool.run.bind(loaded.pool);
-      let first = true;
-      loaded.pool.run = async (feeds: NamedTensors, outputs: string[]) => {
-        if (first) {
-          first = false;
-          await firstBatchHeld;
-        }
-        return run(feeds, outputs);
-      };
-      return loaded;
-    };
+    const held = heldLoader();
     const server = await startServer(
       testConfig(['--model-dir', `vit=${await tinyVitDir()}`, '--instances', '1', '--max-batch-size', '16']),
       quietLogger(),
-      { loader: heldLoader },
+      { loader: held.loader },
     );
     try {
       await server.loaded;
@@ -97,7 +82,7 @@ describe('metrics', () => {
       const responses = Array.from({ length: 16 }, () => request(server.http).post('/v1/classify').attach('image', photo, 'c.png').then((r) => r));
       const batcher = server.registry.get('vit')!.loaded!.batcher;
       while (batcher.queueDepth < 15) await new Promise((resolve) => setTimeout(resolve, 5));
-      releaseFirst();
+      held.release();
       const results = await Promise.all(responses);
       assert.deepEqual(new Set(results.map((r) => r.status)), new Set([200]));
       const text = await (await request(server.http).get('/metrics')).text;
@@ -107,7 +92,7 @@ describe('metrics', () => {
       assert.equal(Math.max(...results.map((r) => r.body.timing.batch_size)), 15);
       assert.equal(sample(text, 'mms_requests_total{model="vit",task="image-classification",transport="http",code="ok"}'), 16);
     } finally {
-      releaseFirst();
+      held.release();
       await server.close();
     }
   });

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import request from 'supertest';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { heldLoader } from '../helpers/held-loader.js';
+import { sharedImage } from '../helpers/shared-dir.js';
+import { tinyVitDir } from '../helpers/test-models.js';
+import { quietLogger, testConfig } from '../helpers/test-server.js';
+
+async function heldServer(flags: string[]): Promise<{ server: RunningServer; held: ReturnType<typeof heldLoader> }> {
+  const held = heldLoader();
+  const server = await startServer(
+    testConfig(['--model-dir', `vit=${await tinyVitDir()}`, '--instances', '1', ...flags]),
+    quietLogger(),
+    { loader: held.loader },
+  );
+  await server.loaded;
+  return { server, held };
+}
+
+const waitFor = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
+};
+
+describe('back-pressure, deadlines and cancellation over HTTP', () => {
+  it('answers 429 with Retry-After past the queue bound, and serves the queued ones', async () => {
+    const { server, held } = await heldServer(['--max-queue-size', '2', '--max-batch-size', '4']);
+    try {
+      const photo = await readFile(sharedImage('chelsea.png'));
+      const batcher = server.registry.get('vit')!.loaded!.batcher;
+      const post = () => request(server.http).post('/v1/classify').attach('image', photo, 'c.png').then((r) => r);
+      const running = post();
+      await waitFor(() => held.held === 1);
+      const queued = [post(), post()];
+      await waitFor(() => batcher.queueDepth === 2);
+      const rejected = await post();
+      assert.equal(rejected.status, 429);
+      assert.equal(rejected.body.error.code, 'overloaded');
+      assert.ok(Number(rejected.headers['retry-after']) >= 1);
+      held.release();
+      for (const res of await Promise.all([running, ...queued])) assert.equal(res.status, 200);
+      const metrics = (await request(server.http).get('/metrics')).text;
+      assert.match(metrics, /^mms_rejections_total\{model="vit",reason="queue_full"\} 1$/m);
+      assert.match(metrics, /^mms_requests_total\{model="vit",task="image-classification",transport="http",code="overloaded"\} 1$/m);
+    } finally {
+      held.release();
+      await server.close();
+    }
+  });
+
+  it('answers 504 when timeout_ms passes while queued, and the item never runs', async () => {
+    const { server, held } = await heldServer(['--max-batch-size', '1']);
+    try {
+      const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
+      const running = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
+      await waitFor(() => held.held === 1);
+      const late = await request(server.http).post('/v1/classify').send({ image: photo, timeout_ms: 50 });
+      assert.equal(late.status, 504);
+      assert.equal(late.body.error.code, 'deadline_exceeded');
+      held.release();
+      assert.equal((await running).status, 200);
+      const metrics = (await request(server.http).get('/metrics')).text;
+      assert.match(metrics, /^mms_items_processed_total\{model="vit"\} 1$/m, 'the expired item did not run');
+      assert.match(metrics, /^mms_rejections_total\{model="vit",reason="deadline"\} 1$/m);
+    } finally {
+      held.release();
+      await server.close();
+    }
+  });
+
+  it('drops a queued request whose client went away before it joins a batch', async () => {
+    const { server, held } = await heldServer(['--max-batch-size', '1']);
+    try {
+      const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
+      const batcher = server.registry.get('vit')!.loaded!.batcher;
+      const running = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
+      await waitFor(() => held.held === 1);
+      // A raw client that sends a request and hangs up while it is queued.
+      const { port } = server.http.address() as AddressInfo;
+      const body = JSON.stringify({ image: photo });
+      const gone = http.request({ port, method: 'POST', path: '/v1/classify', headers: { 'content-type': 'application/json' } });
+      gone.on('error', () => {});
+      gone.end(body);
+      await waitFor(() => batcher.queueDepth === 1);
+      gone.destroy();
+      await waitFor(() => batcher.queueDepth === 0);
+      held.release();
+      assert.equal((await running).status, 200);
+      const metrics = (await request(server.http).get('/metrics')).text;
+      assert.match(metrics, /^mms_rejections_total\{model="vit",reason="cancelled"\} 1$/m);
+      assert.match(metrics, /^mms_items_processed_total\{model="vit"\} 1$/m);
+    } finally {
+      held.release();
+      await server.close();
+    }
+  });
+});
