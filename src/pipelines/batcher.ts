@@ -31,6 +31,11 @@ import { PendingItem, type GoneReason, type InFlightBatch } from './pending-item
 /** Runs one batch; resolves one entry per item in order, an `Error` entry failing that item alone. */
 export type RunBatch<I, R> = (items: readonly I[], signal: AbortSignal) => Promise<ReadonlyArray<R | Error>>;
 
+/**
+ * Callbacks, called synchronously; they must not throw. `onReject('unhealthy')` also counts queued
+ * items refused when the model turns unhealthy; `onDrop` also counts submits refused because the
+ * signal had already aborted or the deadline had already passed (stage 'queued').
+ */
 export interface BatcherEvents {
   onQueueDepth?(depth: number): void;
   onBatchStart?(info: { size: number; queueWaitSeconds: number[] }): void;

@@ -48,7 +48,7 @@ export class PendingItem<I, R> {
     if (this.state === 'running' && this.batch) this.batch.live -= 1;
     this.state = 'done';
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    if (false) this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
     this.timer = this.signal = this.onAbort = undefined;
     if (outcome.ok) this.resolve(outcome.value);
     else this.reject(toApiError(outcome.error));

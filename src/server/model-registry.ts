@@ -31,7 +31,13 @@ export class ModelRegistry {
 
   constructor(
     specs: ModelSpec[],
-    private readonly deps: { logger: Logger; limits: LoadDeps['limits']; metrics?: ServerMetrics },
+    private readonly deps: {
+      logger: Logger;
+      limits: LoadDeps['limits'];
+      metrics?: ServerMetrics;
+      /** Called after any model changes state (readiness may have changed). */
+      onStateChange?: () => void;
+    },
     private readonly loader: ModelLoader = loadModel,
   ) {
     for (const spec of specs) this.models.set(spec.id, { spec, state: 'loading' });
@@ -55,6 +61,7 @@ export class ModelRegistry {
           onHealthChange: (healthy) => {
             model.state = healthy ? 'ready' : 'unhealthy';
             metrics?.modelReady.set({ model: id }, healthy ? 1 : 0);
+            this.deps.onStateChange?.();
             logger.warn({ model: id, healthy }, 'model health changed');
           },
         },
@@ -69,6 +76,7 @@ export class ModelRegistry {
         metrics.warmupSeconds.observe({ model: id }, loaded.warmupSeconds);
         metrics.modelReady.set({ model: id }, 1);
       }
+      this.deps.onStateChange?.();
       logger.info(
         { model: id, provider: loaded.provider, load_seconds: loaded.loadSeconds, warmup_seconds: loaded.warmupSeconds },
         'model ready',
@@ -76,6 +84,7 @@ export class ModelRegistry {
     } catch (error) {
       model.state = 'failed';
       model.error = error instanceof Error ? error.message : String(error);
+      this.deps.onStateChange?.();
       logger.error({ model: id, err: error }, 'model failed to load');
     }
   }

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ModelSpec } from '../pipelines/registry.js';
 import type { ServerConfig } from './config.js';
+import { startGrpcServer, type GrpcTransport } from './grpc/grpc-server.js';
 import { createHttpApp } from './http/app.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelRegistry, type ModelLoader } from './model-registry.js';
@@ -18,6 +19,8 @@ export interface RunningServer {
   metrics: ServerMetrics;
   http: Server;
   httpPort: number;
+  grpc: GrpcTransport;
+  grpcPort: number;
   /** Resolves when every model has loaded or failed. */
   loaded: Promise<void>;
   close(): Promise<void>;
@@ -39,7 +42,12 @@ export interface StartOptions {
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const limits = { maxPixels: config.limits.maxImagePixels };
   const metrics = new ServerMetrics();
-  const registry = new ModelRegistry(modelSpecs(config, logger), { logger, limits, metrics }, options.loader);
+  let grpc: GrpcTransport | undefined;
+  const registry: ModelRegistry = new ModelRegistry(
+    modelSpecs(config, logger),
+    { logger, limits, metrics, onStateChange: () => grpc?.setServing(registry.ready) },
+    options.loader,
+  );
   const app = createHttpApp({ registry, metrics, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs });
   const http = await new Promise<Server>((resolve, reject) => {
     const server = app.listen(config.port, config.host, () => resolve(server));
@@ -47,18 +55,30 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   });
   const httpPort = (http.address() as AddressInfo).port;
   logger.info({ port: httpPort, host: config.host }, 'HTTP listening');
+  grpc = await startGrpcServer(
+    { registry, metrics, logger, requestTimeoutMs: config.requestTimeoutMs, maxMessageBytes: config.limits.grpcMaxMessageBytes },
+    config.host,
+    config.grpcPort,
+  ).catch(async (error: unknown) => {
+    http.close();
+    throw error;
+  });
+  logger.info({ port: grpc.port, host: config.host }, 'gRPC listening');
   const loaded = registry.loadAll();
   return {
     registry,
     metrics,
     http,
     httpPort,
+    grpc,
+    grpcPort: grpc.port,
     loaded,
     async close() {
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
       });
+      await grpc!.close();
       await loaded;
       await registry.close();
     },

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ImageProcessorSettings } from '../../src/models/image/index.js';
 
-const PYTHON = '/usr/bin/python3';
+/** Debian's interpreter (the `python3` on PATH may be a pyenv build without Debian's packages). */
+const PYTHON = process.env.PIL_REFERENCE_PYTHON ?? '/usr/bin/python3';
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pil-reference.py');
 const PIL_CODE = { nearest: 0, lanczos: 1, bilinear: 2, bicubic: 3, box: 4, hamming: 5 } as const;
 
@@ -67,14 +68,17 @@ function run(input: string): Promise<string> {
   });
 }
 
-/** Checks that Debian's Python has PIL and numpy; throws with the fix when not. */
-export async function assertPilAvailable(): Promise<void> {
+let available: Promise<void> | undefined;
+
+/** Checks (once) that Debian's Python has PIL and numpy; rejects with the fix when not. */
+export function assertPilAvailable(): Promise<void> {
   const hint = 'the PIL reference needs Debian python3-pil and python3-numpy: run `npm run setup`';
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} not found; ${hint}`);
-  await new Promise<void>((resolve, reject) => {
+  available ??= new Promise<void>((resolve, reject) => {
+    if (!existsSync(PYTHON)) return reject(new Error(`${PYTHON} not found; ${hint}`));
     execFile(PYTHON, ['-c', 'import PIL, numpy'], (error, _out, stderr) =>
       error ? reject(new Error(`${PYTHON} cannot import PIL/numpy (${stderr.trim()}); ${hint}`)) : resolve());
   });
+  return available;
 }
 
 /** Runs all jobs in one Python process; a job PIL cannot open rejects with PIL's message. */

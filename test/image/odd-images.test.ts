@@ -198,6 +198,16 @@ test('small images are enlarged exactly like PIL, and a crop larger than the ima
   await checkAgainstPil('wide.png', t, { maxU8: 0 });
 });
 
+test('large JPEGs: shrink-on-load only where it keeps PIL geometry', async (t) => {
+  // 1600×1067 → 224: sharp would decode at 1/2 or 1/4 scale, and 1067 is not divisible by either.
+  const big = sharp(upright.data, rawInput(upright)).resize(1600, 1067, { kernel: 'lanczos3', fit: 'fill' });
+  await big.clone().jpeg({ quality: 90 }).toFile(file('large.jpg'));
+  await big.clone().toColourspace('b-w').jpeg({ quality: 90 }).toFile(file('large-grey.jpg'));
+  // 2048×1536: divisible, shrink-on-load by 2 (ViT) is used.
+  await sharp(upright.data, rawInput(upright)).resize(2048, 1536, { kernel: 'lanczos3', fit: 'fill' }).jpeg({ quality: 90 }).toFile(file('large-even.jpg'));
+  for (const name of ['large.jpg', 'large-grey.jpg', 'large-even.jpg']) await checkAgainstPil(name, t, { maxU8: 4 });
+});
+
 // ---- errors ----
 
 async function assertApiError(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
@@ -259,6 +269,9 @@ test('too many pixels is payload_too_large, refused from the header', async () =
     await assertApiError(preprocessImage(bomb, CLIP, LIMITS), 'payload_too_large', /50000000 pixels/);
     assert.ok(performance.now() - start < 500, 'refused before decoding');
   }
+  // A 4000×1 image under CLIP's shortest-edge resize would become 896000×224.
+  const thin = await sharp({ create: { width: 4000, height: 1, channels: 3, background: 'gray' } }).png().toBuffer();
+  await assertApiError(preprocessImage(thin, CLIP, LIMITS), 'payload_too_large', /resized to 896000×224/);
   const small = await readFile(sharedImage('chelsea.png'));
   await assertApiError(decodeImage(small, { maxPixels: 10_000 }), 'payload_too_large', /limit of 10000 pixels/);
   await assertApiError(preprocessImage(small, VIT, { maxPixels: 10_000 }), 'payload_too_large', /limit of 10000 pixels/);

@@ -40,7 +40,7 @@ describe('a ViT exported by PyTorch (not by our generator)', () => {
       .field('top_k', String(torchProbabilities.length))
       .expect(200);
     assert.equal(res.body.model, 'torch-vit');
-    assert.equal(res.body.random_weights, undefined, 'only our generator marks models as random');
+    assert.equal(res.body.random_weights, false, 'only our generator marks models as random');
     const torchTop = torchProbabilities.indexOf(Math.max(...torchProbabilities));
     assert.equal(res.body.predictions[0].index, torchTop);
     assert.equal(res.body.predictions[0].label, `torch class ${torchTop}`);

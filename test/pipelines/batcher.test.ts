@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
+// Every assert.ok here carries a message: without one, a failing assert.ok under tsx can hang
+// while Node tries to quote the source expression.
 
 import { ApiError } from '../../src/errors.js';
 import { Batcher, type BatcherEvents, type BatcherOptions, type RunBatch } from '../../src/pipelines/batcher.js';
@@ -188,9 +190,9 @@ describe('admission', () => {
     const refused = track(batcher.submit(99));
     await flush();
     const error = assertRejected(refused, 'overloaded');
-    assert.ok(error.retryAfterSeconds !== undefined && error.retryAfterSeconds >= 1);
+    assert.ok((error.retryAfterSeconds ?? 0) >= 1, `retry-after ${error.retryAfterSeconds}`);
     assert.deepEqual(rec.of('reject'), ['queue_full']);
-    assert.ok(queued.every((t) => t.status === 'pending'));
+    assert.deepEqual(new Set(queued.map((t) => t.status)), new Set(['pending']));
 
     // After a 4 s batch, a full queue (two batches of 8 on one instance) estimates 8 s.
     await clock.advance(4000);
@@ -399,7 +401,7 @@ describe('failure isolation', () => {
 
   it('a wrong number of results counts as a failed run', async () => {
     const { results, rec } = await runEight(async (items) => (items.length === 8 ? ['only one'] : answer([...items])));
-    assert.ok(results.every((r) => r.status === 'resolved'));
+    assert.deepEqual(new Set(results.map((r) => r.status)), new Set(['resolved']));
     assert.deepEqual(rec.of('end'), [{ size: 8, durationSeconds: 0, ok: false, runs: 3 }]);
   });
 
@@ -411,7 +413,7 @@ describe('failure isolation', () => {
       return answer([...items]);
     }, { maxIsolationReruns: 0 });
     assert.equal(calls, 1);
-    assert.ok(results.every((r) => r.status === 'rejected'));
+    assert.deepEqual(new Set(results.map((r) => r.status)), new Set(['rejected']));
   });
 });
 
@@ -584,10 +586,10 @@ describe('invariants', () => {
       }
       batcher.close();
       await flush();
-      assert.ok(all.length > 100);
+      assert.ok(all.length > 100, `only ${all.length} submits`);
       assert.deepEqual(all.filter((t) => t.status === 'pending'), []);
-      for (const t of all) if (t.status === 'rejected') assert.ok(t.error instanceof ApiError);
-      assert.ok(signals.every((s) => getEventListeners(s, 'abort').length === 0));
+      for (const t of all) if (t.status === 'rejected') assert.ok(t.error instanceof ApiError, String(t.error));
+      assert.equal(signals.filter((s) => getEventListeners(s, 'abort').length > 0).length, 0, 'abort listeners left');
       assert.equal(clock.pendingTimers, 0);
       assert.deepEqual(unhandled, []);
     } finally {

@@ -77,8 +77,10 @@ const sizeDict = z.object({
   shortest_edge: positiveInt.optional(),
   longest_edge: positiveInt.optional(),
 });
-const sizeValue = z.union([positiveInt, z.array(positiveInt).length(2), sizeDict]);
-const meanStd = z.union([z.number(), z.array(z.number()).min(1)]);
+const sizeValue = z.union([positiveInt, z.array(positiveInt).length(2), sizeDict], {
+  error: 'expected a positive int, [height, width], {height, width} or {shortest_edge[, longest_edge]}',
+});
+const meanStd = z.union([z.number(), z.array(z.number()).min(1)], { error: 'expected a number or a list of numbers' });
 
 const configSchema = z.object({
   image_processor_type: z.string().optional(),

@@ -62,7 +62,8 @@ function sharpCanResize(from: CropSize, to: CropSize, resample: Resample): boole
 
 /**
  * Decodes and preprocesses an image like `load_image` + the Python image processor.
- * Errors: `ApiError` `invalid_image` (bad bytes) or `payload_too_large` (over `limits.maxPixels`).
+ * Errors: `ApiError` `invalid_image` (bad bytes) or `payload_too_large` (the image, or its
+ * resized size before cropping, over `limits.maxPixels`).
  *
  * @example
  * const settings = parseImageProcessorConfig(json, { defaultToSquare: true });
@@ -77,6 +78,10 @@ export async function preprocessImage(
   options.signal?.throwIfAborted();
   const probe = await probeImage(bytes, limits);
   const size = settings.doResize ? resizeOutputSize(probe.height, probe.width, requireSize(settings)) : undefined;
+  if (size && size.width * size.height > limits.maxPixels) {
+    // A shortest-edge resize of a very thin image can be far larger than the image itself.
+    throw new ApiError('payload_too_large', `image would be resized to ${size.width}×${size.height}, over the limit of ${limits.maxPixels} pixels`);
+  }
   if (!size || options.exactPil || !isPlainRgbOrGrey(probe) || !sharpCanResize(probe, size, settings.resample)) {
     const rgb = await decodeProbed(bytes, probe, limits);
     options.signal?.throwIfAborted();
@@ -136,7 +141,8 @@ export async function resizeRgbImage(image: RgbImage, size: CropSize, resample: 
   const kernel = SHARP_KERNEL[resample];
   if (!kernel || !sharpCanResize(image, size, resample)) return pilResize(image, size.width, size.height, resample);
   try {
-    const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    const input = { raw: { width: image.width, height: image.height, channels: 3 as const }, limitInputPixels: false };
+    const { data, info } = await sharp(image.data, input)
       .resize(size.width, size.height, { fit: 'fill', kernel })
       .raw()
       .toBuffer({ resolveWithObject: true });

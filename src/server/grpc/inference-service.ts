@@ -1,0 +1,78 @@
+/**
+ * gRPC handlers of multimodal.v1.InferenceService: parse the message into the same typed
+ * request as HTTP, call the same pipeline, shape the answer. No logic of their own.
+ */
+import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { toApiError } from '../../errors.js';
+import type { ServerMetrics } from '../metrics.js';
+import type { ModelRegistry } from '../model-registry.js';
+import { classifyRequestSchema, parseRequest } from '../schemas.js';
+import { classifyResponse, modelList } from '../wire.js';
+import { toGrpcError } from './grpc-errors.js';
+
+export interface InferenceServiceDeps {
+  registry: ModelRegistry;
+  metrics: ServerMetrics;
+  logger: Logger;
+  requestTimeoutMs: number;
+}
+
+interface ClassifyMessage {
+  image?: Uint8Array;
+  top_k?: number;
+  model?: string;
+}
+
+/** The call's deadline in Date.now() ms, capped by the server's default timeout. */
+function deadlineOf(call: ServerUnaryCall<unknown, unknown>, defaultTimeoutMs: number): number {
+  const deadline = call.getDeadline();
+  const fromCall = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Math.min(Number.isFinite(fromCall) ? fromCall : Infinity, Date.now() + defaultTimeoutMs);
+}
+
+/** An AbortSignal that fires when the client cancels or the call's deadline passes. */
+function signalOf(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
+  const controller = new AbortController();
+  call.once('cancelled', () => controller.abort());
+  return controller.signal;
+}
+
+export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImplementation {
+  const { registry, metrics, logger } = deps;
+
+  async function classify(call: ServerUnaryCall<ClassifyMessage, unknown>, callback: sendUnaryData<unknown>) {
+    const finish = metrics.startRequest('grpc');
+    let modelLabel = 'unknown';
+    try {
+      const message = call.request;
+      const request = parseRequest(classifyRequestSchema, {
+        image: message.image ?? new Uint8Array(),
+        top_k: message.top_k,
+        model: message.model,
+      });
+      const model = registry.resolve('image-classification', request.model);
+      modelLabel = model.spec.id;
+      const result = await model.loaded.classifier.classify(
+        { image: request.image, topK: request.topK },
+        { signal: signalOf(call), deadlineMs: deadlineOf(call, deps.requestTimeoutMs) },
+      );
+      finish({ model: modelLabel, task: 'image-classification', code: 'ok' });
+      callback(null, classifyResponse(model.spec.id, result, model.loaded.randomWeights));
+    } catch (error) {
+      const apiError = toApiError(error);
+      finish({ model: modelLabel, task: 'image-classification', code: apiError.code });
+      if (apiError.code === 'internal') logger.error({ err: error, transport: 'grpc', model: modelLabel }, 'internal error');
+      callback(toGrpcError(apiError));
+    }
+  }
+
+  function listModels(_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) {
+    callback(null, { models: modelList(registry) });
+  }
+
+  return {
+    Classify: (call: ServerUnaryCall<ClassifyMessage, unknown>, callback: sendUnaryData<unknown>) => void classify(call, callback),
+    ListModels: listModels,
+  };
+}

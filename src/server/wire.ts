@@ -1,0 +1,49 @@
+/**
+ * Response shapes on the wire (snake_case), shared by the HTTP JSON and the gRPC messages so
+ * the two transports cannot drift apart.
+ */
+import type { ClassifyResult } from '../pipelines/image-classification.js';
+import type { ModelRegistry } from './model-registry.js';
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+export function classifyResponse(modelId: string, result: ClassifyResult, randomWeights: boolean) {
+  const { timing } = result;
+  return {
+    model: modelId,
+    predictions: result.predictions,
+    timing: {
+      preprocess_ms: round(timing.preprocessMs),
+      queue_ms: round(timing.queueMs),
+      inference_ms: round(timing.inferenceMs),
+      total_ms: round(timing.totalMs),
+      batch_size: timing.batchSize,
+    },
+    random_weights: randomWeights,
+  };
+}
+
+export function modelList(registry: ModelRegistry) {
+  return registry.ids.map((id) => {
+    const model = registry.get(id)!;
+    const { spec, loaded } = model;
+    return {
+      id,
+      task: spec.task,
+      state: model.state,
+      error: model.error,
+      family: loaded?.family,
+      variant: spec.variant,
+      execution_provider: loaded?.provider,
+      num_labels: loaded?.labels.length,
+      random_weights: loaded?.randomWeights,
+      instances: spec.instances,
+      intra_op_threads: spec.intraOpThreads,
+      batching: {
+        max_batch_size: spec.maxBatchSize,
+        max_queue_delay_ms: spec.maxQueueDelayMs,
+        max_queue_size: spec.maxQueueSize,
+      },
+    };
+  });
+}
