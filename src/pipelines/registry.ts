@@ -11,6 +11,8 @@ import { encoderRunBatch, type EncodedRow } from './batched-encoder.js';
 import { Batcher, type BatcherEvents, type RunBatch } from './batcher.js';
 import { createImageClassifier, type ImageClassifier } from './image-classification.js';
 
+const DRAIN_TIMEOUT_MS = 10_000;
+
 export const TASKS = { 'image-classification': { family: 'vit' } } as const;
 export type Task = keyof typeof TASKS;
 
@@ -99,7 +101,9 @@ export async function loadModel(spec: ModelSpec, deps: LoadDeps): Promise<Loaded
     loadSeconds,
     warmupSeconds,
     async close() {
+      // Refuse new work, let running batches finish (bounded), then stop the workers.
       batcher.close('the model is shutting down');
+      await Promise.race([batcher.drain(), new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref())]);
       await vit.pool.close();
     },
   };

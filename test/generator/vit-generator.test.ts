@@ -55,12 +55,12 @@ describe('generated ViT (tiny)', () => {
     assert.deepEqual(session.inputNames, ['pixel_values']);
     assert.deepEqual(session.outputNames, ['logits']);
     const input = session.inputMetadata[0];
-    assert.ok(input?.isTensor);
+    assert.ok(input?.isTensor, 'input?.isTensor');
     assert.equal(input.name, 'pixel_values');
     assert.equal(input.type, 'float32');
     assert.deepEqual(input.shape, ['batch_size', 3, S, S]);
     const output = session.outputMetadata[0];
-    assert.ok(output?.isTensor);
+    assert.ok(output?.isTensor, 'output?.isTensor');
     assert.deepEqual(output.shape, ['batch_size', spec.numLabels]);
   });
 
@@ -73,7 +73,7 @@ describe('generated ViT (tiny)', () => {
     const batch = await run(batched, 3);
     singles.forEach((single, i) => {
       single.forEach((v, j) => assert.ok(Math.abs(v - batch[i * spec.numLabels + j]!) < 1e-4, `item ${i} logit ${j}`));
-      assert.ok(single.every(Number.isFinite));
+      assert.ok(single.every(Number.isFinite), 'single.every(Number.isFinite)');
       const { std } = stats(single);
       assert.ok(std > 1 && std < 6, `logits std ${std}`);
     });
@@ -127,13 +127,13 @@ describe('generated ViT (tiny)', () => {
 
   test('same seed gives identical bytes, another seed different ones', async () => {
     const model = await readFile(path.join(modelDir, 'onnx', 'model.onnx'));
-    assert.ok(Buffer.from(buildVitGraph(spec).toBytes()).equals(model));
+    assert.ok(Buffer.from(buildVitGraph(spec).toBytes()).equals(model), 'Buffer.from(buildVitGraph(spec).toBytes()).equals(model)');
     const otherSeed: VitSpec = { ...spec, seed: spec.seed + 1 };
     const otherDir = await ensureVitModel(otherSeed, { cacheDir });
     assert.notEqual(otherDir, modelDir);
     const other = await readFile(path.join(otherDir, 'onnx', 'model.onnx'));
     assert.equal(other.length, model.length);
-    assert.ok(!other.equals(model));
+    assert.ok(!other.equals(model), '!other.equals(model)');
   });
 
   test('external data: weights in model.onnx_data load and give the same logits', async () => {

@@ -124,7 +124,7 @@ test('greyscale PNG and JPEG are replicated to RGB like PIL', async (t) => {
   await sharp(upright.data, rawInput(upright)).toColourspace('b-w').jpeg({ quality: 90 }).toFile(file('grey.jpg'));
   for (const name of ['grey.png', 'grey.jpg']) {
     const ours = await checkAgainstPil(name, t);
-    for (let i = 0; i < 300; i += 3) assert.ok(ours.data[i] === ours.data[i + 1] && ours.data[i] === ours.data[i + 2]);
+    for (let i = 0; i < 300; i += 3) assert.ok(ours.data[i] === ours.data[i + 1] && ours.data[i] === ours.data[i + 2], 'ours.data[i] === ours.data[i + 1] && ours.data[i] === ours.data[i + 2]');
   }
 });
 

@@ -43,7 +43,7 @@ describe('ViT: a batch of N equals N single runs', () => {
       assert.deepEqual(batched[i]!.dims, [VIT_TINY.numLabels]);
     }
     // Different photos give different logits: the batch rows are not copies of each other.
-    assert.ok(maxAbsDiff(batched[0]!.row, batched[1]!.row) > 1e-2);
+    assert.ok(maxAbsDiff(batched[0]!.row, batched[1]!.row) > 1e-2, 'maxAbsDiff(batched[0]!.row, batched[1]!.row) > 1e-2');
   });
 });
 

@@ -27,10 +27,10 @@ describe('POST /v1/classify on a generated ViT', () => {
     assert.equal(predictions.length, 5);
     for (let i = 1; i < predictions.length; i++) assert.ok(predictions[i - 1]!.score >= predictions[i]!.score, 'sorted by score');
     const total = predictions.reduce((sum, p) => sum + p.score, 0);
-    assert.ok(total > 0 && total <= 1 + 1e-6);
+    assert.ok(total > 0 && total <= 1 + 1e-6, 'total > 0 && total <= 1 + 1e-6');
     for (const p of predictions) assert.equal(p.label, `random class ${p.index}`);
     assert.equal(res.body.random_weights, true, 'generated models say they are random');
-    assert.ok(res.body.timing.total_ms >= res.body.timing.inference_ms);
+    assert.ok(res.body.timing.total_ms >= res.body.timing.inference_ms, 'res.body.timing.total_ms >= res.body.timing.inference_ms');
     assert.match(res.headers['x-request-id'] ?? '', /.+/);
   });
 
@@ -62,7 +62,7 @@ describe('POST /v1/classify on a generated ViT', () => {
     assert.equal(res.status, status, `status for ${code}: ${JSON.stringify(res.body)}`);
     assert.equal(res.body.error.code, code);
     assert.equal(typeof res.body.error.message, 'string');
-    assert.ok(res.body.error.message.length > 0);
+    assert.ok(res.body.error.message.length > 0, 'res.body.error.message.length > 0');
   };
 
   it('rejects each class of bad input with the table code', async () => {
@@ -119,7 +119,7 @@ describe('request limits', () => {
     assert.equal(file.body.error.code, 'payload_too_large');
     // A small file that decodes to many pixels: refused before decoding.
     const bomb = await sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#808080' } }).png().toBuffer();
-    assert.ok(bomb.length < 48 * 1024);
+    assert.ok(bomb.length < 48 * 1024, 'bomb.length < 48 * 1024');
     const pixels = await request(server.http).post('/v1/classify').attach('image', bomb, 'bomb.png');
     assert.equal(pixels.status, 413);
     assert.equal(pixels.body.error.code, 'payload_too_large');

@@ -109,7 +109,7 @@ describe('gRPC InferenceService', () => {
       stream.end();
       const services = responses[0].list_services_response.service.map((s: { name: string }) => s.name);
       assert.ok(services.includes(INFERENCE_SERVICE), services.join(', '));
-      assert.ok(services.includes('grpc.health.v1.Health'));
+      assert.ok(services.includes('grpc.health.v1.Health'), 'services.includes(\'grpc.health.v1.Health\')');
       const files = responses[1].file_descriptor_response.file_descriptor_proto.map((bytes: Uint8Array) =>
         (descriptor as any).FileDescriptorProto.decode(bytes),
       );

@@ -39,7 +39,7 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
       const rejected = await post();
       assert.equal(rejected.status, 429);
       assert.equal(rejected.body.error.code, 'overloaded');
-      assert.ok(Number(rejected.headers['retry-after']) >= 1);
+      assert.ok(Number(rejected.headers['retry-after']) >= 1, 'Number(rejected.headers[\'retry-after\']) >= 1');
       held.release();
       for (const res of await Promise.all([running, ...queued])) assert.equal(res.status, 200);
       const metrics = (await request(server.http).get('/metrics')).text;
