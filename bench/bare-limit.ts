@@ -1,0 +1,69 @@
+/**
+ * The physical limit: onnxruntime-node sessions in worker threads, fed back to back with no
+ * server, batcher or HTTP in between, for a given layout (workers × intra-op threads) and
+ * batch size.
+ */
+import { WorkerPool } from '../src/models/session/worker-pool.js';
+import { summarize, type LatencySummary } from './stats.js';
+
+export interface Layout {
+  instances: number;
+  threads: number;
+}
+
+export interface BareResult extends Layout {
+  batchSize: number;
+  images: number;
+  seconds: number;
+  imagesPerSecond: number;
+  /** Latency of one session run (one batch). */
+  run: LatencySummary;
+}
+
+export async function measureBare(
+  modelPath: string,
+  layout: Layout,
+  batchSize: number,
+  pixels: Float32Array[],
+  itemDims: number[],
+  budget: { minImages: number; minSeconds: number },
+): Promise<BareResult> {
+  const pool = await WorkerPool.create({
+    modelPath,
+    instances: layout.instances,
+    intraOpThreads: layout.threads,
+    providers: ['cpu'],
+    requireProvider: false,
+    allowSpinning: layout.instances === 1,
+  });
+  const itemSize = pixels[0]!.length;
+  const dims = [batchSize, ...itemDims];
+  let next = 0;
+  const batch = () => {
+    const data = new Float32Array(batchSize * itemSize);
+    for (let i = 0; i < batchSize; i++) data.set(pixels[next++ % pixels.length]!, i * itemSize);
+    return { pixel_values: { type: 'float32' as const, dims, data } };
+  };
+  try {
+    // Warm-up: one run per instance.
+    await Promise.all(Array.from({ length: layout.instances }, () => pool.run(batch(), ['logits'])));
+    const runLatencies: number[] = [];
+    let images = 0;
+    const started = performance.now();
+    const enough = () => images >= budget.minImages && performance.now() - started >= budget.minSeconds * 1000;
+    await Promise.all(
+      Array.from({ length: layout.instances }, async () => {
+        while (!enough()) {
+          const t0 = performance.now();
+          await pool.run(batch(), ['logits']);
+          runLatencies.push(performance.now() - t0);
+          images += batchSize;
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return { ...layout, batchSize, images, seconds, imagesPerSecond: images / seconds, run: summarize(runLatencies) };
+  } finally {
+    await pool.close();
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * `npm run bench` — the side-by-side benchmark on a full-size random-weight ViT-B/16 (fp32, CPU):
+ *   1. limit: bare onnxruntime-node in worker threads, per layout and batch size;
+ *   2. naive: express + a transformers.js pipeline per request (what Node users write today);
+ *   3. ours: the server over HTTP at 1, 4 and 16 clients, plus an overload row (429s).
+ * Writes JSON + a markdown table to bench/results/ (`--quick`: tiny model, bench/results/quick/).
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureVitModel, VIT_BASE, VIT_TINY } from '../src/models/generator/index.js';
+import { loadImageProcessorConfig, preprocessImage } from '../src/models/image/index.js';
+import { defaultCacheDir } from '../src/server/config.js';
+import { measureBare, type BareResult, type Layout } from './bare-limit.js';
+import { pollLatency, runLoad, type LoadResult, type Photo } from './load-generator.js';
+import { freePort, startChild } from './processes.js';
+import { cpuDescription, markdownReport } from './report.js';
+
+const quick = process.argv.includes('--quick');
+const cores = os.availableParallelism();
+const settings = quick
+  ? { spec: VIT_TINY, requests: 24, bareImages: 32, bareSeconds: 1, batchSizes: [1, 4], overloadRequests: 32 }
+  : { spec: VIT_BASE, requests: 200, bareImages: 96, bareSeconds: 10, batchSizes: [1, 8], overloadRequests: 96 };
+const outDir = path.join(import.meta.dirname, 'results', quick ? 'quick' : '');
+const sharedImages = path.join(process.env.SHARED_DIR ?? path.resolve(import.meta.dirname, '..', '..', 'shared'), 'images');
+const log = (message: string) => console.error(`[bench] ${message}`);
+
+async function loadPhotos(): Promise<Photo[]> {
+  const names = ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg'];
+  return Promise.all(
+    names.map(async (name) => ({ name, bytes: new Uint8Array(await readFile(path.join(sharedImages, name))), type: name.endsWith('.png') ? 'image/png' : 'image/jpeg' })),
+  );
+}
+
+function layouts(): Layout[] {
+  const candidates = [{ instances: 1, threads: cores }, { instances: cores, threads: 1 }];
+  if (cores >= 4) candidates.push({ instances: 2, threads: Math.floor(cores / 2) });
+  return candidates.filter((l, i) => candidates.findIndex((o) => o.instances === l.instances && o.threads === l.threads) === i);
+}
+
+async function metricValue(base: string, series: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+async function main(): Promise<void> {
+  const modelDir = await ensureVitModel(settings.spec, { cacheDir: path.join(defaultCacheDir(process.env), 'generated') });
+  const photos = await loadPhotos();
+  const image = await loadImageProcessorConfig(path.join(modelDir, 'preprocessor_config.json'), { defaultToSquare: true });
+  const pixels = await Promise.all(photos.map(async (p) => (await preprocessImage(p.bytes, image, { maxPixels: 5e7 })).pixelValues));
+  const itemDims = [3, image.outputSize!.height, image.outputSize!.width];
+  log(`model ${modelDir} (${quick ? 'tiny' : 'ViT-B/16'}), ${cores} cores`);
+
+  // 1. The limit, per layout and batch size.
+  const bare: BareResult[] = [];
+  for (const layout of layouts()) {
+    for (const batchSize of settings.batchSizes) {
+      const result = await measureBare(path.join(modelDir, 'onnx', 'model.onnx'), layout, batchSize, pixels, itemDims, {
+        minImages: settings.bareImages,
+        minSeconds: settings.bareSeconds,
+      });
+      log(`bare ${layout.instances}×${layout.threads} batch ${batchSize}: ${result.imagesPerSecond.toFixed(2)} img/s`);
+      bare.push(result);
+    }
+  }
+  const best = bare.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
+
+  // 3. Ours, with its default layout and settings (queue bound 256 ≥ every concurrency here).
+  const oursPort = await freePort();
+  const oursBase = `http://127.0.0.1:${oursPort}`;
+  const ours = await startChild(
+    'src/server/main.ts',
+    ['--model-dir', `vit=${modelDir}`, '--port', String(oursPort), '--grpc-port', String(await freePort()), '--host', '127.0.0.1'],
+    `${oursBase}/readyz`,
+  );
+  const oursRows: (LoadResult & { health?: unknown; metrics?: unknown; meanBatchFromMetrics: number })[] = [];
+  let oursLayout: Layout;
+  try {
+    const listed = (await (await fetch(`${oursBase}/v1/models`)).json()) as { models: { instances: number; intra_op_threads: number }[] };
+    oursLayout = { instances: listed.models[0]!.instances, threads: listed.models[0]!.intra_op_threads };
+    for (const clients of [1, 4, 16]) {
+      const batchesBefore = await metricValue(oursBase, 'mms_batch_size_count{model="vit"}');
+      const itemsBefore = await metricValue(oursBase, 'mms_batch_size_sum{model="vit"}');
+      const pollers = clients === 16 ? [pollLatency(`${oursBase}/healthz`, 50), pollLatency(`${oursBase}/metrics`, 50)] : [];
+      const row = await runLoad(`${oursBase}/v1/classify`, clients, settings.requests, photos);
+      const [health, metrics] = await Promise.all(pollers.map((p) => p.stop()));
+      const batches = (await metricValue(oursBase, 'mms_batch_size_count{model="vit"}')) - batchesBefore;
+      const items = (await metricValue(oursBase, 'mms_batch_size_sum{model="vit"}')) - itemsBefore;
+      oursRows.push({ ...row, health, metrics, meanBatchFromMetrics: items / batches });
+      log(`ours ${clients} clients: ${row.throughput.toFixed(2)} img/s, p50 ${row.ok.p50.toFixed(0)} ms, p99 ${row.ok.p99.toFixed(0)} ms`);
+    }
+  } finally {
+    await ours.stop();
+  }
+
+  // Overload: a queue bound below the concurrency answers 429 at once.
+  const overloadPort = await freePort();
+  const overloaded = await startChild(
+    'src/server/main.ts',
+    ['--model-dir', `vit=${modelDir}`, '--port', String(overloadPort), '--grpc-port', String(await freePort()), '--host', '127.0.0.1', '--max-queue-size', '4'],
+    `http://127.0.0.1:${overloadPort}/readyz`,
+  );
+  let overloadRow: LoadResult;
+  try {
+    overloadRow = await runLoad(`http://127.0.0.1:${overloadPort}/v1/classify`, 16, settings.overloadRequests, photos);
+    log(`overload (queue bound 4, 16 clients): ${JSON.stringify(overloadRow.statuses)}`);
+  } finally {
+    await overloaded.stop();
+  }
+
+  // 2. The naive server, same model folder.
+  const naivePort = await freePort();
+  const naiveBase = `http://127.0.0.1:${naivePort}`;
+  const naive = await startChild('bench/naive-server.ts', [modelDir, String(naivePort)], `${naiveBase}/healthz`);
+  const naiveRows: (LoadResult & { health?: unknown })[] = [];
+  try {
+    for (const clients of [1, 16]) {
+      const poller = clients === 16 ? pollLatency(`${naiveBase}/healthz`, 50) : undefined;
+      const row = await runLoad(`${naiveBase}/v1/classify`, clients, settings.requests, photos);
+      naiveRows.push({ ...row, health: await poller?.stop() });
+      log(`naive ${clients} clients: ${row.throughput.toFixed(2)} img/s, p50 ${row.ok.p50.toFixed(0)} ms`);
+    }
+  } finally {
+    await naive.stop();
+  }
+
+  const bareSameLayout = bare.find((b) => b.instances === oursLayout.instances && b.threads === oursLayout.threads && b.batchSize === 1);
+  const result = {
+    date: new Date().toISOString(),
+    quick,
+    cpu: await cpuDescription(),
+    cores,
+    model: { spec: settings.spec, dir: modelDir, dtype: 'fp32' },
+    bare,
+    best,
+    oursLayout,
+    bareSameLayout,
+    ours: oursRows,
+    overload: overloadRow,
+    naive: naiveRows,
+  };
+  await mkdir(outDir, { recursive: true });
+  await writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const markdown = markdownReport(result);
+  await writeFile(path.join(outDir, 'bench.md'), markdown);
+  console.log(markdown);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

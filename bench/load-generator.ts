@@ -1,0 +1,99 @@
+/**
+ * A closed-loop HTTP load generator: `clients` concurrent loops (keep-alive fetch), each
+ * posting real photos as multipart until `requests` answers came back. Also a poller that
+ * measures a GET endpoint's latency while the load runs.
+ */
+import { summarize, type LatencySummary } from './stats.js';
+
+export interface Photo {
+  name: string;
+  bytes: Uint8Array;
+  type: string;
+}
+
+export interface LoadResult {
+  clients: number;
+  seconds: number;
+  /** 200 answers per second. */
+  throughput: number;
+  ok: LatencySummary;
+  statuses: Record<string, number>;
+  /** Mean `timing.batch_size` and `timing.preprocess_ms` over the 200 answers (ours only). */
+  meanBatchSize: number | undefined;
+  meanPreprocessMs: number | undefined;
+}
+
+export async function runLoad(url: string, clients: number, requests: number, photos: Photo[]): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const batchSizes: number[] = [];
+  const preprocessMs: number[] = [];
+  let sent = 0;
+  let done = 0;
+  const started = performance.now();
+  const loop = async () => {
+    while (sent < requests) {
+      const photo = photos[sent++ % photos.length]!;
+      const form = new FormData();
+      form.append('image', new Blob([photo.bytes as Uint8Array<ArrayBuffer>], { type: photo.type }), photo.name);
+      const t0 = performance.now();
+      let status = 'error';
+      try {
+        const res = await fetch(url, { method: 'POST', body: form });
+        const body = (await res.json()) as { timing?: { batch_size: number; preprocess_ms: number } };
+        status = String(res.status);
+        if (res.status === 200) {
+          latencies.push(performance.now() - t0);
+          if (body.timing) {
+            batchSizes.push(body.timing.batch_size);
+            preprocessMs.push(body.timing.preprocess_ms);
+          }
+        }
+      } catch {
+        // counted as 'error'
+      }
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, loop));
+  const seconds = (performance.now() - started) / 1000;
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
+  return {
+    clients,
+    seconds,
+    throughput: latencies.length / seconds,
+    ok: summarize(latencies),
+    statuses,
+    meanBatchSize: mean(batchSizes),
+    meanPreprocessMs: mean(preprocessMs),
+  };
+}
+
+/** Polls `url` every `intervalMs` until stopped; returns the latencies of its answers. */
+export function pollLatency(url: string, intervalMs: number): { stop(): Promise<LatencySummary & { failures: number }> } {
+  const latencies: number[] = [];
+  let failures = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      try {
+        const res = await fetch(url);
+        await res.arrayBuffer();
+        if (res.ok) latencies.push(performance.now() - t0);
+        else failures++;
+      } catch {
+        failures++;
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { ...summarize(latencies), failures };
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/** The benchmark's markdown report and the machine it ran on. */
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import type { BareResult, Layout } from './bare-limit.js';
+import type { LoadResult } from './load-generator.js';
+import { round, type LatencySummary } from './stats.js';
+
+export async function cpuDescription(): Promise<{ model: string; flags: string[] }> {
+  const interesting = ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_tile', 'fma'];
+  let flags: string[] = [];
+  try {
+    const line = (await readFile('/proc/cpuinfo', 'utf8')).split('\n').find((l) => l.startsWith('flags'));
+    flags = (line?.split(':')[1] ?? '').trim().split(/\s+/).filter((f) => interesting.includes(f));
+  } catch {
+    // not Linux
+  }
+  return { model: os.cpus()[0]?.model ?? 'unknown', flags };
+}
+
+interface BenchResult {
+  date: string;
+  quick: boolean;
+  cpu: { model: string; flags: string[] };
+  cores: number;
+  bare: BareResult[];
+  best: BareResult;
+  oursLayout: Layout;
+  bareSameLayout: BareResult | undefined;
+  ours: (LoadResult & { health?: unknown; metrics?: unknown; meanBatchFromMetrics: number })[];
+  overload: LoadResult;
+  naive: (LoadResult & { health?: unknown })[];
+}
+
+const ms = (value: number) => `${round(value, 1)}`;
+const check = (ok: boolean) => (ok ? 'met' : '**missed**');
+
+function latencyCells(s: LatencySummary): string {
+  return `${ms(s.p50)} | ${ms(s.p95)} | ${ms(s.p99)} (n=${s.n})`;
+}
+
+export function markdownReport(r: BenchResult): string {
+  const ours16 = r.ours.find((row) => row.clients === 16)!;
+  const ours1 = r.ours.find((row) => row.clients === 1)!;
+  const naive16 = r.naive.find((row) => row.clients === 16)!;
+  const health = ours16.health as LatencySummary;
+  const metrics = ours16.metrics as LatencySummary;
+  const naiveHealth = naive16.health as LatencySummary;
+  const limit = r.best.imagesPerSecond;
+  const addedLatency = ours1.ok.p50 - (r.bareSameLayout?.run.p50 ?? NaN) - (ours1.meanPreprocessMs ?? 0);
+  const lines = [
+    `# Benchmark: ViT image classification, fp32, CPU${r.quick ? ' (quick: tiny model, not a measurement)' : ''}`,
+    '',
+    `${r.date} · ${r.cpu.model} · ${r.cores} cores · flags: ${r.cpu.flags.join(' ') || 'n/a'} · \`npm run bench${r.quick ? ' -- --quick' : ''}\``,
+    '',
+    '## Throughput and latency (one run; latency in ms over the 200 answers)',
+    '',
+    '| row | clients | layout (workers × threads) | img/s | p50 | p95 | p99 | mean batch | ÷ limit | ÷ naive (same clients) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...r.bare.map(
+      (b) =>
+        `| limit (bare, batch ${b.batchSize}) | – | ${b.instances} × ${b.threads} | ${round(b.imagesPerSecond)} | ${latencyCells(b.run)} | ${b.batchSize} | ${round(b.imagesPerSecond / limit)} | |`,
+    ),
+    ...r.naive.map((row) => `| naive (transformers.js) | ${row.clients} | main thread | ${round(row.throughput)} | ${latencyCells(row.ok)} | 1 | ${round(row.throughput / limit)} | 1 |`),
+    ...r.ours.map((row) => {
+      const naive = r.naive.find((n) => n.clients === row.clients);
+      return `| ours (HTTP, multipart) | ${row.clients} | ${r.oursLayout.instances} × ${r.oursLayout.threads} | ${round(row.throughput)} | ${latencyCells(row.ok)} | ${round(row.meanBatchFromMetrics)} | ${round(row.throughput / limit)} | ${naive ? round(row.throughput / naive.throughput) : ''} |`;
+    }),
+    '',
+    `Limit = best bare row: ${r.best.instances} × ${r.best.threads}, batch ${r.best.batchSize}, ${round(limit)} img/s. ` +
+      `The server's default layout is ${r.oursLayout.instances} × ${r.oursLayout.threads}` +
+      `${r.best.instances === r.oursLayout.instances && r.best.threads === r.oursLayout.threads ? ' (the best one).' : ' (NOT the best bare layout).'}`,
+    '',
+    '## Responsiveness under the 16-client load (polled every 50 ms)',
+    '',
+    '| endpoint | p50 | p95 | p99 |',
+    '|---|---|---|---|',
+    `| ours /healthz | ${latencyCells(health)} |`,
+    `| ours /metrics | ${latencyCells(metrics)} |`,
+    `| naive /healthz | ${latencyCells(naiveHealth)} |`,
+    '',
+    `Overload (queue bound 4, 16 clients, ${r.overload.ok.n + (r.overload.statuses['429'] ?? 0)} requests): statuses ${JSON.stringify(r.overload.statuses)}.`,
+    '',
+    '## Targets',
+    '',
+    `- ours/limit at 16 clients ≥ 0.90: ${round(ours16.throughput / limit)} — ${check(ours16.throughput / limit >= 0.9)}`,
+    `- /healthz and /metrics p95 ≤ 20 ms under load: ${ms(health.p95)} / ${ms(metrics.p95)} ms — ${check(health.p95 <= 20 && metrics.p95 <= 20)}`,
+    `- p99/p50 ≤ 1.3 at 16 clients: ${round(ours16.ok.p99 / ours16.ok.p50)} — ${check(ours16.ok.p99 / ours16.ok.p50 <= 1.3)}`,
+    `- 429 past the queue bound: ${r.overload.statuses['429'] ?? 0} answered 429 — ${check((r.overload.statuses['429'] ?? 0) > 0)}`,
+    `- p50 added latency at 1 client over the bare run (same layout, batch 1) minus preprocessing (${ms(ours1.meanPreprocessMs ?? NaN)} ms) ≤ 3 ms: ${ms(addedLatency)} ms — ${check(addedLatency <= 3)}`,
+    `- ours/naive at 16 clients (reported as measured): ${round(ours16.throughput / naive16.throughput)}`,
+    '',
+  ];
+  return lines.join('\n');
+}
