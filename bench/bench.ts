@@ -20,7 +20,7 @@ const quick = process.argv.includes('--quick');
 const cores = os.availableParallelism();
 const settings = quick
   ? { spec: VIT_TINY, requests: 24, bareImages: 32, bareSeconds: 1, batchSizes: [1, 4], overloadRequests: 32 }
-  : { spec: VIT_BASE, requests: 200, bareImages: 96, bareSeconds: 10, batchSizes: [1, 8], overloadRequests: 96 };
+  : { spec: VIT_BASE, requests: 200, bareImages: 96, bareSeconds: 10, batchSizes: [1, 2, 4, 8], overloadRequests: 96 };
 const outDir = path.join(import.meta.dirname, 'results', quick ? 'quick' : '');
 const sharedImages = path.join(process.env.SHARED_DIR ?? path.resolve(import.meta.dirname, '..', '..', 'shared'), 'images');
 const log = (message: string) => console.error(`[bench] ${message}`);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { hubCacheDir } from '../models/hub/hub-cache.js';
 import { EXECUTION_PROVIDERS } from '../models/session/execution-providers.js';
 
 const providerSchema = z.enum(EXECUTION_PROVIDERS);
@@ -14,7 +15,10 @@ const providerSchema = z.enum(EXECUTION_PROVIDERS);
 /** Per-model settings a config file (snake_case) may give; unset ones fall back to defaults. */
 const modelEntrySchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'model ids use letters, digits, ".", "_" and "-"').optional(),
-  dir: z.string(),
+  /** A model folder in the Hugging Face layout... */
+  dir: z.string().optional(),
+  /** ...or a catalog id (models/catalog.json), served from the Hugging Face cache. */
+  catalog: z.string().optional(),
   task: z.enum(['image-classification']).default('image-classification'),
   variant: z.enum(['fp32', 'quantized', 'fp16']).default('fp32'),
   instances: z.number().int().min(1).optional(),
@@ -24,7 +28,7 @@ const modelEntrySchema = z.strictObject({
   max_queue_size: z.number().int().min(1).optional(),
   providers: z.array(providerSchema).min(1).optional(),
   require_provider: z.boolean().optional(),
-});
+}).refine((m) => (m.dir === undefined) !== (m.catalog === undefined), { message: 'a model entry has either "dir" or "catalog"' });
 
 const configFileSchema = z.strictObject({
   host: z.string().optional(),
@@ -59,19 +63,29 @@ export interface Limits {
   grpcMaxMessageBytes: number;
 }
 
+export type ModelSource = { kind: 'dir'; dir: string } | { kind: 'catalog'; catalogId: string };
+
 export interface ModelSettings {
   id: string;
-  dir: string;
+  source: ModelSource;
   task: 'image-classification';
   variant: 'fp32' | 'quantized' | 'fp16';
   /** undefined = planned from the thread budget. */
   instances: number | undefined;
   intraOpThreads: number | undefined;
-  maxBatchSize: number;
-  maxQueueDelayMs: number;
-  maxQueueSize: number;
+  /** undefined = the catalog manifest's default, else MODEL_DEFAULTS. */
+  maxBatchSize: number | undefined;
+  maxQueueDelayMs: number | undefined;
+  maxQueueSize: number | undefined;
   providers: z.infer<typeof providerSchema>[];
   requireProvider: boolean;
+}
+
+/** Where pulled models live and how to reach the Hub (HF_* variables, as Hugging Face tools read them). */
+export interface HubSettings {
+  cacheDir: string;
+  endpoint: string;
+  token: string | undefined;
 }
 
 export interface ServerConfig {
@@ -82,13 +96,22 @@ export interface ServerConfig {
   cacheDir: string;
   demo: boolean;
   help: boolean;
+  /** Pull catalog models missing from the cache at start-up. */
+  pull: boolean;
+  hub: HubSettings;
   requestTimeoutMs: number;
   cores: number;
   limits: Limits;
   models: ModelSettings[];
 }
 
-export const MODEL_DEFAULTS = { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 256 } as const;
+export interface BatchingDefaults {
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueueSize: number;
+}
+
+export const MODEL_DEFAULTS: BatchingDefaults = { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 256 };
 
 const DEFAULT_LIMITS: Limits = {
   jsonBodyBytes: 32 * 1024 * 1024,
@@ -120,6 +143,29 @@ function modelDirEntry(spec: string): ModelEntry {
   return modelEntrySchema.parse({ id, dir });
 }
 
+/** `--model catalog-id` or `--model catalog-id:variant`. */
+function catalogEntry(spec: string): ModelEntry {
+  const [catalog, variant] = spec.split(':');
+  const parsed = modelEntrySchema.safeParse({ catalog, ...(variant ? { variant } : {}) });
+  if (!parsed.success) throw new Error(`--model ${spec}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Hub settings as Hugging Face tools read them: HF_HUB_CACHE / HF_HOME, HF_ENDPOINT, HF_TOKEN. */
+export function hubSettings(env: NodeJS.ProcessEnv): HubSettings {
+  return {
+    cacheDir: hubCacheDir({
+      hfHubCache: env.HF_HUB_CACHE,
+      legacyHubCache: env.HUGGINGFACE_HUB_CACHE,
+      hfHome: env.HF_HOME,
+      xdgCacheHome: env.XDG_CACHE_HOME,
+      homeDir: os.homedir(),
+    }),
+    endpoint: (env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, ''),
+    token: env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || undefined,
+  };
+}
+
 export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   if (env.MMS_CACHE_DIR) return env.MMS_CACHE_DIR;
   const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
@@ -137,11 +183,14 @@ function readConfigFile(file: string | undefined): ConfigFile {
   const parsed = configFileSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`config file ${file}: ${z.prettifyError(parsed.error)}`);
   // Model folders in a config file are relative to the file.
-  for (const model of parsed.data.models) model.dir = path.resolve(path.dirname(file), model.dir);
+  for (const model of parsed.data.models) if (model.dir) model.dir = path.resolve(path.dirname(file), model.dir);
   return parsed.data;
 }
 
 export const USAGE = `Usage: npm start -- [options]
+  --model ID[:VARIANT]      serve a catalog model from the Hugging Face cache (repeatable;
+                            env MMS_MODELS; variants fp32, quantized, fp16)
+  --pull                    download catalog models missing from the cache first
   --model-dir [id=]PATH     serve a Hugging Face ONNX model folder (repeatable)
   --config FILE             JSON config file (env MMS_CONFIG)
   --demo                    generate random-weight demo models and serve them (offline)
@@ -162,6 +211,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     strict: true,
     options: {
       'model-dir': { type: 'string', multiple: true },
+      model: { type: 'string', multiple: true },
+      pull: { type: 'boolean' },
       config: { type: 'string' },
       demo: { type: 'boolean' },
       port: { type: 'string' },
@@ -193,17 +244,19 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   };
 
   const dirFlags = flags['model-dir'] ?? env.MMS_MODEL_DIRS?.split(',').filter(Boolean);
-  const entries = dirFlags ? dirFlags.map(modelDirEntry) : file.models;
+  const catalogFlags = flags.model ?? env.MMS_MODELS?.split(',').filter(Boolean);
+  const fromFlags = dirFlags || catalogFlags ? [...(dirFlags ?? []).map(modelDirEntry), ...(catalogFlags ?? []).map(catalogEntry)] : undefined;
+  const entries = fromFlags ?? file.models;
   const models: ModelSettings[] = entries.map((entry) => ({
-    id: entry.id ?? path.basename(path.resolve(entry.dir)),
-    dir: path.resolve(entry.dir),
+    id: entry.id ?? entry.catalog ?? path.basename(path.resolve(entry.dir!)),
+    source: entry.catalog ? { kind: 'catalog', catalogId: entry.catalog } : { kind: 'dir', dir: path.resolve(entry.dir!) },
     task: entry.task,
     variant: entry.variant,
     instances: pick(perModel.instances, entry.instances),
     intraOpThreads: pick(perModel.threads, entry.intra_op_threads),
-    maxBatchSize: pick(perModel.maxBatchSize, entry.max_batch_size) ?? MODEL_DEFAULTS.maxBatchSize,
-    maxQueueDelayMs: pick(perModel.maxQueueDelayMs, entry.max_queue_delay_ms) ?? MODEL_DEFAULTS.maxQueueDelayMs,
-    maxQueueSize: pick(perModel.maxQueueSize, entry.max_queue_size) ?? MODEL_DEFAULTS.maxQueueSize,
+    maxBatchSize: pick(perModel.maxBatchSize, entry.max_batch_size),
+    maxQueueDelayMs: pick(perModel.maxQueueDelayMs, entry.max_queue_delay_ms),
+    maxQueueSize: pick(perModel.maxQueueSize, entry.max_queue_size),
     providers: pick(providersFrom(flags.providers, '--providers'), providersFrom(env.MMS_PROVIDERS, 'MMS_PROVIDERS'), entry.providers) ?? providers,
     requireProvider: pick(flags['require-provider'], entry.require_provider) ?? requireProvider,
   }));
@@ -221,6 +274,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     cacheDir: path.resolve(pick(flags['cache-dir'], env.MMS_CACHE_DIR, file.cache_dir) ?? defaultCacheDir(env)),
     demo: flags.demo ?? false,
     help: flags.help ?? false,
+    pull: pick(flags.pull, env.MMS_PULL ? env.MMS_PULL === '1' : undefined) ?? false,
+    hub: hubSettings(env),
     requestTimeoutMs: pick(intFrom(env.MMS_REQUEST_TIMEOUT_MS, 'MMS_REQUEST_TIMEOUT_MS'), file.request_timeout_ms) ?? 60_000,
     cores: os.availableParallelism(),
     limits: {

@@ -11,7 +11,7 @@ export async function demoModels(config: ServerConfig): Promise<ModelSettings[]>
   return [
     {
       id: 'vit-demo',
-      dir,
+      source: { kind: 'dir', dir },
       task: 'image-classification',
       variant: 'fp32',
       instances: undefined,

@@ -6,11 +6,15 @@ import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
 import { loadModel, type LoadDeps, type LoadedModel, type ModelSpec, type Task } from '../pipelines/registry.js';
 import type { ServerMetrics } from './metrics.js';
+import type { MissingModel } from './model-sources.js';
 
-export type ModelState = 'loading' | 'ready' | 'unhealthy' | 'failed';
+export type ModelState = 'loading' | 'ready' | 'unhealthy' | 'failed' | 'missing';
 
 export interface ServedModel {
-  spec: ModelSpec;
+  /** undefined for a missing model (a catalog id not in the cache). */
+  spec?: ModelSpec;
+  id: string;
+  task: Task;
   state: ModelState;
   error?: string;
   loaded?: LoadedModel;
@@ -31,6 +35,7 @@ export class ModelRegistry {
 
   constructor(
     specs: ModelSpec[],
+    missing: MissingModel[],
     private readonly deps: {
       logger: Logger;
       limits: LoadDeps['limits'];
@@ -40,18 +45,20 @@ export class ModelRegistry {
     },
     private readonly loader: ModelLoader = loadModel,
   ) {
-    for (const spec of specs) this.models.set(spec.id, { spec, state: 'loading' });
-    for (const spec of specs) deps.metrics?.modelReady.set({ model: spec.id }, 0);
+    for (const spec of specs) this.models.set(spec.id, { spec, id: spec.id, task: spec.task, state: 'loading' });
+    for (const m of missing) this.models.set(m.id, { id: m.id, task: m.task, state: 'missing', error: m.message });
+    for (const id of this.models.keys()) deps.metrics?.modelReady.set({ model: id }, 0);
   }
 
   /** Loads every model concurrently; failures are recorded per model, never thrown. */
   async loadAll(): Promise<void> {
-    await Promise.all([...this.models.values()].map((model) => this.load(model)));
+    const loading = [...this.models.values()].filter((m): m is ServedModel & { spec: ModelSpec } => m.spec !== undefined);
+    await Promise.all(loading.map((model) => this.load(model)));
   }
 
-  private async load(model: ServedModel): Promise<void> {
+  private async load(model: ServedModel & { spec: ModelSpec }): Promise<void> {
     const { logger, metrics } = this.deps;
-    const id = model.spec.id;
+    const id = model.id;
     try {
       const loaded = await this.loader(model.spec, {
         logger,
@@ -71,7 +78,7 @@ export class ModelRegistry {
       model.loaded = loaded;
       model.state = 'ready';
       if (metrics) {
-        metrics.modelInfo.set({ model: id, task: model.spec.task, family: loaded.family, execution_provider: loaded.provider }, 1);
+        metrics.modelInfo.set({ model: id, task: model.task, family: loaded.family, execution_provider: loaded.provider }, 1);
         metrics.loadSeconds.observe({ model: id }, loaded.loadSeconds);
         metrics.warmupSeconds.observe({ model: id }, loaded.warmupSeconds);
         metrics.modelReady.set({ model: id }, 1);
@@ -98,19 +105,20 @@ export class ModelRegistry {
   }
 
   /** The model to serve a request: the named one, else the first model of the task. */
-  resolve(task: Task, id: string | undefined): ServedModel & { loaded: LoadedModel } {
-    const candidates = [...this.models.values()].filter((m) => m.spec.task === task);
-    const model = id === undefined ? candidates[0] : candidates.find((m) => m.spec.id === id);
+  resolve(task: Task, id: string | undefined): ServedModel & { spec: ModelSpec; loaded: LoadedModel } {
+    const candidates = [...this.models.values()].filter((m) => m.task === task);
+    const model = id === undefined ? (candidates.find((m) => m.state === 'ready') ?? candidates[0]) : candidates.find((m) => m.id === id);
     if (!model) {
-      const served = candidates.map((m) => m.spec.id).join(', ') || 'none';
+      const served = candidates.map((m) => m.id).join(', ') || 'none';
       throw new ApiError(
         'model_not_found',
         id === undefined ? `no model serves ${task}` : `model '${id}' is not served for ${task} (served: ${served})`,
       );
     }
-    if (model.state === 'loading') throw new ApiError('not_ready', `model '${model.spec.id}' is still loading`, { retryAfterSeconds: 5 });
-    if (model.state === 'failed') throw new ApiError('not_ready', `model '${model.spec.id}' failed to load: ${model.error}`);
-    return model as ServedModel & { loaded: LoadedModel };
+    if (model.state === 'loading') throw new ApiError('not_ready', `model '${model.id}' is still loading`, { retryAfterSeconds: 5 });
+    if (model.state === 'failed') throw new ApiError('not_ready', `model '${model.id}' failed to load: ${model.error}`);
+    if (model.state === 'missing') throw new ApiError('not_ready', model.error ?? `model '${model.id}' is missing`);
+    return model as ServedModel & { spec: ModelSpec; loaded: LoadedModel };
   }
 
   /** A metric label for a requested model id: served ids as they are, anything else "unknown". */
@@ -120,8 +128,8 @@ export class ModelRegistry {
 
   statuses(): ModelStatus[] {
     return [...this.models.values()].map((m) => ({
-      id: m.spec.id,
-      task: m.spec.task,
+      id: m.id,
+      task: m.task,
       state: m.state,
       ...(m.error ? { error: m.error } : {}),
     }));

@@ -6,13 +6,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { ModelSpec } from '../pipelines/registry.js';
+import type { CatalogEntry } from '../models/catalog/catalog.js';
 import type { ServerConfig } from './config.js';
 import { startGrpcServer, type GrpcTransport } from './grpc/grpc-server.js';
 import { createHttpApp } from './http/app.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelRegistry, type ModelLoader } from './model-registry.js';
-import { planLayouts } from './thread-budget.js';
+import { resolveModels } from './model-sources.js';
 
 export interface RunningServer {
   registry: ModelRegistry;
@@ -26,25 +26,21 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function modelSpecs(config: ServerConfig, logger: Logger): ModelSpec[] {
-  const { layouts, overCommitted } = planLayouts(config.models, config.cores);
-  if (overCommitted) {
-    logger.warn({ cores: config.cores, layouts: Object.fromEntries(layouts) }, 'configured intra-op threads exceed the cores; sessions will contend');
-  }
-  return config.models.map((model) => ({ ...model, ...layouts.get(model.id)! }));
-}
-
 export interface StartOptions {
   /** Replaces the model loader (tests gate it to observe the loading state). */
   loader?: ModelLoader;
+  /** Replaces models/catalog.json. */
+  catalog?: CatalogEntry[];
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const limits = { maxPixels: config.limits.maxImagePixels };
   const metrics = new ServerMetrics();
+  const { specs, missing } = await resolveModels(config, logger, options.catalog);
   let grpc: GrpcTransport | undefined;
   const registry: ModelRegistry = new ModelRegistry(
-    modelSpecs(config, logger),
+    specs,
+    missing,
     { logger, limits, metrics, onStateChange: () => grpc?.setServing(registry.ready) },
     options.loader,
   );

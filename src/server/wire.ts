@@ -29,17 +29,17 @@ export function modelList(registry: ModelRegistry) {
     const { spec, loaded } = model;
     return {
       id,
-      task: spec.task,
+      task: model.task,
       state: model.state,
       error: model.error,
       family: loaded?.family,
-      variant: spec.variant,
+      variant: spec?.variant,
       execution_provider: loaded?.provider,
       num_labels: loaded?.labels.length,
       random_weights: loaded?.randomWeights,
-      instances: spec.instances,
-      intra_op_threads: spec.intraOpThreads,
-      batching: {
+      instances: spec?.instances,
+      intra_op_threads: spec?.intraOpThreads,
+      batching: spec && {
         max_batch_size: spec.maxBatchSize,
         max_queue_delay_ms: spec.maxQueueDelayMs,
         max_queue_size: spec.maxQueueSize,

@@ -54,7 +54,7 @@ describe('legacy (ViTFeatureExtractor) and current (ViTImageProcessor) preproces
       '--model-dir', `legacy=${await vitModelDir(VIT_TINY, 'legacy')}`,
     ]);
     try {
-      const legacyConfig = JSON.parse(await readFile(`${server.registry.get('legacy')!.spec.dir}/preprocessor_config.json`, 'utf8'));
+      const legacyConfig = JSON.parse(await readFile(`${server.registry.get('legacy')!.spec!.dir}/preprocessor_config.json`, 'utf8'));
       assert.equal(legacyConfig.feature_extractor_type, 'ViTFeatureExtractor');
       assert.equal(legacyConfig.size, 224);
       const image = (await readFile(sharedImage('rocket.jpg'))).toString('base64');

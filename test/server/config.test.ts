@@ -29,9 +29,9 @@ describe('settings precedence: flags > environment > config file > model default
     assert.equal(config.port, 9000);
     assert.equal(config.grpcPort, 9001);
     const [model] = config.models;
-    assert.equal(model?.dir, path.join(dir, 'models/vit'));
+    assert.deepEqual(model?.source, { kind: 'dir', dir: path.join(dir, 'models/vit') });
     assert.equal(model?.maxBatchSize, 4);
-    assert.equal(model?.maxQueueSize, 256, 'unset values come from the model defaults');
+    assert.equal(model?.maxQueueSize, undefined, 'unset values are left to the manifest and model defaults');
     assert.deepEqual(model?.providers, ['cuda', 'cpu']);
     assert.equal(model?.instances, 3);
   });
@@ -52,7 +52,29 @@ describe('settings precedence: flags > environment > config file > model default
 
   it('uses --model-dir over the config file models, naming them by folder or id=', () => {
     const config = loadConfig(['--config', configFile, '--model-dir', '/m/vit-base', '--model-dir', 'mine=/m/other'], {});
-    assert.deepEqual(config.models.map((m) => [m.id, m.dir]), [['vit-base', '/m/vit-base'], ['mine', '/m/other']]);
+    assert.deepEqual(
+      config.models.map((m) => [m.id, m.source]),
+      [
+        ['vit-base', { kind: 'dir', dir: '/m/vit-base' }],
+        ['mine', { kind: 'dir', dir: '/m/other' }],
+      ],
+    );
+  });
+
+  it('takes catalog ids with an optional variant', () => {
+    const config = loadConfig(['--model', 'vit-base-patch16-224:quantized', '--pull'], { MMS_CACHE_DIR: '/c' });
+    assert.deepEqual(config.models[0]?.source, { kind: 'catalog', catalogId: 'vit-base-patch16-224' });
+    assert.equal(config.models[0]?.variant, 'quantized');
+    assert.equal(config.pull, true);
+    assert.throws(() => loadConfig(['--model', 'vit:int3'], {}), /--model vit:int3/);
+  });
+
+  it('reads the Hugging Face variables as HF tools do', () => {
+    assert.equal(loadConfig([], { HF_HOME: '/hf' }).hub.cacheDir, '/hf/hub');
+    assert.equal(loadConfig([], { HF_HOME: '/hf', HF_HUB_CACHE: '/cache' }).hub.cacheDir, '/cache');
+    const hub = loadConfig([], { HF_ENDPOINT: 'http://mirror.local/', HF_TOKEN: 'hf_x' }).hub;
+    assert.equal(hub.endpoint, 'http://mirror.local');
+    assert.equal(hub.token, 'hf_x');
   });
 
   it('fails with a readable message on bad input', () => {

@@ -1,0 +1,92 @@
+/**
+ * Turns the configured models into loadable specs: model folders as they are, catalog ids from
+ * the Hugging Face cache (pulled first only with --pull, never gigabytes by surprise). A catalog
+ * model that is not in the cache is reported as missing, with the one command that fetches it.
+ */
+import type { Logger } from 'pino';
+import { filesFor, findEntry, loadCatalog, type CatalogEntry } from '../models/catalog/catalog.js';
+import { createProgressReporter, findCachedSnapshot, pullFiles } from '../models/hub/index.js';
+import type { ModelSpec } from '../pipelines/registry.js';
+import { MODEL_DEFAULTS, type BatchingDefaults, type ModelSettings, type ServerConfig } from './config.js';
+import { planLayouts } from './thread-budget.js';
+
+export interface MissingModel {
+  id: string;
+  task: ModelSpec['task'];
+  message: string;
+}
+
+export interface ResolvedModels {
+  specs: ModelSpec[];
+  missing: MissingModel[];
+}
+
+export function pullCommand(entry: CatalogEntry, variant: string): string {
+  return `npm run models -- pull ${entry.id}${variant === 'fp32' ? '' : ` --variant ${variant}`}`;
+}
+
+/** The folder of a catalog model in the cache, pulling it when allowed; undefined when missing. */
+async function catalogDir(config: ServerConfig, entry: CatalogEntry, variant: ModelSettings['variant'], logger: Logger): Promise<string | undefined> {
+  const files = filesFor(entry, variant);
+  const cached = await findCachedSnapshot(config.hub.cacheDir, entry.repo, entry.revision, files.map((f) => f.path));
+  if (cached || !config.pull) return cached;
+  logger.info({ model: entry.id, repo: entry.repo, revision: entry.revision, variant }, 'pulling model (--pull)');
+  const pulled = await pullFiles({
+    endpoint: config.hub.endpoint,
+    token: config.hub.token,
+    repo: entry.repo,
+    revision: entry.revision,
+    files: files.map((f) => ({ path: f.path, sha256: f.sha256 ?? undefined })),
+    cacheDir: config.hub.cacheDir,
+    progress: createProgressReporter(process.stderr),
+  });
+  for (const warning of pulled.warnings) logger.warn({ model: entry.id }, warning);
+  return pulled.snapshotDir;
+}
+
+export async function resolveModels(config: ServerConfig, logger: Logger, catalog?: CatalogEntry[]): Promise<ResolvedModels> {
+  const needsCatalog = config.models.some((m) => m.source.kind === 'catalog');
+  const entries = needsCatalog ? (catalog ?? (await loadCatalog())) : [];
+  const located: { settings: ModelSettings; dir: string; defaults: Partial<BatchingDefaults> }[] = [];
+  const missing: MissingModel[] = [];
+  for (const settings of config.models) {
+    if (settings.source.kind === 'dir') {
+      located.push({ settings, dir: settings.source.dir, defaults: {} });
+      continue;
+    }
+    const entry = findEntry(entries, settings.source.catalogId);
+    const dir = await catalogDir(config, entry, settings.variant, logger);
+    const defaults = {
+      maxBatchSize: entry.defaults.max_batch_size,
+      maxQueueDelayMs: entry.defaults.max_queue_delay_ms,
+      maxQueueSize: entry.defaults.max_queue_size,
+    };
+    if (dir) {
+      located.push({ settings, dir, defaults });
+    } else {
+      const message =
+        `model '${settings.id}' (${entry.repo}@${entry.revision}, ${settings.variant}) is not in the Hugging Face cache at ` +
+        `${config.hub.cacheDir}: fetch it with \`${pullCommand(entry, settings.variant)}\`, or start with --pull`;
+      logger.error({ model: settings.id }, message);
+      missing.push({ id: settings.id, task: settings.task, message });
+    }
+  }
+
+  const { layouts, overCommitted } = planLayouts(located.map((l) => l.settings), config.cores);
+  if (overCommitted) {
+    logger.warn({ cores: config.cores, layouts: Object.fromEntries(layouts) }, 'configured intra-op threads exceed the cores; sessions will contend');
+  }
+  const specs = located.map(({ settings, dir, defaults }) => ({
+    id: settings.id,
+    dir,
+    task: settings.task,
+    variant: settings.variant,
+    providers: settings.providers,
+    requireProvider: settings.requireProvider,
+    ...layouts.get(settings.id)!,
+    maxBatchSize: settings.maxBatchSize ?? defaults.maxBatchSize ?? MODEL_DEFAULTS.maxBatchSize,
+    maxQueueDelayMs: settings.maxQueueDelayMs ?? defaults.maxQueueDelayMs ?? MODEL_DEFAULTS.maxQueueDelayMs,
+    maxQueueSize: settings.maxQueueSize ?? defaults.maxQueueSize ?? MODEL_DEFAULTS.maxQueueSize,
+  }));
+  return { specs, missing };
+}

@@ -1,0 +1,110 @@
+/**
+ * `npm run models -- <command>`: the catalog and the Hugging Face cache.
+ *   list                          catalog models and whether they are cached
+ *   pull <id> [--variant V|all]   download a model's files (resumable, verified)
+ *   rm <id>                       remove a model's repo from the cache
+ *   verify <id> [--write]         (online) read commit hashes and sha256s from the Hub
+ */
+import { parseArgs } from 'node:util';
+import { filesFor, findEntry, loadCatalog, type CatalogEntry, type Variant } from '../models/catalog/catalog.js';
+import { createProgressReporter, findCachedSnapshot, HubError, listCachedRepos, pullFiles, removeCachedRepo } from '../models/hub/index.js';
+import { hubSettings } from './config.js';
+import { verifyEntry } from './catalog-verify.js';
+
+const USAGE = `Usage: npm run models -- <command>
+  list                          catalog models and whether they are in the cache
+  pull <id> [--variant V|all]   download a model (variants: fp32 (default), quantized, fp16)
+  rm <id>                       remove a model from the cache
+  verify <id> [--write]         (online) fill in commit hashes and sha256s from the Hub`;
+
+function variantsOf(entry: CatalogEntry, requested: string | undefined): Variant[] {
+  if (requested === 'all') return Object.keys(entry.variants) as Variant[];
+  return [(requested ?? 'fp32') as Variant];
+}
+
+export async function runModelsCli(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { variant: { type: 'string' }, write: { type: 'boolean' }, catalog: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command, id] = positionals;
+  if (values.help || !command) {
+    out.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  const hub = hubSettings(env);
+  const catalog = await loadCatalog(values.catalog);
+  const print = (line: string) => out.write(`${line}\n`);
+
+  switch (command) {
+    case 'list': {
+      print(`Hugging Face cache: ${hub.cacheDir}`);
+      for (const entry of catalog) {
+        const states = await Promise.all(
+          Object.keys(entry.variants).map(async (variant) => {
+            const files = filesFor(entry, variant as Variant).map((f) => f.path);
+            const dir = await findCachedSnapshot(hub.cacheDir, entry.repo, entry.revision, files);
+            return `${variant}: ${dir ? 'cached' : 'not pulled'}`;
+          }),
+        );
+        print(`${entry.id}  ${entry.task}  ${entry.repo}@${entry.revision}  (${states.join(', ')})`);
+      }
+      const known = new Set(catalog.map((e) => e.repo));
+      for (const repo of await listCachedRepos(hub.cacheDir)) {
+        if (!known.has(repo.repo)) print(`(not in the catalog) ${repo.repo}  ${repo.sizeBytes} bytes`);
+      }
+      return 0;
+    }
+    case 'pull': {
+      const entry = findEntry(catalog, requireId(id));
+      for (const variant of variantsOf(entry, values.variant)) {
+        const files = filesFor(entry, variant);
+        const result = await pullFiles({
+          endpoint: hub.endpoint,
+          token: hub.token,
+          repo: entry.repo,
+          revision: entry.revision,
+          files: files.map((f) => ({ path: f.path, sha256: f.sha256 ?? undefined })),
+          cacheDir: hub.cacheDir,
+          progress: createProgressReporter(process.stderr),
+        });
+        for (const warning of result.warnings) print(`warning: ${warning}`);
+        print(`${entry.id} (${variant}) is in ${result.snapshotDir}`);
+      }
+      print(`serve it with: npm start -- --model ${entry.id}${values.variant && values.variant !== 'all' ? `:${values.variant}` : ''}`);
+      return 0;
+    }
+    case 'rm': {
+      const entry = findEntry(catalog, requireId(id));
+      const removed = await removeCachedRepo(hub.cacheDir, entry.repo);
+      print(removed ? `removed ${entry.repo} from ${hub.cacheDir}` : `${entry.repo} was not in ${hub.cacheDir}`);
+      return 0;
+    }
+    case 'verify': {
+      const entry = findEntry(catalog, requireId(id));
+      const report = await verifyEntry(entry, hub, { write: values.write ?? false, catalogPath: values.catalog });
+      for (const line of report) print(line);
+      return 0;
+    }
+    default:
+      out.write(`unknown command '${command}'\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+function requireId(id: string | undefined): string {
+  if (!id) throw new Error('name a catalog model id (see: npm run models -- list)');
+  return id;
+}
+
+// Run as a script (not when imported by tests).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runModelsCli(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error instanceof HubError || error instanceof Error ? `error: ${error.message}` : error);
+      process.exit(1);
+    },
+  );
+}
