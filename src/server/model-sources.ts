@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { filesFor, findEntry, loadCatalog, type CatalogEntry } from '../models/catalog/catalog.js';
-import { createProgressReporter, findCachedSnapshot, pullFiles } from '../models/hub/index.js';
+import { createProgressReporter, findCachedSnapshot, HubError, pullFiles } from '../models/hub/index.js';
 import type { ModelSpec } from '../pipelines/registry.js';
 import { MODEL_DEFAULTS, type BatchingDefaults, type ModelSettings, type ServerConfig } from './config.js';
 import { planLayouts } from './thread-budget.js';
@@ -55,7 +55,17 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
       continue;
     }
     const entry = findEntry(entries, settings.source.catalogId);
-    const dir = await catalogDir(config, entry, settings.variant, logger);
+    let dir: string | undefined;
+    try {
+      dir = await catalogDir(config, entry, settings.variant, logger);
+    } catch (error) {
+      // A failed pull (offline, gated, disk full) leaves this model missing; the others still serve.
+      if (!(error instanceof HubError)) throw error;
+      const message = `model '${settings.id}' could not be pulled: ${error.message}`;
+      logger.error({ model: settings.id, kind: error.kind }, message);
+      missing.push({ id: settings.id, task: settings.task, message });
+      continue;
+    }
     const defaults = {
       maxBatchSize: entry.defaults.max_batch_size,
       maxQueueDelayMs: entry.defaults.max_queue_delay_ms,

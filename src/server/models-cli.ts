@@ -22,7 +22,7 @@ function variantsOf(entry: CatalogEntry, requested: string | undefined): Variant
   return [(requested ?? 'fp32') as Variant];
 }
 
-export async function runModelsCli(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+export async function runModelsCli(argv: string[], env: NodeJS.ProcessEnv, out: { write(text: string): unknown } = process.stdout): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

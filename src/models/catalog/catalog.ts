@@ -21,7 +21,7 @@ const entrySchema = z.strictObject({
   revision: z.string().min(1),
   unverified: z.array(z.string()).default([]),
   files: z.array(fileSchema),
-  variants: z.record(z.enum(['fp32', 'quantized', 'fp16']), z.array(fileSchema)),
+  variants: z.partialRecord(z.enum(['fp32', 'quantized', 'fp16']), z.array(fileSchema)),
   defaults: z
     .strictObject({
       max_batch_size: z.number().int().min(1).optional(),
