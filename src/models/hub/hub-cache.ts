@@ -55,24 +55,23 @@ export function validateRepoId(repo: string): void {
 
 /** Throws unless `revision` is a branch, tag or commit that cannot escape the refs/ folder. */
 export function validateRevision(revision: string): void {
-  const bad =
-    revision === '' ||
-    revision.startsWith('/') ||
-    revision.includes('\\') ||
-    revision.includes('\0') ||
-    revision.split('/').some((s) => s === '' || s === '.' || s === '..');
-  if (bad) throw new Error(`'${revision}' is not a valid revision (a branch, tag or 40-hex commit)`);
+  if (!isSafeRelativePath(revision)) throw new Error(`'${revision}' is not a valid revision (a branch, tag or 40-hex commit)`);
 }
 
 /** Throws unless `file` is a relative, forward-slash path inside the repo. */
 export function validateRepoPath(file: string): void {
+  if (!isSafeRelativePath(file)) throw new Error(`'${file}' is not a valid file path inside a repo (relative, '/'-separated, no '..')`);
+}
+
+/** A non-empty, '/'-separated relative path that stays inside its folder (no '..', '.', empty segment, '\\' or NUL). */
+function isSafeRelativePath(p: string): boolean {
   const bad =
-    file === '' ||
-    file.startsWith('/') ||
-    file.includes('\\') ||
-    file.includes('\0') ||
-    file.split('/').some((s) => s === '' || s === '.' || s === '..');
-  if (bad) throw new Error(`'${file}' is not a valid file path inside a repo (relative, '/'-separated, no '..')`);
+    p === '' ||
+    p.startsWith('/') ||
+    p.includes('\\') ||
+    p.includes('\0') ||
+    p.split('/').some((s) => s === '' || s === '.' || s === '..');
+  return !bad;
 }
 
 /** `org/name` → `models--org--name` (huggingface_hub's repo_folder_name for model repos). */
@@ -238,7 +237,8 @@ async function walkFiles(root: string, prefix = ''): Promise<string[]> {
   return out.sort();
 }
 
-async function exists(p: string): Promise<boolean> {
+/** True when something (a file, folder or link, even a dangling one) is at `p`. */
+export async function exists(p: string): Promise<boolean> {
   try {
     await fs.lstat(p);
     return true;

@@ -52,6 +52,11 @@ export function formatAmount(downloaded: number, total: number | undefined): str
   return total === undefined ? `${fmt(downloaded)} ${unit}` : `${fmt(downloaded)}/${fmt(total)} ${unit}`;
 }
 
+/** `12.3 MB`: one size, in the unit that fits it. */
+export function formatBytes(n: number): string {
+  return formatAmount(n, undefined);
+}
+
 function percent(downloaded: number, total: number | undefined): number | undefined {
   if (total === undefined) return undefined;
   return total === 0 ? 100 : Math.floor((downloaded / total) * 100);

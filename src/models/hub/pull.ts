@@ -7,8 +7,10 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { findCachedSnapshot, isCommitHash, isNoEntry, noExistPath, snapshotDir, writeRef } from './hub-cache.js';
-import { downloadFile, HubError, verifyCachedFile } from './hub-download.js';
+import { verifyCachedFile } from './blob-verify.js';
+import { exists, findCachedSnapshot, isCommitHash, noExistPath, snapshotDir, writeRef } from './hub-cache.js';
+import { downloadFile } from './hub-download.js';
+import { HubError } from './hub-errors.js';
 import type { ProgressReporter } from './progress.js';
 
 export interface PullFile {
@@ -151,14 +153,4 @@ function dedupe(files: PullFile[]): PullFile[] {
     byPath.set(file.path, seen ? { ...seen, ...file, optional: Boolean(seen.optional && file.optional) } : file);
   }
   return [...byPath.values()];
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.lstat(p);
-    return true;
-  } catch (error) {
-    if (isNoEntry(error)) return false;
-    throw error;
-  }
 }
