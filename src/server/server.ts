@@ -1,5 +1,5 @@
 /**
- * Assembles the server: config -> model specs (with the thread budget) -> registry -> HTTP.
+ * Assembles the server: config -> model specs (catalog, thread budget) -> registry -> HTTP + gRPC.
  * `startServer` listens first and loads models in the background, so liveness answers at once
  * and readiness flips when every model is warm.
  */
@@ -69,14 +69,19 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     grpc,
     grpcPort: grpc.port,
     loaded,
+    /**
+     * Graceful: stop accepting, answer what was accepted (queued items get `not_ready`, running
+     * batches finish, bounded by the registry's drain timeout), then drop the connections.
+     */
     async close() {
-      await new Promise<void>((resolve) => {
-        http.close(() => resolve());
-        http.closeAllConnections();
-      });
-      await grpc!.close();
+      const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeIdleConnections();
+      const grpcClosed = grpc!.close();
       await loaded;
       await registry.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      http.closeAllConnections();
+      await Promise.all([httpClosed, grpcClosed]);
     },
   };
 }

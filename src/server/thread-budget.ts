@@ -1,7 +1,12 @@
 /**
  * One thread budget for the whole server: the sum of intra-op threads over all session
- * workers stays within the cores unless the configuration says otherwise. On 2 cores the
- * measured best layout for a ViT is 2 workers × 1 thread (ARCHITECTURE.md).
+ * workers stays within the cores unless the configuration says otherwise.
+ *
+ * Default layout: one worker per model with all of the model's share of the cores. Measured
+ * with `npm run bench` (ViT-B/16 fp32, 2 cores): 1 × 2 reached 7.1 img/s against 6.7 for 2 × 1
+ * and halves the latency of a lone request (153 vs 301 ms); on the machines in ARCHITECTURE.md
+ * 2 × 1 was ahead by ~6% in throughput. The throughput gap is small either way, the latency gap
+ * is not, so one worker it is; `--instances` / `--threads` change it.
  */
 
 export interface Layout {
@@ -21,7 +26,7 @@ export function planLayouts(models: LayoutRequest[], cores: number): { layouts: 
   const share = Math.max(1, Math.floor(cores / Math.max(1, models.length)));
   let total = 0;
   for (const model of models) {
-    const instances = model.instances ?? Math.min(2, share);
+    const instances = model.instances ?? 1;
     const intraOpThreads = model.intraOpThreads ?? Math.max(1, Math.floor(share / instances));
     layouts.set(model.id, { instances, intraOpThreads });
     total += instances * intraOpThreads;

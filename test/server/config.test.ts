@@ -86,9 +86,9 @@ describe('settings precedence: flags > environment > config file > model default
 });
 
 describe('thread budget', () => {
-  it('gives one model 2 workers × 1 thread on 2 cores, the measured best layout', () => {
+  it('gives one model one worker with every core, the measured best layout', () => {
     const { layouts, overCommitted } = planLayouts([{ id: 'a', instances: undefined, intraOpThreads: undefined }], 2);
-    assert.deepEqual(layouts.get('a'), { instances: 2, intraOpThreads: 1 });
+    assert.deepEqual(layouts.get('a'), { instances: 1, intraOpThreads: 2 });
     assert.equal(overCommitted, false);
   });
 
@@ -100,8 +100,8 @@ describe('thread budget', () => {
       ],
       8,
     );
-    assert.deepEqual(layouts.get('a'), { instances: 2, intraOpThreads: 2 });
-    assert.deepEqual(layouts.get('b'), { instances: 2, intraOpThreads: 2 });
+    assert.deepEqual(layouts.get('a'), { instances: 1, intraOpThreads: 4 });
+    assert.deepEqual(layouts.get('b'), { instances: 1, intraOpThreads: 4 });
     assert.equal(overCommitted, false);
     assert.equal(planLayouts([{ id: 'a', instances: 4, intraOpThreads: 2 }], 2).overCommitted, true);
   });

@@ -97,4 +97,21 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
       await server.close();
     }
   });
+
+  it('on shutdown answers every accepted request: running ones finish, queued ones get 503', async () => {
+    const { server, held } = await heldServer(['--max-batch-size', '1']);
+    const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
+    const batcher = server.registry.get('vit')!.loaded!.batcher;
+    const running = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
+    await waitFor(() => held.held === 1);
+    const queued = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
+    await waitFor(() => batcher.queueDepth === 1);
+    const closed = server.close();
+    held.release();
+    const [first, second] = await Promise.all([running, queued]);
+    await closed;
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 503);
+    assert.equal(second.body.error.code, 'not_ready');
+  });
 });
