@@ -94,6 +94,14 @@ async function main(): Promise<void> {
     await ours.stop();
   }
 
+  // This machine's speed drifts over minutes (shared cores): measure the best bare row again
+  // right after the load rows, and divide by the higher of the two.
+  const bestAgain = await measureBare(path.join(modelDir, 'onnx', 'model.onnx'), best, best.batchSize, pixels, itemDims, {
+    minImages: settings.bareImages,
+    minSeconds: settings.bareSeconds,
+  });
+  log(`bare ${best.instances}×${best.threads} batch ${best.batchSize} again: ${bestAgain.imagesPerSecond.toFixed(2)} img/s`);
+
   // Overload: a queue bound below the concurrency answers 429 at once.
   const overloadPort = await freePort();
   const overloaded = await startChild(
@@ -134,6 +142,7 @@ async function main(): Promise<void> {
     model: { spec: settings.spec, dir: modelDir, dtype: 'fp32' },
     bare,
     best,
+    bestAgain,
     oursLayout,
     bareSameLayout,
     ours: oursRows,
