@@ -57,6 +57,12 @@ export interface BatcherOptions<I, R> {
   unhealthyCooldownMs?: number; // default 5000
   /** Re-runs allowed to isolate failing items in one batch; default 2·⌈log2 maxBatchSize⌉. */
   maxIsolationReruns?: number;
+  /**
+   * An input the batcher submits by itself as the probe when an unhealthy model's cooldown ends,
+   * so health comes back without user traffic (a load balancer stops sending any once readiness
+   * says no). Without it, the next real request is the probe.
+   */
+  probeItem?: () => I;
   clock?: Clock;
   events?: BatcherEvents;
 }
@@ -103,6 +109,9 @@ export class Batcher<I, R> {
       maxFailures: options.maxConsecutiveFailures ?? 3,
       cooldownMs: options.unhealthyCooldownMs ?? 5000,
       onChange: (healthy) => this.events.onHealthChange?.(healthy),
+      onHalfOpen: () => {
+        if (options.probeItem && this.probe === undefined) this.submit(options.probeItem()).catch(() => {});
+      },
     });
   }
 

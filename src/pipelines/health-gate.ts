@@ -17,6 +17,8 @@ export interface HealthGateOptions {
   maxFailures: number;
   cooldownMs: number;
   onChange?: (healthy: boolean) => void;
+  /** Called when the cooldown ends and one probe may go through. */
+  onHalfOpen?: () => void;
 }
 
 export class HealthGate {
@@ -57,6 +59,7 @@ export class HealthGate {
     this.timer = this.options.clock.setTimeout(() => {
       this.timer = undefined;
       this.state = 'half_open';
+      this.options.onHalfOpen?.();
     }, this.options.cooldownMs);
     if (wasHealthy) this.options.onChange?.(false);
     return true;

@@ -29,6 +29,8 @@ export interface ModelSpec {
   maxQueueSize: number;
   providers: ExecutionProvider[];
   requireProvider: boolean;
+  /** Busy-wait after runs: only worth it when this is the one session in the process. */
+  allowSpinning: boolean;
 }
 
 export interface LoadDeps {
@@ -72,24 +74,29 @@ export async function loadModel(spec: ModelSpec, deps: LoadDeps): Promise<Loaded
   }
 
   const runBatch = encoderRunBatch(vit.pool, { inputName: 'pixel_values', itemDims: vit.itemDims, outputName: 'logits' });
-  const warmupStarted = performance.now();
+  const itemSize = vit.itemDims[0] * vit.itemDims[1] * vit.itemDims[2];
+  let warmupSeconds: number;
+  let batcher: Batcher<Float32Array, EncodedRow>;
+  let classifier: ImageClassifier;
   try {
-    await warmUp(runBatch, vit.itemDims[0] * vit.itemDims[1] * vit.itemDims[2], spec);
+    const warmupStarted = performance.now();
+    await warmUp(runBatch, itemSize, spec);
+    warmupSeconds = (performance.now() - warmupStarted) / 1000;
+    batcher = new Batcher<Float32Array, EncodedRow>({
+      runBatch,
+      maxBatchSize: spec.maxBatchSize,
+      maxQueueDelayMs: spec.maxQueueDelayMs,
+      maxQueueSize: spec.maxQueueSize,
+      concurrency: spec.instances,
+      // An unhealthy model probes itself with the warm-up input once its cooldown ends.
+      probeItem: () => new Float32Array(itemSize),
+      events: deps.batcherEvents,
+    });
+    classifier = createImageClassifier({ labels: vit.labels, image: vit.image, limits: deps.limits, batcher });
   } catch (error) {
     await vit.pool.close();
     throw error;
   }
-  const warmupSeconds = (performance.now() - warmupStarted) / 1000;
-
-  const batcher = new Batcher<Float32Array, EncodedRow>({
-    runBatch,
-    maxBatchSize: spec.maxBatchSize,
-    maxQueueDelayMs: spec.maxQueueDelayMs,
-    maxQueueSize: spec.maxQueueSize,
-    concurrency: spec.instances,
-    events: deps.batcherEvents,
-  });
-  const classifier = createImageClassifier({ labels: vit.labels, image: vit.image, limits: deps.limits, batcher });
   return {
     family: TASKS[spec.task].family,
     provider: vit.pool.provider,

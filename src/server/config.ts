@@ -2,56 +2,13 @@
  * The one place that reads process.env and argv. Precedence for every setting:
  * command-line flags > environment > config file > the model's defaults.
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { hubCacheDir } from '../models/hub/hub-cache.js';
 import { EXECUTION_PROVIDERS } from '../models/session/execution-providers.js';
-
-const providerSchema = z.enum(EXECUTION_PROVIDERS);
-
-/** Per-model settings a config file (snake_case) may give; unset ones fall back to defaults. */
-const modelEntrySchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'model ids use letters, digits, ".", "_" and "-"').optional(),
-  /** A model folder in the Hugging Face layout... */
-  dir: z.string().optional(),
-  /** ...or a catalog id (models/catalog.json), served from the Hugging Face cache. */
-  catalog: z.string().optional(),
-  task: z.enum(['image-classification']).default('image-classification'),
-  variant: z.enum(['fp32', 'quantized', 'fp16']).default('fp32'),
-  instances: z.number().int().min(1).optional(),
-  intra_op_threads: z.number().int().min(1).optional(),
-  max_batch_size: z.number().int().min(1).max(256).optional(),
-  max_queue_delay_ms: z.number().min(0).optional(),
-  max_queue_size: z.number().int().min(1).optional(),
-  providers: z.array(providerSchema).min(1).optional(),
-  require_provider: z.boolean().optional(),
-}).refine((m) => (m.dir === undefined) !== (m.catalog === undefined), { message: 'a model entry has either "dir" or "catalog"' });
-
-const configFileSchema = z.strictObject({
-  host: z.string().optional(),
-  port: z.number().int().min(0).max(65535).optional(),
-  grpc_port: z.number().int().min(0).max(65535).optional(),
-  log_level: z.string().optional(),
-  cache_dir: z.string().optional(),
-  providers: z.array(providerSchema).min(1).optional(),
-  require_provider: z.boolean().optional(),
-  request_timeout_ms: z.number().int().min(1).optional(),
-  limits: z
-    .strictObject({
-      json_body_bytes: z.number().int().min(1024).optional(),
-      image_bytes: z.number().int().min(1024).optional(),
-      max_image_pixels: z.number().int().min(1).optional(),
-      grpc_max_message_bytes: z.number().int().min(1024).optional(),
-    })
-    .optional(),
-  models: z.array(modelEntrySchema).default([]),
-});
-
-export type ConfigFile = z.infer<typeof configFileSchema>;
-export type ModelEntry = z.infer<typeof modelEntrySchema>;
+import { modelEntrySchema, providerSchema, readConfigFile, type ModelEntry } from './config-file.js';
 
 export interface Limits {
   /** Largest JSON body (base64 images are ~4/3 of their bytes). */
@@ -95,6 +52,9 @@ export interface ServerConfig {
   logLevel: string;
   cacheDir: string;
   demo: boolean;
+  /** Kept for models added after parsing (the demo's), so flags and env apply to them too. */
+  modelOverrides: ModelOverrides;
+  fileDefaults: { providers?: ModelSettings['providers'] | undefined; requireProvider?: boolean | undefined };
   help: boolean;
   /** Pull catalog models missing from the cache at start-up. */
   pull: boolean;
@@ -121,11 +81,19 @@ const DEFAULT_LIMITS: Limits = {
   grpcMaxMessageBytes: 32 * 1024 * 1024,
 };
 
-function intFrom(value: string | undefined, name: string): number | undefined {
+/** An integer setting from a flag or variable; counts (workers, batch sizes) take min 1. */
+function intFrom(value: string | undefined, name: string, min = 0): number | undefined {
   if (value === undefined || value === '') return undefined;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`${name} must be a non-negative integer, got '${value}'`);
+  if (!Number.isInteger(parsed) || parsed < min) throw new Error(`${name} must be an integer ≥ ${min}, got '${value}'`);
   return parsed;
+}
+
+function boolFrom(value: string | undefined, name: string): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (['1', 'true', 'yes'].includes(value.toLowerCase())) return true;
+  if (['0', 'false', 'no'].includes(value.toLowerCase())) return false;
+  throw new Error(`${name} must be 1/true or 0/false, got '${value}'`);
 }
 
 function providersFrom(value: string | undefined, name: string): ModelSettings['providers'] | undefined {
@@ -138,18 +106,59 @@ function providersFrom(value: string | undefined, name: string): ModelSettings['
 }
 
 /** `--model-dir path` or `--model-dir id=path`; the id defaults to the folder's name. */
-function modelDirEntry(spec: string): ModelEntry {
+function modelDirEntry(spec: string): Partial<ModelEntry> {
   const eq = spec.indexOf('=');
   const [id, dir] = eq > 0 ? [spec.slice(0, eq), spec.slice(eq + 1)] : [undefined, spec];
-  return modelEntrySchema.parse({ id, dir });
+  return { ...(id ? { id } : {}), dir };
+}
+
+function entryId(entry: Partial<ModelEntry>): string {
+  return entry.id ?? entry.catalog ?? path.basename(path.resolve(entry.dir ?? '.'));
+}
+
+/** Per-model settings from flags and environment: they win over every model entry. */
+export interface ModelOverrides {
+  instances: number | undefined;
+  intraOpThreads: number | undefined;
+  maxBatchSize: number | undefined;
+  maxQueueDelayMs: number | undefined;
+  maxQueueSize: number | undefined;
+  providers: ModelSettings['providers'] | undefined;
+  requireProvider: boolean | undefined;
+}
+
+/** One model's settings: overrides (flags, env) > its entry > the file's defaults > built-ins. */
+export function modelSettings(
+  raw: Partial<ModelEntry>,
+  overrides: ModelOverrides,
+  fileDefaults: { providers?: ModelSettings['providers'] | undefined; requireProvider?: boolean | undefined },
+): ModelSettings {
+  const parsed = modelEntrySchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`model ${entryId(raw)}: ${z.prettifyError(parsed.error)}`);
+  const entry = parsed.data;
+  const pick = <T>(...candidates: (T | undefined)[]): T | undefined => candidates.find((c) => c !== undefined);
+  return {
+    id: entryId(entry),
+    source: entry.catalog ? { kind: 'catalog', catalogId: entry.catalog } : { kind: 'dir', dir: path.resolve(entry.dir!) },
+    task: entry.task,
+    variant: entry.variant,
+    instances: pick(overrides.instances, entry.instances),
+    intraOpThreads: pick(overrides.intraOpThreads, entry.intra_op_threads),
+    maxBatchSize: pick(overrides.maxBatchSize, entry.max_batch_size),
+    maxQueueDelayMs: pick(overrides.maxQueueDelayMs, entry.max_queue_delay_ms),
+    maxQueueSize: pick(overrides.maxQueueSize, entry.max_queue_size),
+    providers: pick(overrides.providers, entry.providers, fileDefaults.providers) ?? ['cpu'],
+    requireProvider: pick(overrides.requireProvider, entry.require_provider, fileDefaults.requireProvider) ?? false,
+  };
 }
 
 /** `--model catalog-id` or `--model catalog-id:variant`. */
-function catalogEntry(spec: string): ModelEntry {
+function catalogEntry(spec: string): Partial<ModelEntry> {
   const [catalog, variant] = spec.split(':');
-  const parsed = modelEntrySchema.safeParse({ catalog, ...(variant ? { variant } : {}) });
+  const entry = { catalog, ...(variant ? { variant } : {}) };
+  const parsed = modelEntrySchema.safeParse(entry);
   if (!parsed.success) throw new Error(`--model ${spec}: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return entry as Partial<ModelEntry>;
 }
 
 /** Hub settings as Hugging Face tools read them: HF_HUB_CACHE / HF_HOME, HF_ENDPOINT, HF_TOKEN. */
@@ -171,21 +180,6 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   if (env.MMS_CACHE_DIR) return env.MMS_CACHE_DIR;
   const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(base, 'multimodal-server');
-}
-
-function readConfigFile(file: string | undefined): ConfigFile {
-  if (!file) return configFileSchema.parse({});
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`cannot read config file ${file}: ${(error as Error).message}`);
-  }
-  const parsed = configFileSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`config file ${file}: ${z.prettifyError(parsed.error)}`);
-  // Model folders in a config file are relative to the file.
-  for (const model of parsed.data.models) if (model.dir) model.dir = path.resolve(path.dirname(file), model.dir);
-  return parsed.data;
 }
 
 export const USAGE = `Usage: npm start -- [options]
@@ -234,33 +228,25 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   const file = readConfigFile(flags.config ?? env.MMS_CONFIG);
   const pick = <T>(...candidates: (T | undefined)[]): T | undefined => candidates.find((c) => c !== undefined);
 
-  const providers = pick(providersFrom(flags.providers, '--providers'), providersFrom(env.MMS_PROVIDERS, 'MMS_PROVIDERS'), file.providers) ?? ['cpu'];
-  const requireProvider = pick(flags['require-provider'], env.MMS_REQUIRE_PROVIDER ? env.MMS_REQUIRE_PROVIDER === '1' : undefined, file.require_provider) ?? false;
-  const perModel = {
-    instances: pick(intFrom(flags.instances, '--instances'), intFrom(env.MMS_INSTANCES, 'MMS_INSTANCES')),
-    threads: pick(intFrom(flags.threads, '--threads'), intFrom(env.MMS_THREADS, 'MMS_THREADS')),
-    maxBatchSize: pick(intFrom(flags['max-batch-size'], '--max-batch-size'), intFrom(env.MMS_MAX_BATCH_SIZE, 'MMS_MAX_BATCH_SIZE')),
+  const overrides: ModelOverrides = {
+    instances: pick(intFrom(flags.instances, '--instances', 1), intFrom(env.MMS_INSTANCES, 'MMS_INSTANCES', 1)),
+    intraOpThreads: pick(intFrom(flags.threads, '--threads', 1), intFrom(env.MMS_THREADS, 'MMS_THREADS', 1)),
+    maxBatchSize: pick(intFrom(flags['max-batch-size'], '--max-batch-size', 1), intFrom(env.MMS_MAX_BATCH_SIZE, 'MMS_MAX_BATCH_SIZE', 1)),
     maxQueueDelayMs: pick(intFrom(flags['max-queue-delay-ms'], '--max-queue-delay-ms'), intFrom(env.MMS_MAX_QUEUE_DELAY_MS, 'MMS_MAX_QUEUE_DELAY_MS')),
-    maxQueueSize: pick(intFrom(flags['max-queue-size'], '--max-queue-size'), intFrom(env.MMS_MAX_QUEUE_SIZE, 'MMS_MAX_QUEUE_SIZE')),
+    maxQueueSize: pick(intFrom(flags['max-queue-size'], '--max-queue-size', 1), intFrom(env.MMS_MAX_QUEUE_SIZE, 'MMS_MAX_QUEUE_SIZE', 1)),
+    providers: pick(providersFrom(flags.providers, '--providers'), providersFrom(env.MMS_PROVIDERS, 'MMS_PROVIDERS')),
+    requireProvider: pick(flags['require-provider'], boolFrom(env.MMS_REQUIRE_PROVIDER, 'MMS_REQUIRE_PROVIDER')),
   };
+  const fileDefaults = { providers: file.providers, requireProvider: file.require_provider };
 
+  // Models named by flags (or env) replace the file's list, but keep a file entry's settings
+  // when they name the same id.
   const dirFlags = flags['model-dir'] ?? env.MMS_MODEL_DIRS?.split(',').filter(Boolean);
   const catalogFlags = flags.model ?? env.MMS_MODELS?.split(',').filter(Boolean);
   const fromFlags = dirFlags || catalogFlags ? [...(dirFlags ?? []).map(modelDirEntry), ...(catalogFlags ?? []).map(catalogEntry)] : undefined;
-  const entries = fromFlags ?? file.models;
-  const models: ModelSettings[] = entries.map((entry) => ({
-    id: entry.id ?? entry.catalog ?? path.basename(path.resolve(entry.dir!)),
-    source: entry.catalog ? { kind: 'catalog', catalogId: entry.catalog } : { kind: 'dir', dir: path.resolve(entry.dir!) },
-    task: entry.task,
-    variant: entry.variant,
-    instances: pick(perModel.instances, entry.instances),
-    intraOpThreads: pick(perModel.threads, entry.intra_op_threads),
-    maxBatchSize: pick(perModel.maxBatchSize, entry.max_batch_size),
-    maxQueueDelayMs: pick(perModel.maxQueueDelayMs, entry.max_queue_delay_ms),
-    maxQueueSize: pick(perModel.maxQueueSize, entry.max_queue_size),
-    providers: pick(providersFrom(flags.providers, '--providers'), providersFrom(env.MMS_PROVIDERS, 'MMS_PROVIDERS'), entry.providers) ?? providers,
-    requireProvider: pick(flags['require-provider'], entry.require_provider) ?? requireProvider,
-  }));
+  const fileById = new Map(file.models.map((entry) => [entryId(entry), entry]));
+  const entries = fromFlags?.map((entry) => ({ ...fileById.get(entryId(entry)), ...entry })) ?? file.models;
+  const models = entries.map((entry) => modelSettings(entry, overrides, fileDefaults));
   const ids = new Set<string>();
   for (const model of models) {
     if (ids.has(model.id)) throw new Error(`two models share the id '${model.id}': name them with --model-dir id=PATH`);
@@ -274,6 +260,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     logLevel: pick(flags['log-level'], env.LOG_LEVEL, file.log_level) ?? 'info',
     cacheDir: path.resolve(pick(flags['cache-dir'], env.MMS_CACHE_DIR, file.cache_dir) ?? defaultCacheDir(env)),
     demo: flags.demo ?? false,
+    modelOverrides: overrides,
+    fileDefaults,
     help: flags.help ?? false,
     pull: pick(flags.pull, env.MMS_PULL ? env.MMS_PULL === '1' : undefined) ?? false,
     hub: hubSettings(env),

@@ -104,10 +104,17 @@ export class ModelRegistry {
     return this.models.get(id);
   }
 
+  /** The model a request without a `model` field goes to: the first ready one of the task, else the first. */
+  defaultModelId(task: Task): string | undefined {
+    const candidates = [...this.models.values()].filter((m) => m.task === task);
+    return (candidates.find((m) => m.state === 'ready') ?? candidates[0])?.id;
+  }
+
   /** The model to serve a request: the named one, else the first model of the task. */
   resolve(task: Task, id: string | undefined): ServedModel & { spec: ModelSpec; loaded: LoadedModel } {
     const candidates = [...this.models.values()].filter((m) => m.task === task);
-    const model = id === undefined ? (candidates.find((m) => m.state === 'ready') ?? candidates[0]) : candidates.find((m) => m.id === id);
+    const wanted = id ?? this.defaultModelId(task);
+    const model = candidates.find((m) => m.id === wanted);
     if (!model) {
       const served = candidates.map((m) => m.id).join(', ') || 'none';
       throw new ApiError(

@@ -86,6 +86,8 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
   if (overCommitted) {
     logger.warn({ cores: config.cores, layouts: Object.fromEntries(layouts) }, 'configured intra-op threads exceed the cores; sessions will contend');
   }
+  // Spinning only pays when one session has the CPU to itself (ARCHITECTURE.md: +50% latency otherwise).
+  const sessions = [...layouts.values()].reduce((sum, layout) => sum + layout.instances, 0);
   const specs = located.map(({ settings, dir, defaults }) => ({
     id: settings.id,
     dir,
@@ -93,6 +95,7 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
     variant: settings.variant,
     providers: settings.providers,
     requireProvider: settings.requireProvider,
+    allowSpinning: sessions === 1,
     ...layouts.get(settings.id)!,
     maxBatchSize: settings.maxBatchSize ?? defaults.maxBatchSize ?? MODEL_DEFAULTS.maxBatchSize,
     maxQueueDelayMs: settings.maxQueueDelayMs ?? defaults.maxQueueDelayMs ?? MODEL_DEFAULTS.maxQueueDelayMs,

@@ -3,7 +3,7 @@
  * `startServer` listens first and loads models in the background, so liveness answers at once
  * and readiness flips when every model is warm.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { CatalogEntry } from '../models/catalog/catalog.js';
@@ -45,17 +45,28 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     options.loader,
   );
   const app = createHttpApp({ registry, metrics, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs });
-  const http = await new Promise<Server>((resolve, reject) => {
-    const server = app.listen(config.port, config.host, () => resolve(server));
-    server.once('error', reject);
+  const http = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.port, config.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
   });
   const httpPort = (http.address() as AddressInfo).port;
   logger.info({ port: httpPort, host: config.host }, 'HTTP listening');
   grpc = await startGrpcServer(
-    { registry, metrics, logger, requestTimeoutMs: config.requestTimeoutMs, maxMessageBytes: config.limits.grpcMaxMessageBytes },
+    {
+      registry,
+      metrics,
+      logger,
+      requestTimeoutMs: config.requestTimeoutMs,
+      imageBytesLimit: config.limits.imageBytes,
+      maxMessageBytes: config.limits.grpcMaxMessageBytes,
+    },
     config.host,
     config.grpcPort,
-  ).catch(async (error: unknown) => {
+  ).catch((error: unknown) => {
     http.close();
     throw error;
   });
@@ -76,11 +87,12 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     async close() {
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
-      const grpcClosed = grpc!.close();
+      const grpcClosed = grpc!.stopAccepting();
       await loaded;
       await registry.close();
       await new Promise((resolve) => setImmediate(resolve));
       http.closeAllConnections();
+      grpc!.forceClose();
       await Promise.all([httpClosed, grpcClosed]);
     },
   };

@@ -11,7 +11,7 @@ import { sharedImage } from '../helpers/shared-dir.js';
 import { tinyVitDir } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
 
-const vitOptions = { variant: 'fp32', instances: 1, intraOpThreads: 1, providers: ['cpu'], requireProvider: false } as const;
+const vitOptions = { variant: 'fp32', instances: 1, intraOpThreads: 1, providers: ['cpu'], requireProvider: false, allowSpinning: false } as const;
 
 describe('execution providers', () => {
   it('falls back to CPU when CUDA is not there, and says so', async () => {

@@ -418,6 +418,23 @@ describe('failure isolation', () => {
 });
 
 describe('health', () => {
+  it('with a probeItem, probes by itself when the cooldown ends (no traffic needed)', async () => {
+    const { batcher, calls, clock, rec } = setup({ maxBatchSize: 1, maxConsecutiveFailures: 1, unhealthyCooldownMs: 1000, probeItem: () => 0 });
+    const failed = track(batcher.submit(1));
+    await flush();
+    calls[0]!.reject(new Error('session crashed'));
+    await flush();
+    assertRejected(failed, 'internal');
+    assert.equal(batcher.healthy, false, 'one failed batch trips the gate');
+    await clock.advance(1000);
+    await flush();
+    assert.deepEqual(calls[1]?.items, [0], 'the batcher ran its own probe item');
+    calls[1]!.resolve(['ok']);
+    await flush();
+    assert.equal(batcher.healthy, true, 'the probe brought health back');
+    assert.deepEqual(rec.of('health'), [false, true]);
+  });
+
   it('K consecutive failed batches → unhealthy → cooldown → probe → healthy', async () => {
     const { batcher, calls, clock, rec } = setup({ maxBatchSize: 1, maxConsecutiveFailures: 3, unhealthyCooldownMs: 2000 });
     const fail = async (i: number) => {

@@ -21,7 +21,7 @@ describe('ViT: a batch of N equals N single runs', () => {
   let model: VitModel;
   let pixels: Float32Array[];
   before(async () => {
-    model = await loadVitModel({ dir: await tinyVitDir(), variant: 'fp32', instances: 1, intraOpThreads: 1, providers: ['cpu'], requireProvider: false });
+    model = await loadVitModel({ dir: await tinyVitDir(), variant: 'fp32', instances: 1, intraOpThreads: 1, providers: ['cpu'], requireProvider: false, allowSpinning: false });
     pixels = await Promise.all(
       SHARED_PHOTOS.map(async (name) => (await preprocessImage(await readFile(sharedImage(name)), model.image, { maxPixels: 5e7 })).pixelValues),
     );

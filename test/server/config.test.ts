@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/server/config.js';
+import { loadConfig, modelSettings } from '../../src/server/config.js';
 import { planLayouts } from '../../src/server/thread-budget.js';
 
 describe('settings precedence: flags > environment > config file > model defaults', () => {
@@ -44,6 +44,28 @@ describe('settings precedence: flags > environment > config file > model default
     assert.deepEqual(config.models[0]?.providers, ['cpu']);
   });
 
+  it('keeps a file entry\'s settings when a flag names the same model id', () => {
+    const config = loadConfig(['--config', configFile, '--model-dir', 'vit=/elsewhere/vit'], {});
+    assert.deepEqual(config.models[0]?.source, { kind: 'dir', dir: '/elsewhere/vit' });
+    assert.equal(config.models[0]?.maxBatchSize, 4, 'max_batch_size from the file entry');
+    assert.equal(config.models[0]?.instances, 3);
+  });
+
+  it('takes MMS_REQUIRE_PROVIDER over the config file', async () => {
+    const file = path.join(dir, 'require.json');
+    await writeFile(file, JSON.stringify({ require_provider: true, models: [{ id: 'a', dir: 'a', require_provider: true }] }));
+    assert.equal(loadConfig(['--config', file], { MMS_REQUIRE_PROVIDER: '0' }).models[0]?.requireProvider, false);
+    assert.equal(loadConfig(['--config', file], {}).models[0]?.requireProvider, true);
+    assert.equal(loadConfig(['--model-dir', '/m/a'], { MMS_REQUIRE_PROVIDER: 'true' }).models[0]?.requireProvider, true);
+  });
+
+  it('applies flags and environment to models added later (the demo)', () => {
+    const config = loadConfig(['--demo', '--max-batch-size', '8', '--providers', 'cuda,cpu'], {});
+    const demo = modelSettings({ id: 'vit-demo', dir: '/tmp/demo' }, config.modelOverrides, config.fileDefaults);
+    assert.equal(demo.maxBatchSize, 8);
+    assert.deepEqual(demo.providers, ['cuda', 'cpu']);
+  });
+
   it('takes flags over the environment', () => {
     const config = loadConfig(['--config', configFile, '--port', '6000', '--max-batch-size', '2'], { PORT: '7000', MMS_MAX_BATCH_SIZE: '16' });
     assert.equal(config.port, 6000);
@@ -78,7 +100,10 @@ describe('settings precedence: flags > environment > config file > model default
   });
 
   it('fails with a readable message on bad input', () => {
-    assert.throws(() => loadConfig(['--port', 'eighty'], {}), /--port must be a non-negative integer/);
+    assert.throws(() => loadConfig(['--port', 'eighty'], {}), /--port must be an integer ≥ 0/);
+    assert.throws(() => loadConfig(['--max-queue-size', '0'], {}), /--max-queue-size must be an integer ≥ 1/);
+    assert.throws(() => loadConfig([], { MMS_THREADS: '0' }), /MMS_THREADS must be an integer ≥ 1/);
+    assert.throws(() => loadConfig([], { MMS_REQUIRE_PROVIDER: 'maybe' }), /MMS_REQUIRE_PROVIDER/);
     assert.throws(() => loadConfig(['--providers', 'cuda,tpu'], {}), /unknown execution provider 'tpu'/);
     assert.throws(() => loadConfig(['--model-dir', 'a=/x', '--model-dir', 'a=/y'], {}), /two models share the id 'a'/);
     assert.throws(() => loadConfig(['--bogus'], {}), /bogus/);

@@ -114,16 +114,25 @@ export class WorkerPool {
     instance.crashOnNextRun = true;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops every worker: queued waiters get `not_ready`; each worker releases its session and
+   * exits between runs. Only a worker still busy after `timeoutMs` is terminated (terminating one
+   * inside `session.run` aborts the process, so that is the last resort, for shutdown only).
+   */
+  async close(timeoutMs = 30_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const waiter of this.waiters.splice(0)) waiter(new ApiError('not_ready', 'the model is shutting down'));
     await Promise.all(
       this.instances.map(async (instance) => {
+        if (instance.state === 'closed') return; // died earlier; its replacement never came
+        const exited = new Promise<void>((resolve) => instance.worker.once('exit', () => resolve()));
+        instance.worker.postMessage({ kind: 'close' });
+        const timer = setTimeout(() => void instance.worker.terminate(), timeoutMs);
+        await exited;
+        clearTimeout(timer);
         instance.state = 'closed';
         instance.pending?.reject(new ApiError('not_ready', 'the model is shutting down'));
-        instance.worker.postMessage({ kind: 'close' });
-        await instance.worker.terminate();
       }),
     );
   }

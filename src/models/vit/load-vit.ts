@@ -18,6 +18,7 @@ export interface VitLoadOptions {
   intraOpThreads: number;
   providers: ExecutionProvider[];
   requireProvider: boolean;
+  allowSpinning: boolean;
   logger?: Logger;
   onWorkerReplaced?: () => void;
 }
@@ -48,7 +49,7 @@ export async function loadVitModel(options: VitLoadOptions): Promise<VitModel> {
     intraOpThreads: options.intraOpThreads,
     providers: options.providers,
     requireProvider: options.requireProvider,
-    allowSpinning: options.instances === 1,
+    allowSpinning: options.allowSpinning,
     logger: options.logger,
     onWorkerReplaced: options.onWorkerReplaced,
   });

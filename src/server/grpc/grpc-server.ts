@@ -19,7 +19,10 @@ export interface GrpcTransport {
   port: number;
   /** Sets the health status of the whole server ("") and of the inference service. */
   setServing(serving: boolean): void;
-  close(): Promise<void>;
+  /** Stops accepting calls; resolves once the calls in flight have finished. */
+  stopAccepting(): Promise<void>;
+  /** Cancels whatever is still running. */
+  forceClose(): void;
 }
 
 function loadInferenceDefinition() {
@@ -63,11 +66,7 @@ export async function startGrpcServer(deps: GrpcServerDeps, host: string, port: 
       health.setStatus('', status);
       health.setStatus(INFERENCE_SERVICE, status);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.tryShutdown(() => resolve());
-        // In-flight calls get a few seconds, then the server stops regardless.
-        setTimeout(() => server.forceShutdown(), 5000).unref();
-      }),
+    stopAccepting: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+    forceClose: () => server.forceShutdown(),
   };
 }

@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import { toApiError } from '../../errors.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
-import { classifyRequestSchema, parseRequest } from '../schemas.js';
-import { classifyResponse, modelList } from '../wire.js';
+import { classifyService, type CallContext } from '../classify-service.js';
+import { modelList } from '../wire.js';
 import { toGrpcError } from './grpc-errors.js';
 
 export interface InferenceServiceDeps {
@@ -16,6 +16,7 @@ export interface InferenceServiceDeps {
   metrics: ServerMetrics;
   logger: Logger;
   requestTimeoutMs: number;
+  imageBytesLimit: number;
 }
 
 interface ClassifyMessage {
@@ -43,26 +44,16 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
 
   async function classify(call: ServerUnaryCall<ClassifyMessage, unknown>, callback: sendUnaryData<unknown>) {
     const finish = metrics.startRequest('grpc');
-    let modelLabel = 'unknown';
+    const context: CallContext = { signal: signalOf(call), deadlineMs: deadlineOf(call, deps.requestTimeoutMs), metricModel: 'unknown' };
     try {
-      const message = call.request;
-      const request = parseRequest(classifyRequestSchema, {
-        image: message.image ?? new Uint8Array(),
-        top_k: message.top_k,
-        model: message.model,
-      });
-      const model = registry.resolve('image-classification', request.model);
-      modelLabel = model.spec.id;
-      const result = await model.loaded.classifier.classify(
-        { image: request.image, topK: request.topK },
-        { signal: signalOf(call), deadlineMs: deadlineOf(call, deps.requestTimeoutMs) },
-      );
-      finish({ model: modelLabel, task: 'image-classification', code: 'ok' });
-      callback(null, classifyResponse(model.spec.id, result, model.loaded.randomWeights));
+      const { image, top_k, model } = call.request;
+      const answer = await classifyService(registry, deps.imageBytesLimit, { image: image ?? new Uint8Array(), top_k, model }, context);
+      finish({ model: context.metricModel, task: 'image-classification', code: 'ok' });
+      callback(null, answer);
     } catch (error) {
       const apiError = toApiError(error);
-      finish({ model: modelLabel, task: 'image-classification', code: apiError.code });
-      if (apiError.code === 'internal') logger.error({ err: error, transport: 'grpc', model: modelLabel }, 'internal error');
+      finish({ model: context.metricModel, task: 'image-classification', code: apiError.code });
+      if (apiError.code === 'internal') logger.error({ err: error, transport: 'grpc', model: context.metricModel }, 'internal error');
       callback(toGrpcError(apiError));
     }
   }

@@ -33,7 +33,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     '/v1/classify',
     observeRequest(deps.metrics, 'image-classification'),
     ...imageBody(deps.limits),
-    classifyHandler(deps.registry, deps.requestTimeoutMs),
+    classifyHandler(deps.registry, deps.limits.imageBytes, deps.requestTimeoutMs),
   );
   app.use(notFoundHandler);
   app.use(errorHandler);

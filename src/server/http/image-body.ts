@@ -43,7 +43,7 @@ export function imageBody(limits: Limits): RequestHandler[] {
     const kind = res.locals.bodyKind;
     if (kind === 'multipart') {
       const fields = req.body && typeof req.body === 'object' ? { ...req.body } : {};
-      res.locals.rawRequest = { ...fields, ...(req.file ? { image: new Uint8Array(req.file.buffer) } : {}) };
+      res.locals.rawRequest = { ...fields, ...(req.file ? { image: req.file.buffer } : {}) };
     } else if (kind === 'json') {
       if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) {
         return next(new ApiError('invalid_request', 'the JSON body must be an object'));
@@ -52,7 +52,7 @@ export function imageBody(limits: Limits): RequestHandler[] {
       if (typeof body.image === 'string') body.image = imageBytesFromString(body.image, limits.imageBytes);
       res.locals.rawRequest = body;
     } else {
-      const bytes = Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : new Uint8Array();
+      const bytes = Buffer.isBuffer(req.body) ? req.body : new Uint8Array();
       res.locals.rawRequest = { ...req.query, image: bytes };
     }
     next();

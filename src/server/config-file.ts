@@ -1,0 +1,66 @@
+/** The JSON config file: its schema (snake_case, strict) and reading it. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../models/session/execution-providers.js';
+
+export const providerSchema = z.enum(EXECUTION_PROVIDERS);
+
+/** Per-model settings a config file (snake_case) may give; unset ones fall back to defaults. */
+export const modelEntrySchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'model ids use letters, digits, ".", "_" and "-"').optional(),
+  /** A model folder in the Hugging Face layout... */
+  dir: z.string().optional(),
+  /** ...or a catalog id (models/catalog.json), served from the Hugging Face cache. */
+  catalog: z.string().optional(),
+  task: z.enum(['image-classification']).default('image-classification'),
+  variant: z.enum(['fp32', 'quantized', 'fp16']).default('fp32'),
+  instances: z.number().int().min(1).optional(),
+  intra_op_threads: z.number().int().min(1).optional(),
+  max_batch_size: z.number().int().min(1).max(256).optional(),
+  max_queue_delay_ms: z.number().min(0).optional(),
+  max_queue_size: z.number().int().min(1).optional(),
+  providers: z.array(providerSchema).min(1).optional(),
+  require_provider: z.boolean().optional(),
+}).refine((m) => (m.dir === undefined) !== (m.catalog === undefined), { message: 'a model entry has either "dir" or "catalog"' });
+
+export const configFileSchema = z.strictObject({
+  host: z.string().optional(),
+  port: z.number().int().min(0).max(65535).optional(),
+  grpc_port: z.number().int().min(0).max(65535).optional(),
+  log_level: z.string().optional(),
+  cache_dir: z.string().optional(),
+  providers: z.array(providerSchema).min(1).optional(),
+  require_provider: z.boolean().optional(),
+  request_timeout_ms: z.number().int().min(1).optional(),
+  limits: z
+    .strictObject({
+      json_body_bytes: z.number().int().min(1024).optional(),
+      image_bytes: z.number().int().min(1024).optional(),
+      max_image_pixels: z.number().int().min(1).optional(),
+      grpc_max_message_bytes: z.number().int().min(1024).optional(),
+    })
+    .optional(),
+  models: z.array(modelEntrySchema).default([]),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type ModelEntry = z.infer<typeof modelEntrySchema>;
+
+
+
+export function readConfigFile(file: string | undefined): ConfigFile {
+  if (!file) return configFileSchema.parse({});
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  const parsed = configFileSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`config file ${file}: ${z.prettifyError(parsed.error)}`);
+  // Model folders in a config file are relative to the file.
+  for (const model of parsed.data.models) if (model.dir) model.dir = path.resolve(path.dirname(file), model.dir);
+  return parsed.data;
+}
+
