@@ -5,6 +5,7 @@
  *   rm <id>                       remove a model's repo from the cache
  *   verify <id> [--write]         (online) read commit hashes and sha256s from the Hub
  */
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { filesFor, findEntry, loadCatalog, type CatalogEntry, type Variant } from '../models/catalog/catalog.js';
 import { createProgressReporter, findCachedSnapshot, HubError, listCachedRepos, pullFiles, removeCachedRepo } from '../models/hub/index.js';
@@ -99,7 +100,7 @@ function requireId(id: string | undefined): string {
 }
 
 // Run as a script (not when imported by tests).
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runModelsCli(process.argv.slice(2), process.env).then(
     (code) => process.exit(code),
     (error: unknown) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -125,6 +125,31 @@ describe('a session worker that dies', () => {
       await request(server.http).get('/readyz').expect(200);
     } finally {
       await server.close();
+    }
+  });
+
+  it('when no replacement can load, requests fail fast with not_ready instead of hanging', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mms-vanishing-'));
+    await cp(await tinyVitDir(), dir, { recursive: true });
+    const server = await startTestServer(['--model-dir', `v=${dir}`, '--instances', '1', '--max-batch-size', '1']);
+    try {
+      const loaded = server.registry.get('v')!.loaded!;
+      const photo = await readFile(sharedImage('coffee.png'));
+      await rm(path.join(dir, 'onnx', 'model.onnx')); // the replacement will not find its graph
+      loaded.pool.injectCrash(0);
+      const crashed = await request(server.http).post('/v1/classify').attach('image', photo, 'c.png');
+      assert.equal(crashed.status, 500);
+      let res: request.Response;
+      let tries = 0;
+      do {
+        res = await request(server.http).post('/v1/classify').attach('image', photo, 'c.png');
+      } while (res.status === 500 && ++tries < 20);
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, 'not_ready');
+      assert.match(res.body.error.message, /no session worker is running|unhealthy|not ready/i);
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

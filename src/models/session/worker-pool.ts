@@ -49,6 +49,7 @@ const workerEntry = new URL(`./session-worker${fromSources ? '.ts' : '.js'}`, im
 const workerUrl = fromSources ? new URL('./tsx-worker-bootstrap.mjs', import.meta.url) : workerEntry;
 const workerArgv = fromSources ? [workerEntry.href] : [];
 const RESPAWN_DELAY_MS = 500;
+const MAX_RESPAWN_DELAY_MS = 30_000;
 
 export class WorkerPool {
   readonly size: number;
@@ -63,6 +64,8 @@ export class WorkerPool {
   private readonly waiters: Array<(instance: Instance | Error) => void> = [];
   private nextRunId = 1;
   private closed = false;
+  /** Why the last replacement of a dead worker failed, until one succeeds. */
+  private respawnFailure: string | undefined;
 
   private constructor(private readonly options: WorkerPoolOptions, info: LoadedInfo) {
     this.size = options.instances;
@@ -144,6 +147,8 @@ export class WorkerPool {
       idle.state = 'busy';
       return Promise.resolve(idle);
     }
+    const anyAlive = this.instances.some((i) => i.state === 'busy');
+    if (!anyAlive && this.respawnFailure !== undefined) return Promise.reject(this.noWorkerError());
     return new Promise((resolve, reject) => {
       this.waiters.push((got) => (got instanceof Error ? reject(got) : resolve(got)));
     });
@@ -187,21 +192,32 @@ export class WorkerPool {
     this.respawn(instance.index);
   }
 
-  private respawn(index: number): void {
+  /** Starts a replacement, retrying with backoff; while none runs at all, runs fail fast. */
+  private respawn(index: number, attempt = 0): void {
     if (this.closed) return;
     const started = startWorker(this.options, index);
     started.ready.then(
       () => {
         if (this.closed) return void started.worker.terminate();
         this.replacements++;
+        this.respawnFailure = undefined;
         this.adopt(started.worker, index);
         this.options.onWorkerReplaced?.();
       },
       (error: unknown) => {
-        this.options.logger?.error({ err: error, instance: index }, 'replacement worker failed to load; retrying');
-        setTimeout(() => this.respawn(index), RESPAWN_DELAY_MS).unref();
+        const delay = Math.min(RESPAWN_DELAY_MS * 2 ** attempt, MAX_RESPAWN_DELAY_MS);
+        this.options.logger?.error({ err: error, instance: index, retry_in_ms: delay }, 'replacement worker failed to load');
+        this.respawnFailure = error instanceof Error ? error.message : String(error);
+        if (!this.instances.some((i) => i.state === 'idle' || i.state === 'busy')) {
+          for (const waiter of this.waiters.splice(0)) waiter(this.noWorkerError());
+        }
+        setTimeout(() => this.respawn(index, attempt + 1), delay).unref();
       },
     );
+  }
+
+  private noWorkerError(): ApiError {
+    return new ApiError('not_ready', `no session worker is running (replacing a dead one failed: ${this.respawnFailure})`, { retryAfterSeconds: 5 });
   }
 }
 
