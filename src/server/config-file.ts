@@ -39,6 +39,7 @@ export const configFileSchema = z.strictObject({
       image_bytes: z.number().int().min(1024).optional(),
       max_image_pixels: z.number().int().min(1).optional(),
       grpc_max_message_bytes: z.number().int().min(1024).optional(),
+      max_in_flight_requests: z.number().int().min(1).optional(),
     })
     .optional(),
   models: z.array(modelEntrySchema).default([]),

@@ -18,6 +18,8 @@ export interface Limits {
   /** Largest decoded image, width × height, refused before decoding. */
   maxImagePixels: number;
   grpcMaxMessageBytes: number;
+  /** Requests in flight on both transports together; more get 429 before their body is read. */
+  maxInFlightRequests: number;
 }
 
 export type ModelSource = { kind: 'dir'; dir: string } | { kind: 'catalog'; catalogId: string };
@@ -79,6 +81,7 @@ const DEFAULT_LIMITS: Limits = {
   imageBytes: 20 * 1024 * 1024,
   maxImagePixels: 50_000_000,
   grpcMaxMessageBytes: 32 * 1024 * 1024,
+  maxInFlightRequests: 512,
 };
 
 /** An integer setting from a flag or variable; counts (workers, batch sizes) take min 1. */
@@ -272,6 +275,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       imageBytes: file.limits?.image_bytes ?? DEFAULT_LIMITS.imageBytes,
       maxImagePixels: pick(intFrom(env.MMS_MAX_IMAGE_PIXELS, 'MMS_MAX_IMAGE_PIXELS'), file.limits?.max_image_pixels) ?? DEFAULT_LIMITS.maxImagePixels,
       grpcMaxMessageBytes: file.limits?.grpc_max_message_bytes ?? DEFAULT_LIMITS.grpcMaxMessageBytes,
+      maxInFlightRequests:
+        pick(intFrom(env.MMS_MAX_IN_FLIGHT, 'MMS_MAX_IN_FLIGHT', 1), file.limits?.max_in_flight_requests) ?? DEFAULT_LIMITS.maxInFlightRequests,
     },
     models,
   };

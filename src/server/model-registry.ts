@@ -104,6 +104,13 @@ export class ModelRegistry {
     return this.models.get(id);
   }
 
+  /** Loaded, healthy models of a task. */
+  readyModels(task: Task): (ServedModel & { spec: ModelSpec; loaded: LoadedModel })[] {
+    return [...this.models.values()].filter(
+      (m): m is ServedModel & { spec: ModelSpec; loaded: LoadedModel } => m.task === task && m.state === 'ready' && m.loaded !== undefined,
+    );
+  }
+
   /** The model a request without a `model` field goes to: the first ready one of the task, else the first. */
   defaultModelId(task: Task): string | undefined {
     const candidates = [...this.models.values()].filter((m) => m.task === task);

@@ -10,6 +10,7 @@ import type { CatalogEntry } from '../models/catalog/catalog.js';
 import type { ServerConfig } from './config.js';
 import { startGrpcServer, type GrpcTransport } from './grpc/grpc-server.js';
 import { createHttpApp } from './http/app.js';
+import { Admission } from './admission.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelRegistry, type ModelLoader } from './model-registry.js';
 import { resolveModels } from './model-sources.js';
@@ -44,7 +45,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     { logger, limits, metrics, onStateChange: () => grpc?.setServing(registry.ready) },
     options.loader,
   );
-  const app = createHttpApp({ registry, metrics, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs });
+  const admission = new Admission(registry, config.limits.maxInFlightRequests);
+  const app = createHttpApp({ registry, metrics, admission, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs });
   const http = createServer(app);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -62,6 +64,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       logger,
       requestTimeoutMs: config.requestTimeoutMs,
       imageBytesLimit: config.limits.imageBytes,
+      admission,
       maxMessageBytes: config.limits.grpcMaxMessageBytes,
     },
     config.host,

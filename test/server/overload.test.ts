@@ -10,10 +10,10 @@ import { sharedImage } from '../helpers/shared-dir.js';
 import { tinyVitDir } from '../helpers/test-models.js';
 import { quietLogger, testConfig } from '../helpers/test-server.js';
 
-async function heldServer(flags: string[]): Promise<{ server: RunningServer; held: ReturnType<typeof heldLoader> }> {
+async function heldServer(flags: string[], maxInFlightRequests = 512): Promise<{ server: RunningServer; held: ReturnType<typeof heldLoader> }> {
   const held = heldLoader();
   const server = await startServer(
-    testConfig(['--model-dir', `vit=${await tinyVitDir()}`, '--instances', '1', ...flags]),
+    testConfig(['--model-dir', `vit=${await tinyVitDir()}`, '--instances', '1', ...flags], { limits: { maxInFlightRequests } }),
     quietLogger(),
     { loader: held.loader },
   );
@@ -38,13 +38,37 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
       await waitFor(() => batcher.queueDepth === 2);
       const rejected = await post();
       assert.equal(rejected.status, 429);
+      // Refused before the body is read: not even a broken image gets decoded now.
+      const early = await request(server.http).post('/v1/classify').send({ image: 'not an image' });
+      assert.equal(early.status, 429, 'a full queue answers 429 before validating the body');
       assert.equal(rejected.body.error.code, 'overloaded');
       assert.ok(Number(rejected.headers['retry-after']) >= 1, 'Number(rejected.headers[\'retry-after\']) >= 1');
       held.release();
       for (const res of await Promise.all([running, ...queued])) assert.equal(res.status, 200);
       const metrics = (await request(server.http).get('/metrics')).text;
-      assert.match(metrics, /^mms_rejections_total\{model="vit",reason="queue_full"\} 1$/m);
-      assert.match(metrics, /^mms_requests_total\{model="vit",task="image-classification",transport="http",code="overloaded"\} 1$/m);
+      // Both were refused at admission, before the body named a model.
+      assert.match(metrics, /^mms_requests_total\{model="unknown",task="image-classification",transport="http",code="overloaded"\} 2$/m);
+    } finally {
+      held.release();
+      await server.close();
+    }
+  });
+
+  it('caps the requests in flight across the server', async () => {
+    const { server, held } = await heldServer(['--max-batch-size', '1'], 2);
+    try {
+      const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
+      const running = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
+      await waitFor(() => held.held === 1);
+      const queued = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
+      await waitFor(() => server.registry.get('vit')!.loaded!.batcher.queueDepth === 1);
+      const refused = await request(server.http).post('/v1/classify').send({ image: photo });
+      assert.equal(refused.status, 429);
+      assert.match(refused.body.error.message, /limit of 2 requests in flight/);
+      held.release();
+      assert.equal((await running).status, 200);
+      assert.equal((await queued).status, 200);
+      await request(server.http).post('/v1/classify').send({ image: photo }).expect(200);
     } finally {
       held.release();
       await server.close();

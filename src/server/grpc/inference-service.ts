@@ -5,6 +5,7 @@
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { toApiError } from '../../errors.js';
+import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { classifyService, type CallContext } from '../classify-service.js';
@@ -17,6 +18,7 @@ export interface InferenceServiceDeps {
   logger: Logger;
   requestTimeoutMs: number;
   imageBytesLimit: number;
+  admission: Admission;
 }
 
 interface ClassifyMessage {
@@ -45,7 +47,9 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
   async function classify(call: ServerUnaryCall<ClassifyMessage, unknown>, callback: sendUnaryData<unknown>) {
     const finish = metrics.startRequest('grpc');
     const context: CallContext = { signal: signalOf(call), deadlineMs: deadlineOf(call, deps.requestTimeoutMs), metricModel: 'unknown' };
+    let leave: (() => void) | undefined;
     try {
+      leave = deps.admission.enter('image-classification');
       const { image, top_k, model } = call.request;
       const answer = await classifyService(registry, deps.imageBytesLimit, { image: image ?? new Uint8Array(), top_k, model }, context);
       finish({ model: context.metricModel, task: 'image-classification', code: 'ok' });
@@ -55,6 +59,8 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
       finish({ model: context.metricModel, task: 'image-classification', code: apiError.code });
       if (apiError.code === 'internal') logger.error({ err: error, transport: 'grpc', model: context.metricModel }, 'internal error');
       callback(toGrpcError(apiError));
+    } finally {
+      leave?.();
     }
   }
 

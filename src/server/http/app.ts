@@ -2,6 +2,7 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { Limits } from '../config.js';
+import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { classifyHandler } from './classify-route.js';
@@ -17,6 +18,7 @@ export interface HttpAppDeps {
   limits: Limits;
   requestTimeoutMs: number;
   metrics: ServerMetrics;
+  admission: Admission;
 }
 
 export function createHttpApp(deps: HttpAppDeps): Express {
@@ -31,7 +33,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   });
   app.post(
     '/v1/classify',
-    observeRequest(deps.metrics, 'image-classification'),
+    observeRequest(deps.metrics, deps.admission, 'image-classification'),
     ...imageBody(deps.limits),
     classifyHandler(deps.registry, deps.limits.imageBytes, deps.requestTimeoutMs),
   );

@@ -3,13 +3,18 @@
  * writes one structured access-log line for it.
  */
 import type { RequestHandler } from 'express';
+import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
+import type { Task } from '../../pipelines/registry.js';
 
-export function observeRequest(metrics: ServerMetrics, task: string): RequestHandler {
+/** Also admits the request (before its body is read): over the limits it answers 429 at once. */
+export function observeRequest(metrics: ServerMetrics, admission: Admission, task: Task): RequestHandler {
   return (req, res, next) => {
     const finish = metrics.startRequest('http');
     const started = performance.now();
+    let leave: (() => void) | undefined;
     res.on('close', () => {
+      leave?.();
       const code = res.locals.errorCode ?? (res.writableFinished ? 'ok' : 'cancelled');
       const model = res.locals.modelId ?? 'unknown';
       finish({ model, task, code });
@@ -18,6 +23,11 @@ export function observeRequest(metrics: ServerMetrics, task: string): RequestHan
         'request done',
       );
     });
+    try {
+      leave = admission.enter(task);
+    } catch (error) {
+      return next(error);
+    }
     next();
   };
 }
