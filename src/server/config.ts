@@ -7,8 +7,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { hubCacheDir } from '../models/hub/hub-cache.js';
-import { EXECUTION_PROVIDERS } from '../models/session/execution-providers.js';
 import { modelEntrySchema, providerSchema, readConfigFile, type ModelEntry } from './config-file.js';
+import { boolFrom, intFrom, providersFrom } from './config-values.js';
 
 export interface Limits {
   /** Largest JSON body (base64 images are ~4/3 of their bytes). */
@@ -83,30 +83,6 @@ const DEFAULT_LIMITS: Limits = {
   grpcMaxMessageBytes: 32 * 1024 * 1024,
   maxInFlightRequests: 512,
 };
-
-/** An integer setting from a flag or variable; counts (workers, batch sizes) take min 1. */
-function intFrom(value: string | undefined, name: string, min = 0): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min) throw new Error(`${name} must be an integer ≥ ${min}, got '${value}'`);
-  return parsed;
-}
-
-function boolFrom(value: string | undefined, name: string): boolean | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (['1', 'true', 'yes'].includes(value.toLowerCase())) return true;
-  if (['0', 'false', 'no'].includes(value.toLowerCase())) return false;
-  throw new Error(`${name} must be 1/true or 0/false, got '${value}'`);
-}
-
-function providersFrom(value: string | undefined, name: string): ModelSettings['providers'] | undefined {
-  if (!value) return undefined;
-  return value.split(',').map((p) => {
-    const parsed = providerSchema.safeParse(p.trim());
-    if (!parsed.success) throw new Error(`${name}: unknown execution provider '${p}' (known: ${EXECUTION_PROVIDERS.join(', ')})`);
-    return parsed.data;
-  });
-}
 
 /** `--model-dir path` or `--model-dir id=path`; the id defaults to the folder's name. */
 function modelDirEntry(spec: string): Partial<ModelEntry> {
@@ -185,22 +161,6 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   return path.join(base, 'multimodal-server');
 }
 
-export const USAGE = `Usage: npm start -- [options]
-  --model ID[:VARIANT]      serve a catalog model from the Hugging Face cache (repeatable;
-                            env MMS_MODELS; variants fp32, quantized, fp16)
-  --pull                    download catalog models missing from the cache first
-  --model-dir [id=]PATH     serve a Hugging Face ONNX model folder (repeatable)
-  --config FILE             JSON config file (env MMS_CONFIG)
-  --demo                    generate random-weight demo models and serve them (offline)
-  --port N --grpc-port N    ports (env PORT, GRPC_PORT; defaults 8080, 50051)
-  --host ADDR               listen address (env HOST; default 0.0.0.0)
-  --providers LIST          execution providers in order, e.g. cuda,cpu (env MMS_PROVIDERS)
-  --require-provider        fail instead of falling back to CPU
-  --instances N --threads N session workers per model and intra-op threads each
-  --max-batch-size N --max-queue-delay-ms N --max-queue-size N
-  --cache-dir PATH          where generated and pulled models live (env MMS_CACHE_DIR)
-  --log-level LEVEL         pino level (env LOG_LEVEL; default info)
-  --help                    this text`;
 
 /** Parses argv + env + config file into one validated config. Throws with a readable message. */
 export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig {

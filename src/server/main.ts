@@ -1,5 +1,6 @@
 /** Entry point: `npm start -- --model-dir <folder>` or `npm run demo`. */
-import { loadConfig, USAGE, type ServerConfig } from './config.js';
+import { loadConfig, type ServerConfig } from './config.js';
+import { USAGE } from './usage.js';
 import { demoModels } from './demo-models.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';

@@ -1,0 +1,17 @@
+/** `npm start -- --help`. */
+export const USAGE = `Usage: npm start -- [options]
+  --model ID[:VARIANT]      serve a catalog model from the Hugging Face cache (repeatable;
+                            env MMS_MODELS; variants fp32, quantized, fp16)
+  --pull                    download catalog models missing from the cache first
+  --model-dir [id=]PATH     serve a Hugging Face ONNX model folder (repeatable)
+  --config FILE             JSON config file (env MMS_CONFIG)
+  --demo                    generate random-weight demo models and serve them (offline)
+  --port N --grpc-port N    ports (env PORT, GRPC_PORT; defaults 8080, 50051)
+  --host ADDR               listen address (env HOST; default 0.0.0.0)
+  --providers LIST          execution providers in order, e.g. cuda,cpu (env MMS_PROVIDERS)
+  --require-provider        fail instead of falling back to CPU
+  --instances N --threads N session workers per model and intra-op threads each
+  --max-batch-size N --max-queue-delay-ms N --max-queue-size N
+  --cache-dir PATH          where generated and pulled models live (env MMS_CACHE_DIR)
+  --log-level LEVEL         pino level (env LOG_LEVEL; default info)
+  --help                    this text`;
