@@ -17,20 +17,13 @@ import sharp from 'sharp';
 import { loadImageProcessorConfig, parseImageProcessorConfig, preprocessImage, type ImageProcessorSettings } from '../src/models/image/index.js';
 import { absDiff, pilJobFor, pilReference } from '../test/helpers/pil-reference.js';
 import { SHARED_PHOTOS, sharedDir, sharedImage } from '../test/helpers/shared-dir.js';
+import { VIT_CURRENT_CONFIG, VIT_LEGACY_CONFIG } from '../test/fixtures/vit-preprocessor-configs.js';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '50' }, large: { type: 'boolean', default: false } } });
 const RUNS = Number(args.runs);
 const WARMUP = 5;
 const LIMITS = { maxPixels: 100_000_000 };
 
-const VIT_CONFIG = {
-  do_normalize: true, do_rescale: true, do_resize: true, image_mean: [0.5, 0.5, 0.5], image_processor_type: 'ViTImageProcessor',
-  image_std: [0.5, 0.5, 0.5], resample: 2, rescale_factor: 0.00392156862745098, size: { height: 224, width: 224 },
-};
-const VIT_LEGACY = {
-  do_normalize: true, do_resize: true, feature_extractor_type: 'ViTFeatureExtractor', image_mean: [0.5, 0.5, 0.5],
-  image_std: [0.5, 0.5, 0.5], resample: 2, size: 224,
-};
 
 type Processor = (image: RawImage) => Promise<{ pixel_values: { data: Float32Array; dims: number[] } }>;
 
@@ -54,7 +47,7 @@ async function main(): Promise<void> {
   const clipTjs = (await AutoProcessor.from_pretrained('clip-vit-base-patch32')) as unknown as Processor;
   const clip = await loadImageProcessorConfig(path.join(sharedDir(), 'hf', 'clip-vit-base-patch32', 'preprocessor_config.json'), { defaultToSquare: false });
   const cases: Array<[string, ImageProcessorSettings, Processor]> = [
-    ['vit', parseImageProcessorConfig(VIT_CONFIG, { defaultToSquare: true }), new ViTImageProcessor(VIT_CONFIG) as unknown as Processor],
+    ['vit', parseImageProcessorConfig(VIT_CURRENT_CONFIG, { defaultToSquare: true }), new ViTImageProcessor(VIT_CURRENT_CONFIG) as unknown as Processor],
     ['clip', clip, clipTjs],
   ];
 
@@ -86,7 +79,7 @@ async function main(): Promise<void> {
       }
     }
     // transformers.js reads an int `size` (legacy ViT configs) as a shortest edge capped at the same value.
-    const legacy = new ViTImageProcessor(VIT_LEGACY) as unknown as Processor;
+    const legacy = new ViTImageProcessor(VIT_LEGACY_CONFIG) as unknown as Processor;
     const out = await legacy(await RawImage.fromBlob(new Blob([await readFile(sharedImage('chelsea.png'))])));
     console.log(`transformers.js, legacy ViT config (size: 224), chelsea.png 451×300 → pixel_values ${out.pixel_values.dims.join('×')}`);
   } finally {

@@ -17,27 +17,19 @@ import {
 } from '../../src/models/image/index.js';
 import { absDiff, pilJobFor, pilReference, toUint8Units } from '../helpers/pil-reference.js';
 import { SHARED_PHOTOS, sharedDir, sharedImage } from '../helpers/shared-dir.js';
+import { VIT_LEGACY_CONFIG } from '../fixtures/vit-preprocessor-configs.js';
 
 const MAX_U8 = 10;
 const MEAN_U8 = 0.3;
 const LIMITS = { maxPixels: 50_000_000 };
 
-const VIT_LEGACY = {
-  do_normalize: true,
-  do_resize: true,
-  feature_extractor_type: 'ViTFeatureExtractor',
-  image_mean: [0.5, 0.5, 0.5],
-  image_std: [0.5, 0.5, 0.5],
-  resample: 2,
-  size: 224,
-};
 
 async function settingsUnderTest(): Promise<Array<[string, ImageProcessorSettings]>> {
   const clip = await loadImageProcessorConfig(path.join(sharedDir(), 'hf', 'clip-vit-base-patch32', 'preprocessor_config.json'), {
     defaultToSquare: false,
   });
   return [
-    ['vit', parseImageProcessorConfig(VIT_LEGACY, { defaultToSquare: true })],
+    ['vit', parseImageProcessorConfig(VIT_LEGACY_CONFIG, { defaultToSquare: true })],
     ['clip', clip],
   ];
 }

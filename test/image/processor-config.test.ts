@@ -10,36 +10,17 @@ import {
   resizeOutputSize,
 } from '../../src/models/image/index.js';
 import { sharedDir } from '../helpers/shared-dir.js';
+import { VIT_CURRENT_CONFIG, VIT_LEGACY_CONFIG } from '../fixtures/vit-preprocessor-configs.js';
 
 const SQUARE = { defaultToSquare: true };
 const SHORTEST = { defaultToSquare: false };
 const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
 const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
 
-const VIT_LEGACY = {
-  do_normalize: true,
-  do_resize: true,
-  feature_extractor_type: 'ViTFeatureExtractor',
-  image_mean: [0.5, 0.5, 0.5],
-  image_std: [0.5, 0.5, 0.5],
-  resample: 2,
-  size: 224,
-};
-const VIT_CURRENT = {
-  do_normalize: true,
-  do_rescale: true,
-  do_resize: true,
-  image_mean: [0.5, 0.5, 0.5],
-  image_processor_type: 'ViTImageProcessor',
-  image_std: [0.5, 0.5, 0.5],
-  resample: 2,
-  rescale_factor: 0.00392156862745098,
-  size: { height: 224, width: 224 },
-};
 
 test('legacy and current ViT configs give the same settings', () => {
-  const legacy = parseImageProcessorConfig(VIT_LEGACY, SQUARE);
-  const current = parseImageProcessorConfig(VIT_CURRENT, SQUARE);
+  const legacy = parseImageProcessorConfig(VIT_LEGACY_CONFIG, SQUARE);
+  const current = parseImageProcessorConfig(VIT_CURRENT_CONFIG, SQUARE);
   assert.deepEqual(legacy, {
     processorType: 'ViTFeatureExtractor',
     legacy: true,
