@@ -104,22 +104,26 @@ export class ModelRegistry {
     return this.models.get(id);
   }
 
+  private modelsOf(task: Task): ServedModel[] {
+    return [...this.models.values()].filter((m) => m.task === task);
+  }
+
   /** Loaded, healthy models of a task. */
   readyModels(task: Task): (ServedModel & { spec: ModelSpec; loaded: LoadedModel })[] {
-    return [...this.models.values()].filter(
-      (m): m is ServedModel & { spec: ModelSpec; loaded: LoadedModel } => m.task === task && m.state === 'ready' && m.loaded !== undefined,
+    return this.modelsOf(task).filter(
+      (m): m is ServedModel & { spec: ModelSpec; loaded: LoadedModel } => m.state === 'ready' && m.loaded !== undefined,
     );
   }
 
   /** The model a request without a `model` field goes to: the first ready one of the task, else the first. */
   defaultModelId(task: Task): string | undefined {
-    const candidates = [...this.models.values()].filter((m) => m.task === task);
+    const candidates = this.modelsOf(task);
     return (candidates.find((m) => m.state === 'ready') ?? candidates[0])?.id;
   }
 
   /** The model to serve a request: the named one, else the first model of the task. */
   resolve(task: Task, id: string | undefined): ServedModel & { spec: ModelSpec; loaded: LoadedModel } {
-    const candidates = [...this.models.values()].filter((m) => m.task === task);
+    const candidates = this.modelsOf(task);
     const wanted = id ?? this.defaultModelId(task);
     const model = candidates.find((m) => m.id === wanted);
     if (!model) {

@@ -3,10 +3,6 @@ export const EXECUTION_PROVIDERS = ['tensorrt', 'cuda', 'cpu'] as const;
 
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
-export function isExecutionProvider(name: string): name is ExecutionProvider {
-  return (EXECUTION_PROVIDERS as readonly string[]).includes(name);
-}
-
 /**
  * Which providers to try, in order. CPU always ends the list unless the configuration
  * requires the first provider (then a failure to create it is an error, not a fallback).

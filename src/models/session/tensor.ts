@@ -15,10 +15,6 @@ export interface PlainTensor {
 
 export type NamedTensors = Record<string, PlainTensor>;
 
-export function float32Tensor(data: Float32Array, dims: number[]): PlainTensor {
-  return { type: 'float32', dims, data };
-}
-
 /** The buffers to transfer (not copy) when posting tensors to another thread. */
 export function transferablesOf(tensors: NamedTensors): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
