@@ -1,5 +1,5 @@
 /**
- * The one error type of the server and its code table (ARCHITECTURE.md, convention 3).
+ * The one error type of the server and its code table (docs/architecture.md, "Errors").
  * Every layer throws `ApiError`; each transport maps `code` to its own status via this table.
  */
 
@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   invalid_image: { http: 400, grpc: 'INVALID_ARGUMENT' },
   unsupported_media_type: { http: 415, grpc: 'INVALID_ARGUMENT' },
   payload_too_large: { http: 413, grpc: 'RESOURCE_EXHAUSTED' },
+  headers_too_large: { http: 431, grpc: 'RESOURCE_EXHAUSTED' },
+  request_timeout: { http: 408, grpc: 'DEADLINE_EXCEEDED' },
   model_not_found: { http: 404, grpc: 'NOT_FOUND' },
   not_found: { http: 404, grpc: 'UNIMPLEMENTED' },
   overloaded: { http: 429, grpc: 'RESOURCE_EXHAUSTED' },

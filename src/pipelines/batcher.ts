@@ -1,7 +1,7 @@
 /**
  * Dynamic batcher (Triton style): the one queue in front of one served model, feeding
  * `concurrency` instances. It knows nothing of HTTP, gRPC or ONNX: it calls an injected
- * `runBatch` and reports through callbacks (ARCHITECTURE.md, "The batcher knows nothing…").
+ * `runBatch` and reports through callbacks (docs/architecture.md, "The batcher").
  *
  * - An idle instance takes what is queued at once, up to `maxBatchSize`; while all instances are
  *   busy requests accumulate and the next free one takes up to `maxBatchSize` in FIFO order.
@@ -88,7 +88,8 @@ export class Batcher<I, R> {
   private probe: PendingItem<I, R> | undefined;
   private delayTimer: { handle: TimerHandle; due: number } | undefined;
   private closedReason: string | undefined;
-  private avgBatchSeconds = 0;
+  /** Items one instance answers per second: a running mean over recent batches. */
+  private itemsPerSecond = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(options: BatcherOptions<I, R>) {
@@ -209,7 +210,7 @@ export class Batcher<I, R> {
       for (const entry of entries) this.settle(entry, { ok: false, error }); // a bug, not a run failure
     }
     const durationSeconds = (this.clock.now() - started) / 1000;
-    this.avgBatchSeconds = this.avgBatchSeconds === 0 ? durationSeconds : 0.8 * this.avgBatchSeconds + 0.2 * durationSeconds;
+    this.recordDrainRate(entries.length, durationSeconds);
     this.running -= 1;
     this.events.onBatchEnd?.({ size: entries.length, durationSeconds, ok: stats.failedRuns === 0, runs: stats.runs });
     if (this.closedReason === undefined) {
@@ -255,10 +256,19 @@ export class Batcher<I, R> {
     if (entry.settle(outcome) && entry === this.probe) this.probe = undefined;
   }
 
-  /** Time for the instances to work through the queue, from the running mean batch duration. */
-  private retryAfterSeconds(): number {
-    const batchesPerInstance = Math.ceil(this.queue.length / this.maxBatchSize) / this.concurrency;
-    return Math.max(1, Math.ceil(batchesPerInstance * this.avgBatchSeconds));
+  private recordDrainRate(items: number, durationSeconds: number): void {
+    if (durationSeconds <= 0) return;
+    const rate = items / durationSeconds;
+    this.itemsPerSecond = this.itemsPerSecond === 0 ? rate : 0.8 * this.itemsPerSecond + 0.2 * rate;
+  }
+
+  /**
+   * Seconds until the queue has drained at the measured rate (items per second per instance, from
+   * the batches' real sizes and durations, times the instances): what a 429's Retry-After says.
+   */
+  retryAfterSeconds(): number {
+    const rate = this.itemsPerSecond * this.concurrency;
+    return rate > 0 ? Math.max(1, Math.ceil(this.queue.length / rate)) : 1;
   }
 
   private notReadyError(): ApiError {

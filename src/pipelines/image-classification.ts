@@ -2,11 +2,13 @@
  * Image classification: image bytes -> preprocessing -> the model's batcher -> softmax top-k.
  *
  * @example
- *   const classifier = createImageClassifier({ labels, image, limits: { maxPixels: 5e7 }, batcher });
+ *   const preprocessor = new PreprocessPool({ limits: { maxPixels: 5e7 } });
+ *   const classifier = createImageClassifier({ labels, image, preprocessor, batcher });
  *   const { predictions } = await classifier.classify({ image: await readFile('cat.jpg'), topK: 5 });
  *   // [{ label: 'tabby, tabby cat', score: 0.71, index: 281 }, ...]
  */
-import { preprocessImage, type ImageProcessorSettings } from '../models/image/index.js';
+import type { ImageProcessorSettings } from '../models/image/index.js';
+import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { Batcher } from './batcher.js';
 import type { EncodedRow } from './batched-encoder.js';
 import { softmax, topK } from './scores.js';
@@ -49,17 +51,18 @@ export interface ImageClassifier {
 export interface ImageClassifierDeps {
   labels: readonly string[];
   image: ImageProcessorSettings;
-  limits: { maxPixels: number };
+  /** The server's shared preprocessing pool (off the event loop, within the memory budget). */
+  preprocessor: Pick<PreprocessPool, 'preprocess'>;
   batcher: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
 }
 
 export function createImageClassifier(deps: ImageClassifierDeps): ImageClassifier {
-  const { labels, image, limits, batcher } = deps;
+  const { labels, image, preprocessor, batcher } = deps;
   return {
     labels,
     async classify(input, options = {}) {
       const started = performance.now();
-      const { pixelValues } = await preprocessImage(input.image, image, limits, { signal: options.signal });
+      const { pixelValues } = await preprocessor.preprocess(input.image, image, options);
       const preprocessMs = performance.now() - started;
       const result = await batcher.submit(pixelValues, options);
       const probabilities = softmax(result.row);

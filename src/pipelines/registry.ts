@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { OnnxVariant } from '../models/hf-folder.js';
+import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { ExecutionProvider } from '../models/session/execution-providers.js';
 import type { WorkerPool } from '../models/session/worker-pool.js';
 import { loadVitModel } from '../models/vit/load-vit.js';
@@ -35,7 +36,8 @@ export interface ModelSpec {
 
 export interface LoadDeps {
   logger?: Logger;
-  limits: { maxPixels: number };
+  /** The server's shared image preprocessing pool. */
+  preprocessor: Pick<PreprocessPool, 'preprocess'>;
   /** Batcher callbacks, e.g. the metrics of this model. */
   batcherEvents?: BatcherEvents;
   onWorkerReplaced?: () => void;
@@ -92,7 +94,7 @@ export async function loadModel(spec: ModelSpec, deps: LoadDeps): Promise<Loaded
       probeItem: () => new Float32Array(itemSize),
       events: deps.batcherEvents,
     });
-    classifier = createImageClassifier({ labels: vit.labels, image: vit.image, limits: deps.limits, batcher });
+    classifier = createImageClassifier({ labels: vit.labels, image: vit.image, preprocessor: deps.preprocessor, batcher });
   } catch (error) {
     await vit.pool.close();
     throw error;

@@ -33,6 +33,8 @@ export const configFileSchema = z.strictObject({
   providers: z.array(providerSchema).min(1).optional(),
   require_provider: z.boolean().optional(),
   request_timeout_ms: z.number().int().min(1).optional(),
+  drain_timeout_ms: z.number().int().min(0).optional(),
+  preprocess_threads: z.number().int().min(1).optional(),
   limits: z
     .strictObject({
       json_body_bytes: z.number().int().min(1024).optional(),
@@ -40,6 +42,12 @@ export const configFileSchema = z.strictObject({
       max_image_pixels: z.number().int().min(1).optional(),
       grpc_max_message_bytes: z.number().int().min(1024).optional(),
       max_in_flight_requests: z.number().int().min(1).optional(),
+      max_in_flight_per_client: z.number().int().min(0).optional(),
+      pixel_budget_bytes: z.number().int().min(1024 * 1024).optional(),
+      pixel_budget_wait_ms: z.number().int().min(0).optional(),
+      decode_timeout_ms: z.number().int().min(1000).optional(),
+      headers_timeout_ms: z.number().int().min(1000).optional(),
+      body_timeout_ms: z.number().int().min(1000).optional(),
     })
     .optional(),
   models: z.array(modelEntrySchema).default([]),

@@ -7,7 +7,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { hubCacheDir } from '../models/hub/hub-cache.js';
-import { modelEntrySchema, providerSchema, readConfigFile, type ModelEntry } from './config-file.js';
+import { defaultPreprocessThreads } from '../models/image/preprocess-pool.js';
+import { modelEntrySchema, providerSchema, readConfigFile, type ConfigFile, type ModelEntry } from './config-file.js';
+import { defaultPixelBudgetBytes } from './pixel-budget.js';
 import { boolFrom, intFrom, providersFrom } from './config-values.js';
 
 export interface Limits {
@@ -20,6 +22,18 @@ export interface Limits {
   grpcMaxMessageBytes: number;
   /** Requests in flight on both transports together; more get 429 before their body is read. */
   maxInFlightRequests: number;
+  /** Requests in flight from one client address; 0 = no per-client cap. */
+  maxInFlightPerClient: number;
+  /** Decoded image bytes in flight, server-wide (estimated from each image's header). */
+  pixelBudgetBytes: number;
+  /** Longest wait for room in the pixel budget before `overloaded`. */
+  pixelBudgetWaitMs: number;
+  /** Decoding one image takes at most this long (rounded up to whole seconds: libvips' unit). */
+  decodeTimeoutMs: number;
+  /** The whole request head must arrive within this (slow-header clients). */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (slow-upload clients). */
+  bodyTimeoutMs: number;
 }
 
 export type ModelSource = { kind: 'dir'; dir: string } | { kind: 'catalog'; catalogId: string };
@@ -62,6 +76,10 @@ export interface ServerConfig {
   pull: boolean;
   hub: HubSettings;
   requestTimeoutMs: number;
+  /** How long a shutdown waits for accepted requests before answering the rest 503. */
+  drainTimeoutMs: number;
+  /** Image preprocessing worker threads. */
+  preprocessThreads: number;
   cores: number;
   limits: Limits;
   models: ModelSettings[];
@@ -76,12 +94,17 @@ export interface BatchingDefaults {
 /** Batch 4: on CPU bigger batches do not add throughput (bench: 7.1, 7.0, 6.7 img/s at 2, 4, 8). */
 export const MODEL_DEFAULTS: BatchingDefaults = { maxBatchSize: 4, maxQueueDelayMs: 0, maxQueueSize: 256 };
 
-const DEFAULT_LIMITS: Limits = {
+const DEFAULT_LIMITS: Omit<Limits, 'pixelBudgetBytes'> = {
   jsonBodyBytes: 32 * 1024 * 1024,
   imageBytes: 20 * 1024 * 1024,
   maxImagePixels: 50_000_000,
   grpcMaxMessageBytes: 32 * 1024 * 1024,
   maxInFlightRequests: 512,
+  maxInFlightPerClient: 64,
+  pixelBudgetWaitMs: 10_000,
+  decodeTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 60_000,
 };
 
 /** `--model-dir path` or `--model-dir id=path`; the id defaults to the folder's name. */
@@ -162,6 +185,26 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
 }
 
 
+/** Request and resource limits: environment > config file > defaults. */
+function limitsFrom(env: NodeJS.ProcessEnv, file: NonNullable<ConfigFile['limits']>): Limits {
+  const pick = <T>(...candidates: (T | undefined)[]): T | undefined => candidates.find((c) => c !== undefined);
+  const d = DEFAULT_LIMITS;
+  return {
+    jsonBodyBytes: file.json_body_bytes ?? d.jsonBodyBytes,
+    imageBytes: file.image_bytes ?? d.imageBytes,
+    maxImagePixels: pick(intFrom(env.MMS_MAX_IMAGE_PIXELS, 'MMS_MAX_IMAGE_PIXELS'), file.max_image_pixels) ?? d.maxImagePixels,
+    grpcMaxMessageBytes: file.grpc_max_message_bytes ?? d.grpcMaxMessageBytes,
+    maxInFlightRequests: pick(intFrom(env.MMS_MAX_IN_FLIGHT, 'MMS_MAX_IN_FLIGHT', 1), file.max_in_flight_requests) ?? d.maxInFlightRequests,
+    maxInFlightPerClient:
+      pick(intFrom(env.MMS_MAX_IN_FLIGHT_PER_CLIENT, 'MMS_MAX_IN_FLIGHT_PER_CLIENT'), file.max_in_flight_per_client) ?? d.maxInFlightPerClient,
+    pixelBudgetBytes: pick(intFrom(env.MMS_PIXEL_BUDGET_BYTES, 'MMS_PIXEL_BUDGET_BYTES', 1 << 20), file.pixel_budget_bytes) ?? defaultPixelBudgetBytes(),
+    pixelBudgetWaitMs: pick(intFrom(env.MMS_PIXEL_BUDGET_WAIT_MS, 'MMS_PIXEL_BUDGET_WAIT_MS'), file.pixel_budget_wait_ms) ?? d.pixelBudgetWaitMs,
+    decodeTimeoutMs: pick(intFrom(env.MMS_DECODE_TIMEOUT_MS, 'MMS_DECODE_TIMEOUT_MS', 1000), file.decode_timeout_ms) ?? d.decodeTimeoutMs,
+    headersTimeoutMs: pick(intFrom(env.MMS_HEADERS_TIMEOUT_MS, 'MMS_HEADERS_TIMEOUT_MS', 1000), file.headers_timeout_ms) ?? d.headersTimeoutMs,
+    bodyTimeoutMs: pick(intFrom(env.MMS_BODY_TIMEOUT_MS, 'MMS_BODY_TIMEOUT_MS', 1000), file.body_timeout_ms) ?? d.bodyTimeoutMs,
+  };
+}
+
 /** Parses argv + env + config file into one validated config. Throws with a readable message. */
 export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const { values: flags } = parseArgs({
@@ -185,6 +228,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       'max-queue-size': { type: 'string' },
       'cache-dir': { type: 'string' },
       'log-level': { type: 'string' },
+      'preprocess-threads': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -226,18 +270,15 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     modelOverrides: overrides,
     fileDefaults,
     help: flags.help ?? false,
-    pull: pick(flags.pull, env.MMS_PULL ? env.MMS_PULL === '1' : undefined) ?? false,
+    pull: pick(flags.pull, boolFrom(env.MMS_PULL, 'MMS_PULL')) ?? false,
     hub: hubSettings(env),
     requestTimeoutMs: pick(intFrom(env.MMS_REQUEST_TIMEOUT_MS, 'MMS_REQUEST_TIMEOUT_MS'), file.request_timeout_ms) ?? 60_000,
+    drainTimeoutMs: pick(intFrom(env.MMS_DRAIN_TIMEOUT_MS, 'MMS_DRAIN_TIMEOUT_MS'), file.drain_timeout_ms) ?? 25_000,
+    preprocessThreads:
+      pick(intFrom(flags['preprocess-threads'], '--preprocess-threads', 1), intFrom(env.MMS_PREPROCESS_THREADS, 'MMS_PREPROCESS_THREADS', 1), file.preprocess_threads) ??
+      defaultPreprocessThreads(os.availableParallelism()),
     cores: os.availableParallelism(),
-    limits: {
-      jsonBodyBytes: file.limits?.json_body_bytes ?? DEFAULT_LIMITS.jsonBodyBytes,
-      imageBytes: file.limits?.image_bytes ?? DEFAULT_LIMITS.imageBytes,
-      maxImagePixels: pick(intFrom(env.MMS_MAX_IMAGE_PIXELS, 'MMS_MAX_IMAGE_PIXELS'), file.limits?.max_image_pixels) ?? DEFAULT_LIMITS.maxImagePixels,
-      grpcMaxMessageBytes: file.limits?.grpc_max_message_bytes ?? DEFAULT_LIMITS.grpcMaxMessageBytes,
-      maxInFlightRequests:
-        pick(intFrom(env.MMS_MAX_IN_FLIGHT, 'MMS_MAX_IN_FLIGHT', 1), file.limits?.max_in_flight_requests) ?? DEFAULT_LIMITS.maxInFlightRequests,
-    },
+    limits: limitsFrom(env, file.limits ?? {}),
     models,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Every Prometheus metric of the server, in one place (ARCHITECTURE.md, convention 7): prefix
+ * Every Prometheus metric of the server, in one place (docs/architecture.md, "Metrics"): prefix
  * `mms_`, base units, `_total` counters, fixed label sets. Request-level metrics carry model,
  * task, transport and code; batcher- and session-level ones carry model only (a batch mixes
  * transports). Label values come from the served set: an unknown model id counts as "unknown".
@@ -110,6 +110,17 @@ export class ServerMetrics {
     name: 'mms_worker_restarts_total',
     help: 'Session workers replaced after dying.',
     labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pixelBudgetBytes = new Gauge({
+    name: 'mms_pixel_budget_used_bytes',
+    help: 'Decoded image bytes in flight (estimated from headers), against the pixel-memory budget.',
+    registers: [this.registry],
+  });
+  readonly pixelBudgetWaiting = new Gauge({
+    name: 'mms_pixel_budget_waiting',
+    help: 'Images waiting for room in the pixel-memory budget.',
     registers: [this.registry],
   });
 

@@ -38,7 +38,7 @@ export class ModelRegistry {
     missing: MissingModel[],
     private readonly deps: {
       logger: Logger;
-      limits: LoadDeps['limits'];
+      preprocessor: LoadDeps['preprocessor'];
       metrics?: ServerMetrics;
       /** Called after any model changes state (readiness may have changed). */
       onStateChange?: () => void;
@@ -62,7 +62,7 @@ export class ModelRegistry {
     try {
       const loaded = await this.loader(model.spec, {
         logger,
-        limits: this.deps.limits,
+        preprocessor: this.deps.preprocessor,
         batcherEvents: {
           ...metrics?.batcherEvents(id),
           onHealthChange: (healthy) => {

@@ -86,7 +86,7 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
   if (overCommitted) {
     logger.warn({ cores: config.cores, layouts: Object.fromEntries(layouts) }, 'configured intra-op threads exceed the cores; sessions will contend');
   }
-  // Spinning only pays when one session has the CPU to itself (ARCHITECTURE.md: +50% latency otherwise).
+  // Spinning only pays when one session has the CPU to itself (docs/architecture.md, "Thread budget": +50% latency otherwise).
   const sessions = [...layouts.values()].reduce((sum, layout) => sum + layout.instances, 0);
   const specs = located.map(({ settings, dir, defaults }) => ({
     id: settings.id,

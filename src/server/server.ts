@@ -3,13 +3,16 @@
  * `startServer` listens first and loads models in the background, so liveness answers at once
  * and readiness flips when every model is warm.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { CatalogEntry } from '../models/catalog/catalog.js';
 import type { ServerConfig } from './config.js';
 import { startGrpcServer, type GrpcTransport } from './grpc/grpc-server.js';
 import { createHttpApp } from './http/app.js';
+import { createHttpServer } from './http/http-server.js';
+import { PreprocessPool } from '../models/image/preprocess-pool.js';
+import { PixelBudget } from './pixel-budget.js';
 import { Admission } from './admission.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelRegistry, type ModelLoader } from './model-registry.js';
@@ -35,19 +38,34 @@ export interface StartOptions {
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
-  const limits = { maxPixels: config.limits.maxImagePixels };
   const metrics = new ServerMetrics();
+  const budget = new PixelBudget({
+    capacityBytes: config.limits.pixelBudgetBytes,
+    maxWaitMs: config.limits.pixelBudgetWaitMs,
+    onChange: ({ usedBytes, waiting }) => {
+      metrics.pixelBudgetBytes.set(usedBytes);
+      metrics.pixelBudgetWaiting.set(waiting);
+    },
+  });
+  const preprocessor = new PreprocessPool({
+    threads: config.preprocessThreads,
+    limits: { maxPixels: config.limits.maxImagePixels, timeoutSeconds: Math.ceil(config.limits.decodeTimeoutMs / 1000) },
+    budget,
+  });
   const { specs, missing } = await resolveModels(config, logger, options.catalog);
   let grpc: GrpcTransport | undefined;
   const registry: ModelRegistry = new ModelRegistry(
     specs,
     missing,
-    { logger, limits, metrics, onStateChange: () => grpc?.setServing(registry.ready) },
+    { logger, preprocessor, metrics, onStateChange: () => grpc?.setServing(registry.ready) },
     options.loader,
   );
-  const admission = new Admission(registry, config.limits.maxInFlightRequests);
+  const admission = new Admission(registry, {
+    maxInFlight: config.limits.maxInFlightRequests,
+    maxInFlightPerClient: config.limits.maxInFlightPerClient,
+  });
   const app = createHttpApp({ registry, metrics, admission, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs });
-  const http = createServer(app);
+  const http = createHttpServer(app, config.limits);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.port, config.host, () => {
@@ -69,8 +87,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     },
     config.host,
     config.grpcPort,
-  ).catch((error: unknown) => {
+  ).catch(async (error: unknown) => {
     http.close();
+    await preprocessor.close();
     throw error;
   });
   logger.info({ port: grpc.port, host: config.host }, 'gRPC listening');
@@ -84,15 +103,22 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     grpcPort: grpc.port,
     loaded,
     /**
-     * Graceful: stop accepting, answer what was accepted (queued items get `not_ready`, running
-     * batches finish, bounded by the registry's drain timeout), then drop the connections.
+     * Graceful: stop accepting (new requests on open connections get 503), wait up to the drain
+     * timeout for every accepted request to be answered, answer the rest 503, then stop the
+     * models (running batches finish) and drop the connections.
      */
     async close() {
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
       const grpcClosed = grpc!.stopAccepting();
       await loaded;
+      const drained = await admission.drain(config.drainTimeoutMs);
+      if (!drained) {
+        logger.warn({ open: admission.inFlight, drain_timeout_ms: config.drainTimeoutMs }, 'drain timed out; answering the rest 503');
+        admission.abandonOpen();
+      }
       await registry.close();
+      await preprocessor.close();
       await new Promise((resolve) => setImmediate(resolve));
       http.closeAllConnections();
       grpc!.forceClose();

@@ -4,7 +4,7 @@
  *
  * Default layout: one worker per model with all of the model's share of the cores. Measured
  * with `npm run bench` (ViT-B/16 fp32, 2 cores): 1 × 2 reached 7.1 img/s against 6.7 for 2 × 1
- * and halves the latency of a lone request (153 vs 301 ms); on the machines in ARCHITECTURE.md
+ * and halves the latency of a lone request (153 vs 301 ms); on other machines (docs/architecture.md, "Measured facts")
  * 2 × 1 was ahead by ~6% in throughput. The throughput gap is small either way, the latency gap
  * is not, so one worker it is; `--instances` / `--threads` change it.
  */

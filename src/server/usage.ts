@@ -12,6 +12,8 @@ export const USAGE = `Usage: npm start -- [options]
   --require-provider        fail instead of falling back to CPU
   --instances N --threads N session workers per model and intra-op threads each
   --max-batch-size N --max-queue-delay-ms N --max-queue-size N
-  --cache-dir PATH          where generated and pulled models live (env MMS_CACHE_DIR)
+  --cache-dir PATH          where generated (demo) models live (env MMS_CACHE_DIR); pulled
+                            models go to the Hugging Face hub cache (HF_HUB_CACHE,
+                            else $HF_HOME/hub, else ~/.cache/huggingface/hub)
   --log-level LEVEL         pino level (env LOG_LEVEL; default info)
   --help                    this text`;

@@ -194,15 +194,19 @@ describe('admission', () => {
     assert.deepEqual(rec.of('reject'), ['queue_full']);
     assert.deepEqual(new Set(queued.map((t) => t.status)), new Set(['pending']));
 
-    // After a 4 s batch, a full queue (two batches of 8 on one instance) estimates 8 s.
+    // Draining 8 items per 4 s batch (2 items/s measured), a full queue of 16 estimates 8 s.
     await clock.advance(4000);
-    calls[0]!.resolve(['x']);
+    calls[0]!.resolve(['x']); // a batch of 1 in 4 s: 0.25 items/s
     await flush();
     assert.equal(batcher.queueDepth, 8); // the next 8 went to the instance
+    await clock.advance(4000);
+    calls[1]!.resolve(Array(8).fill('x')); // 8 in 4 s
+    await flush();
     while (batcher.queueDepth < 16) track(batcher.submit(0));
     const again = track(batcher.submit(101));
     await flush();
-    assert.equal(assertRejected(again, 'overloaded').retryAfterSeconds, 8);
+    // The running mean weighs the last batch 0.2: 0.8·0.25 + 0.2·2 = 0.6 items/s → 16 / 0.6 = 27 s.
+    assert.equal(assertRejected(again, 'overloaded').retryAfterSeconds, 27);
   });
 
   it('in-flight items do not count against maxQueueSize', async () => {

@@ -59,6 +59,18 @@ describe('settings precedence: flags > environment > config file > model default
     assert.equal(loadConfig(['--model-dir', '/m/a'], { MMS_REQUIRE_PROVIDER: 'true' }).models[0]?.requireProvider, true);
   });
 
+  it('reads MMS_PULL with the boolean parser, under the --pull flag', () => {
+    assert.equal(loadConfig([], {}).pull, false);
+    assert.equal(loadConfig([], { MMS_PULL: '1' }).pull, true);
+    assert.equal(loadConfig([], { MMS_PULL: 'true' }).pull, true);
+    assert.equal(loadConfig([], { MMS_PULL: 'YES' }).pull, true);
+    assert.equal(loadConfig([], { MMS_PULL: '0' }).pull, false);
+    assert.equal(loadConfig([], { MMS_PULL: 'false' }).pull, false);
+    assert.equal(loadConfig([], { MMS_PULL: '' }).pull, false, 'empty is unset');
+    assert.equal(loadConfig(['--pull'], { MMS_PULL: 'no' }).pull, true, 'the flag wins over the environment');
+    assert.throws(() => loadConfig([], { MMS_PULL: 'maybe' }), /MMS_PULL must be 1\/true or 0\/false, got 'maybe'/);
+  });
+
   it('applies flags and environment to models added later (the demo)', () => {
     const config = loadConfig(['--demo', '--max-batch-size', '8', '--providers', 'cuda,cpu'], {});
     const demo = modelSettings({ id: 'vit-demo', dir: '/tmp/demo' }, config.modelOverrides, config.fileDefaults);

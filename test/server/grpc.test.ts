@@ -85,10 +85,25 @@ describe('gRPC InferenceService', () => {
   });
 
   it('counts requests with transport="grpc"', async () => {
-    const text = (await request(server.http).get('/metrics')).text;
-    assert.match(text, /^mms_requests_total\{model="vit-tiny",task="image-classification",transport="grpc",code="ok"\} [1-9]/m);
-    assert.match(text, /^mms_requests_total\{model="vit-tiny",task="image-classification",transport="grpc",code="invalid_image"\} [1-9]/m);
-    assert.match(text, /^mms_requests_total\{model="unknown",task="image-classification",transport="grpc",code="model_not_found"\} 1$/m);
+    // Counters as /metrics shows them; a series not yet created counts 0.
+    const counts = async () => {
+      const text = (await request(server.http).get('/metrics')).text;
+      const count = (model: string, code: string) => {
+        const line = `mms_requests_total{model="${model}",task="image-classification",transport="grpc",code="${code}"} `;
+        const found = text.split('\n').find((l) => l.startsWith(line));
+        return found === undefined ? 0 : Number(found.slice(line.length));
+      };
+      return { ok: count('vit-tiny', 'ok'), invalidImage: count('vit-tiny', 'invalid_image'), unknown: count('unknown', 'model_not_found') };
+    };
+    const was = await counts();
+    await unary(client, 'Classify', { image: chelsea, top_k: 1 });
+    assert.equal((await rejection(unary(client, 'Classify', { image: Buffer.from('not an image') }))).code, status.INVALID_ARGUMENT);
+    assert.equal((await rejection(unary(client, 'Classify', { image: chelsea, model: 'resnet' }))).code, status.NOT_FOUND);
+    const now = await counts();
+    assert.deepEqual(
+      { ok: now.ok - was.ok, invalidImage: now.invalidImage - was.invalidImage, unknown: now.unknown - was.unknown },
+      { ok: 1, invalidImage: 1, unknown: 1 },
+    );
   });
 
   it('lists the service and resolves its file descriptor through reflection', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import request from 'supertest';
+import { WorkerPool } from '../../src/models/session/worker-pool.js';
 import { loadModel, type LoadDeps, type ModelSpec } from '../../src/pipelines/registry.js';
 import { startServer } from '../../src/server/server.js';
 import { sharedImage } from '../helpers/shared-dir.js';
@@ -12,14 +13,34 @@ describe('health and readiness', () => {
   it('is alive at once, ready only after the models are loaded and warm', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    let warmedUp = false;
+    // Every session run made while the model loads, seen on the real WorkerPool: the batch size
+    // it ran, the pool it ran on, and whether the server already said ready when it finished.
+    const runs: { pool: WorkerPool; batchSize: number; readyWhenDone: boolean }[] = [];
+    let runsWhenLoaderResolved: number | undefined;
+    let servedPool: WorkerPool | undefined;
     const gatedLoader = async (spec: ModelSpec, deps: LoadDeps) => {
       await gate;
-      const loaded = await loadModel(spec, deps);
-      warmedUp = loaded.warmupSeconds > 0;
-      return loaded;
+      const run = WorkerPool.prototype.run;
+      WorkerPool.prototype.run = async function (this: WorkerPool, feeds, outputNames) {
+        const batchSize = feeds.pixel_values?.dims[0] ?? 0; // read before run() transfers the buffers
+        const outputs = await run.call(this, feeds, outputNames);
+        runs.push({ pool: this, batchSize, readyWhenDone: server.registry.ready });
+        return outputs;
+      };
+      try {
+        const loaded = await loadModel(spec, deps);
+        runsWhenLoaderResolved = runs.length;
+        servedPool = loaded.pool;
+        return loaded;
+      } finally {
+        WorkerPool.prototype.run = run;
+      }
     };
-    const server = await startServer(testConfig(['--model-dir', await tinyVitDir()]), quietLogger(), { loader: gatedLoader });
+    const server = await startServer(
+      testConfig(['--model-dir', await tinyVitDir(), '--instances', '2', '--max-batch-size', '4']),
+      quietLogger(),
+      { loader: gatedLoader },
+    );
     try {
       await request(server.http).get('/healthz').expect(200, { status: 'ok' });
       const notReady = await request(server.http).get('/readyz').expect(503);
@@ -33,7 +54,12 @@ describe('health and readiness', () => {
 
       release();
       await server.loaded;
-      assert.ok(warmedUp, 'warm-up ran before the model became ready');
+      // Warm-up: batch 1 and the max batch size (4) once on each of the 2 instances, on the
+      // served model's own pool, all finished before the loader resolved and before readiness.
+      assert.equal(runsWhenLoaderResolved, 4, 'four warm-up runs finished before the loader resolved');
+      assert.deepEqual(runs.map((r) => r.batchSize).sort((a, b) => a - b), [1, 1, 4, 4]);
+      assert.ok(runs.every((r) => r.pool === servedPool), 'the warm-up ran on the pool that serves the model');
+      assert.ok(runs.every((r) => !r.readyWhenDone), 'no warm-up run finished after the server said ready');
       const ready = await request(server.http).get('/readyz').expect(200);
       assert.deepEqual(ready.body.models.map((m: { state: string }) => m.state), ['ready']);
     } finally {

@@ -10,15 +10,33 @@ import { sharedImage } from '../helpers/shared-dir.js';
 import { tinyVitDir } from '../helpers/test-models.js';
 import { quietLogger, testConfig } from '../helpers/test-server.js';
 
-async function heldServer(flags: string[], maxInFlightRequests = 512): Promise<{ server: RunningServer; held: ReturnType<typeof heldLoader> }> {
+async function heldServer(
+  flags: string[],
+  maxInFlightRequests = 512,
+  drainTimeoutMs = 25_000,
+): Promise<{ server: RunningServer; held: ReturnType<typeof heldLoader> }> {
   const held = heldLoader();
   const server = await startServer(
-    testConfig(['--model-dir', `vit=${await tinyVitDir()}`, '--instances', '1', ...flags], { limits: { maxInFlightRequests } }),
+    testConfig(['--model-dir', `vit=${await tinyVitDir()}`, '--instances', '1', ...flags], { limits: { maxInFlightRequests }, drainTimeoutMs }),
     quietLogger(),
     { loader: held.loader },
   );
   await server.loaded;
   return { server, held };
+}
+
+/** A plain request (supertest would re-listen a closed server). */
+function httpRequest(agent: http.Agent, url: string, method: string, body?: string) {
+  return new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const waitFor = async (condition: () => boolean) => {
@@ -122,8 +140,27 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
     }
   });
 
-  it('on shutdown answers every accepted request: running ones finish, queued ones get 503', async () => {
+  it('on shutdown finishes every accepted request, running and queued, and refuses new ones with 503', async () => {
     const { server, held } = await heldServer(['--max-batch-size', '1']);
+    const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
+    const batcher = server.registry.get('vit')!.loaded!.batcher;
+    const url = `http://127.0.0.1:${server.httpPort}`;
+    const running = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
+    await waitFor(() => held.held === 1);
+    const queued = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
+    await waitFor(() => batcher.queueDepth === 1);
+    const closed = server.close();
+    // The listener is closed at once: a new connection is refused (not accepted and then dropped).
+    await assert.rejects(httpRequest(new http.Agent(), `${url}/healthz`, 'GET'), { code: 'ECONNREFUSED' });
+    held.release();
+    const [first, second] = await Promise.all([running, queued]);
+    await closed;
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200, 'a queued request is finished, not dropped');
+  });
+
+  it('on shutdown answers 503 to what is still open when the drain timeout passes', async () => {
+    const { server, held } = await heldServer(['--max-batch-size', '1'], 512, 200);
     const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
     const batcher = server.registry.get('vit')!.loaded!.batcher;
     const running = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
@@ -131,11 +168,13 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
     const queued = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
     await waitFor(() => batcher.queueDepth === 1);
     const closed = server.close();
+    await new Promise((resolve) => setTimeout(resolve, 400)); // past the drain timeout
     held.release();
     const [first, second] = await Promise.all([running, queued]);
     await closed;
-    assert.equal(first.status, 200);
-    assert.equal(second.status, 503);
-    assert.equal(second.body.error.code, 'not_ready');
+    for (const answer of [first, second]) {
+      assert.equal(answer.status, 503);
+      assert.equal(answer.body.error.code, 'not_ready');
+    }
   });
 });

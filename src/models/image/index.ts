@@ -32,3 +32,6 @@ export {
   type PreprocessOptions,
 } from './preprocess-image.js';
 export { pilResize, pilResizeNearest, type PilFilter } from './pil-resample.js';
+export { PreprocessPool, defaultPreprocessThreads, type MemoryBudget, type PreprocessCallOptions } from './preprocess-pool.js';
+export { preprocessCost, pilResizeOps, MAX_JS_RESIZE_OPS, type PreprocessCost } from './preprocess-cost.js';
+export { imageSignature, requireImageSignature } from './image-signature.js';

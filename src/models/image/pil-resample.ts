@@ -2,10 +2,16 @@
  * Pillow's resize, ported exactly (Pillow 9.x `libImaging/Resample.c` and the NEAREST path of
  * `Geometry.c`), for the cases libvips does not match PIL: enlarging (libvips places its samples
  * half a pixel off PIL's centres: up to 28/255 apart), BOX and HAMMING (no libvips kernel) and
- * NEAREST (libvips picks other pixels on exact boundaries). Runs on the calling thread, so it is
- * meant for small images; downscaling with the other filters goes through sharp.
+ * NEAREST (libvips picks other pixels on exact boundaries). The server runs it in preprocessing
+ * workers, never on the event loop, with its work bounded (preprocess-cost.ts); downscaling with
+ * the other filters goes through sharp.
  */
 import type { RgbImage } from './decode-image.js';
+
+/** Cooperative cancellation (an AbortSignal, or a flag shared with a worker), checked once per row. */
+export interface Cancellation {
+  throwIfAborted(): void;
+}
 
 /** PIL resampling filters by name (PIL codes 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming). */
 export type PilFilter = 'nearest' | 'lanczos' | 'bilinear' | 'bicubic' | 'box' | 'hamming';
@@ -87,7 +93,7 @@ const clip8 = (v: number): number => (v >= CLIP_HIGH ? 255 : v <= 0 ? 0 : Math.f
  * PIL `Image.resize(size, resample, reducing_gap=None)` on 8-bit RGB: horizontal pass, then
  * vertical pass, each rounded to 8 bits, with 22-bit fixed-point weights; bit-exact with Pillow.
  */
-export function pilResize(image: RgbImage, width: number, height: number, filter: PilFilter): RgbImage {
+export function pilResize(image: RgbImage, width: number, height: number, filter: PilFilter, signal?: Cancellation): RgbImage {
   if (filter === 'nearest') return pilResizeNearest(image, width, height);
   const f = FILTERS[filter];
   let { data, width: w, height: h } = image;
@@ -97,21 +103,22 @@ export function pilResize(image: RgbImage, width: number, height: number, filter
     const first = vert ? vert.bounds[0]! : 0;
     const last = vert ? vert.bounds[height * 2 - 2]! + vert.bounds[height * 2 - 1]! : h;
     if (vert) for (let i = 0; i < height; i++) vert.bounds[i * 2] = vert.bounds[i * 2]! - first;
-    data = horizontal(data, w, first, last, width, coefficients(w, width, f));
+    data = horizontal(data, w, first, last, width, coefficients(w, width, f), signal);
     w = width;
     h = last - first;
   }
   if (vert) {
-    data = vertical(data, w, height, vert);
+    data = vertical(data, w, height, vert, signal);
     h = height;
   }
   return { data, width: w, height: h };
 }
 
-function horizontal(src: Uint8Array, inW: number, y0: number, y1: number, outW: number, c: Coefficients): Uint8Array {
+function horizontal(src: Uint8Array, inW: number, y0: number, y1: number, outW: number, c: Coefficients, signal?: Cancellation): Uint8Array {
   const out = new Uint8Array(outW * (y1 - y0) * 3);
   const { bounds, kk, ksize } = c;
   for (let y = y0; y < y1; y++) {
+    signal?.throwIfAborted();
     const row = y * inW * 3;
     const orow = (y - y0) * outW * 3;
     for (let xx = 0; xx < outW; xx++) {
@@ -134,11 +141,12 @@ function horizontal(src: Uint8Array, inW: number, y0: number, y1: number, outW: 
   return out;
 }
 
-function vertical(src: Uint8Array, w: number, outH: number, c: Coefficients): Uint8Array {
+function vertical(src: Uint8Array, w: number, outH: number, c: Coefficients, signal?: Cancellation): Uint8Array {
   const out = new Uint8Array(w * outH * 3);
   const { bounds, kk, ksize } = c;
   const stride = w * 3;
   for (let yy = 0; yy < outH; yy++) {
+    signal?.throwIfAborted();
     const ymin = bounds[yy * 2]!;
     const ymax = bounds[yy * 2 + 1]!;
     const k = yy * ksize;

@@ -24,7 +24,8 @@ import {
   type RgbImage,
 } from './decode-image.js';
 import type { CropSize, ImageProcessorSettings, Resample, ResizeTarget } from './image-processor-config.js';
-import { pilResize } from './pil-resample.js';
+import { pilResize, type Cancellation } from './pil-resample.js';
+import { preprocessCost, type PreprocessRoute } from './preprocess-cost.js';
 
 /** Model input for one image: `pixelValues` holds 3 × height × width floats, channels first. */
 export interface PreprocessedImage {
@@ -35,8 +36,10 @@ export interface PreprocessedImage {
 
 /** Per-call options. */
 export interface PreprocessOptions {
-  /** Checked before decoding and before the float conversion. */
-  readonly signal?: AbortSignal;
+  /** Checked between stages and inside the JS resize loops. */
+  readonly signal?: Cancellation;
+  /** The header, when the caller probed it already (the preprocessing pool does). */
+  readonly probe?: ImageProbe;
   /**
    * Resize with the exact PIL port for every image (bit-exact with the Python processors, given
    * the same decoded pixels), instead of sharp when shrinking. Slower on large images (no
@@ -76,13 +79,11 @@ export async function preprocessImage(
   options: PreprocessOptions = {},
 ): Promise<PreprocessedImage> {
   options.signal?.throwIfAborted();
-  const probe = await probeImage(bytes, limits);
-  const size = settings.doResize ? resizeOutputSize(probe.height, probe.width, requireSize(settings)) : undefined;
-  if (size && size.width * size.height > limits.maxPixels) {
-    // A shortest-edge resize of a very thin image can be far larger than the image itself.
-    throw new ApiError('payload_too_large', `image would be resized to ${size.width}×${size.height}, over the limit of ${limits.maxPixels} pixels`);
-  }
-  if (!size || options.exactPil || !isPlainRgbOrGrey(probe) || !sharpCanResize(probe, size, settings.resample)) {
+  const probe = options.probe ?? (await probeImage(bytes, limits));
+  const route = preprocessRoute(probe, settings, limits, options);
+  preprocessCost(probe, route, settings); // refuses resizes too costly for the JS path
+  const size = route.resizeTo;
+  if (!size || !route.oneSharpPipeline) {
     const rgb = await decodeProbed(bytes, probe, limits);
     options.signal?.throwIfAborted();
     return preprocessRgbImage(rgb, settings, options);
@@ -101,6 +102,29 @@ export async function preprocessImage(
     throw new ApiError('internal', `resize gave ${raw.width}×${raw.height}×${raw.channels}, expected ${size.width}×${size.height}×3`);
   }
   return toPixelValues(raw, settings);
+}
+
+/**
+ * How an image with this header will be preprocessed (see {@link PreprocessRoute}). Throws
+ * `payload_too_large` when the resize target itself is over the pixel limit.
+ */
+export function preprocessRoute(
+  probe: ImageProbe,
+  settings: ImageProcessorSettings,
+  limits: DecodeLimits,
+  options: Pick<PreprocessOptions, 'exactPil'> = {},
+): PreprocessRoute {
+  const resizeTo = settings.doResize ? resizeOutputSize(probe.height, probe.width, requireSize(settings)) : undefined;
+  if (resizeTo && resizeTo.width * resizeTo.height > limits.maxPixels) {
+    // A shortest-edge resize of a very thin image can be far larger than the image itself.
+    throw new ApiError('payload_too_large', `image would be resized to ${resizeTo.width}×${resizeTo.height}, over the limit of ${limits.maxPixels} pixels`);
+  }
+  const sharpResizes = resizeTo !== undefined && !options.exactPil && sharpCanResize(probe, resizeTo, settings.resample);
+  return {
+    resizeTo,
+    oneSharpPipeline: sharpResizes && isPlainRgbOrGrey(probe),
+    jsResize: resizeTo !== undefined && !sharpResizes && (resizeTo.width !== probe.width || resizeTo.height !== probe.height),
+  };
 }
 
 /**
@@ -123,23 +147,24 @@ function exactShrinkOnLoad(probe: ImageProbe, size: CropSize): boolean {
 export async function preprocessRgbImage(
   image: RgbImage,
   settings: ImageProcessorSettings,
-  options: Pick<PreprocessOptions, 'exactPil'> = {},
+  options: Pick<PreprocessOptions, 'exactPil' | 'signal'> = {},
 ): Promise<PreprocessedImage> {
   let resized = image;
   if (settings.doResize) {
     const size = resizeOutputSize(image.height, image.width, requireSize(settings));
     resized = options.exactPil
-      ? pilResize(image, size.width, size.height, settings.resample)
-      : await resizeRgbImage(image, size, settings.resample);
+      ? pilResize(image, size.width, size.height, settings.resample, options.signal)
+      : await resizeRgbImage(image, size, settings.resample, options.signal);
   }
+  options.signal?.throwIfAborted();
   return toPixelValues(resized, settings);
 }
 
 /** Resizes 8-bit RGB to exactly `size` like PIL: sharp when it matches PIL closely, else the exact port. */
-export async function resizeRgbImage(image: RgbImage, size: CropSize, resample: Resample): Promise<RgbImage> {
+export async function resizeRgbImage(image: RgbImage, size: CropSize, resample: Resample, signal?: Cancellation): Promise<RgbImage> {
   if (size.width === image.width && size.height === image.height) return image;
   const kernel = SHARP_KERNEL[resample];
-  if (!kernel || !sharpCanResize(image, size, resample)) return pilResize(image, size.width, size.height, resample);
+  if (!kernel || !sharpCanResize(image, size, resample)) return pilResize(image, size.width, size.height, resample, signal);
   try {
     const input = { raw: { width: image.width, height: image.height, channels: 3 as const }, limitInputPixels: false };
     const { data, info } = await sharp(image.data, input)

@@ -41,24 +41,39 @@ function signalOf(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
   return controller.signal;
 }
 
+/** The address part of a grpc-js peer string ("ipv4:127.0.0.1:5555", "ipv6:[::1]:5555"). */
+function peerAddress(peer: string): string {
+  const address = peer.replace(/^(ipv4|ipv6|unix):/, '');
+  const match = /^\[(.*)\]:\d+$/.exec(address) ?? /^(.*):\d+$/.exec(address);
+  return match?.[1] ?? address;
+}
+
 export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImplementation {
   const { registry, metrics, logger } = deps;
 
   async function classify(call: ServerUnaryCall<ClassifyMessage, unknown>, callback: sendUnaryData<unknown>) {
     const finish = metrics.startRequest('grpc');
     const context: CallContext = { signal: signalOf(call), deadlineMs: deadlineOf(call, deps.requestTimeoutMs), metricModel: 'unknown' };
-    let leave: (() => void) | undefined;
-    try {
-      leave = deps.admission.enter('image-classification');
-      const { image, top_k, model } = call.request;
-      const answer = await classifyService(registry, deps.imageBytesLimit, { image: image ?? new Uint8Array(), top_k, model }, context);
-      finish({ model: context.metricModel, task: 'image-classification', code: 'ok' });
-      callback(null, answer);
-    } catch (error) {
+    let answered = false;
+    const fail = (error: unknown) => {
+      if (answered) return;
+      answered = true;
       const apiError = toApiError(error);
       finish({ model: context.metricModel, task: 'image-classification', code: apiError.code });
       if (apiError.code === 'internal') logger.error({ err: error, transport: 'grpc', model: context.metricModel }, 'internal error');
       callback(toGrpcError(apiError));
+    };
+    let leave: (() => void) | undefined;
+    try {
+      leave = deps.admission.enter('image-classification', { client: peerAddress(call.getPeer()), onShutdown: fail });
+      const { image, top_k, model } = call.request;
+      const answer = await classifyService(registry, deps.imageBytesLimit, { image: image ?? new Uint8Array(), top_k, model }, context);
+      if (answered) return;
+      answered = true;
+      finish({ model: context.metricModel, task: 'image-classification', code: 'ok' });
+      callback(null, answer);
+    } catch (error) {
+      fail(error);
     } finally {
       leave?.();
     }

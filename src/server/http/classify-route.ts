@@ -8,12 +8,8 @@ const RANDOM_WEIGHTS_NOTICE = 'this model has random weights (demo): its labels 
 export function classifyHandler(registry: ModelRegistry, imageBytesLimit: number, defaultTimeoutMs: number): RequestHandler {
   return async (_req, res) => {
     const call: CallContext = { signal: res.locals.signal, deadlineMs: Date.now() + defaultTimeoutMs, metricModel: 'unknown' };
-    try {
-      const body = await classifyService(registry, imageBytesLimit, res.locals.rawRequest, call);
-      res.json(body.random_weights ? { ...body, notice: RANDOM_WEIGHTS_NOTICE } : body);
-    } finally {
-      res.locals.modelId = call.metricModel;
-      res.locals.log = res.locals.log.child({ task: 'image-classification', model: call.metricModel });
-    }
+    res.locals.call = call; // the access log and metrics read the resolved model from it
+    const body = await classifyService(registry, imageBytesLimit, res.locals.rawRequest, call);
+    res.json(body.random_weights ? { ...body, notice: RANDOM_WEIGHTS_NOTICE } : body);
   };
 }

@@ -6,6 +6,11 @@ import type { RequestHandler } from 'express';
 import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { Task } from '../../pipelines/registry.js';
+import { ERROR_CODES } from '../../errors.js';
+import { sendError } from './error-handler.js';
+
+/** nginx's code for a client that closed the connection before the answer. */
+const CLIENT_CLOSED = 499;
 
 /** Also admits the request (before its body is read): over the limits it answers 429 at once. */
 export function observeRequest(metrics: ServerMetrics, admission: Admission, task: Task): RequestHandler {
@@ -15,16 +20,27 @@ export function observeRequest(metrics: ServerMetrics, admission: Admission, tas
     let leave: (() => void) | undefined;
     res.on('close', () => {
       leave?.();
-      const code = res.locals.errorCode ?? (res.writableFinished ? 'ok' : 'cancelled');
-      const model = res.locals.modelId ?? 'unknown';
+      const answered = res.writableFinished;
+      const abandonedAs = res.locals.abandonedAs ?? 'cancelled';
+      const code = answered ? (res.locals.errorCode ?? 'ok') : abandonedAs;
+      // The model is known as soon as the service resolved it, even if the client left before the answer.
+      const model = res.locals.call?.metricModel ?? 'unknown';
       finish({ model, task, code });
       res.locals.log.info(
-        { method: req.method, path: req.path, task, model, status: res.statusCode, code, duration_ms: Math.round((performance.now() - started) * 100) / 100 },
+        { method: req.method, path: req.path, task, model, status: answered ? res.statusCode : abandonedAs === 'cancelled' ? CLIENT_CLOSED : ERROR_CODES[abandonedAs].http, code, duration_ms: Math.round((performance.now() - started) * 100) / 100 },
         'request done',
       );
     });
+    if (admission.isDraining) res.setHeader('Connection', 'close');
     try {
-      leave = admission.enter(task);
+      leave = admission.enter(task, {
+        client: req.socket.remoteAddress,
+        onShutdown: (error) => {
+          res.setHeader('Connection', 'close');
+          res.locals.errorCode = error.code;
+          sendError(res, error);
+        },
+      });
     } catch (error) {
       return next(error);
     }

@@ -13,11 +13,13 @@ declare global {
       /** Aborted when the connection closes before the answer is sent. */
       signal: AbortSignal;
       errorCode?: ErrorCode;
+      /** Set when Node itself answered the request (a request timeout), for the access log. */
+      abandonedAs?: ErrorCode;
       /** Set by image-body.ts: the parsed body before schema validation. */
       bodyKind?: 'multipart' | 'json' | 'raw';
       rawRequest?: unknown;
-      /** The served model that handled the request (a metric label). */
-      modelId?: string;
+      /** The service call: its `metricModel` is the served model that handled the request. */
+      call?: { metricModel: string };
     }
   }
 }

@@ -1,0 +1,108 @@
+/**
+ * Image preprocessing off the event loop, within a memory budget. On the main thread only the
+ * cheap steps run: the magic-number check and the header probe (libvips thread pool, no pixel
+ * decoded). The decoded-pixel cost estimated from the header is taken from the server's budget,
+ * then decoding, resizing and normalising run in a piscina pool of worker threads. A cancelled or
+ * late request stops its worker task through a shared flag that the JS loops check.
+ *
+ * @example
+ *   const pool = new PreprocessPool({ threads: 2, limits: { maxPixels: 5e7 } });
+ *   const { pixelValues } = await pool.preprocess(bytes, settings, { signal, deadlineMs });
+ *   await pool.close();
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { ApiError } from '../../errors.js';
+import { probeImage, SUPPORTED_IMAGE_FORMATS, type DecodeLimits } from './decode-image.js';
+import type { ImageProcessorSettings } from './image-processor-config.js';
+import { requireImageSignature } from './image-signature.js';
+import { preprocessCost } from './preprocess-cost.js';
+import { preprocessRoute, type PreprocessedImage } from './preprocess-image.js';
+import type { PreprocessReply, PreprocessTask } from './preprocess-worker.js';
+
+/** A server-wide budget of bytes; `acquire` waits (FIFO) and resolves with the release function. */
+export interface MemoryBudget {
+  acquire(bytes: number, options: { signal?: AbortSignal; deadlineMs?: number }): Promise<() => void>;
+}
+
+export interface PreprocessPoolOptions {
+  /** Worker threads; default {@link defaultPreprocessThreads}. */
+  threads?: number;
+  limits: DecodeLimits;
+  /** Bounds the decoded pixels in flight; without it, only the per-image limits apply. */
+  budget?: MemoryBudget;
+}
+
+export interface PreprocessCallOptions {
+  signal?: AbortSignal;
+  /** Absolute deadline in Date.now() milliseconds. */
+  deadlineMs?: number;
+}
+
+/** Two threads (a slow image does not hold up the next), up to a quarter of the cores. */
+export function defaultPreprocessThreads(cores = os.availableParallelism()): number {
+  return Math.max(2, Math.min(8, Math.floor(cores / 4)));
+}
+
+// In the compiled build the worker is the .js file next to this one; from TypeScript sources a
+// bootstrap registers tsx in the worker first.
+const fromSources = path.extname(fileURLToPath(import.meta.url)) === '.ts';
+const workerFile = fileURLToPath(new URL(fromSources ? './preprocess-worker-bootstrap.mjs' : './preprocess-worker.js', import.meta.url));
+
+export class PreprocessPool {
+  readonly threads: number;
+  private readonly piscina: Piscina;
+  private readonly limits: DecodeLimits;
+  private readonly budget: MemoryBudget | undefined;
+
+  constructor(options: PreprocessPoolOptions) {
+    this.threads = options.threads ?? defaultPreprocessThreads();
+    this.limits = options.limits;
+    this.budget = options.budget;
+    this.piscina = new Piscina({ filename: workerFile, minThreads: this.threads, maxThreads: this.threads, idleTimeout: Infinity });
+  }
+
+  /**
+   * Image bytes → model input, with the Python processors' semantics (preprocess-image.ts).
+   * Errors: `invalid_image`, `payload_too_large` (pixels, resize work, or more than the whole
+   * budget), `overloaded` (the budget stayed full), `cancelled`, `deadline_exceeded`.
+   */
+  async preprocess(bytes: Uint8Array, settings: ImageProcessorSettings, options: PreprocessCallOptions = {}): Promise<PreprocessedImage> {
+    const { signal, deadlineMs } = options;
+    signal?.throwIfAborted();
+    requireImageSignature(bytes, SUPPORTED_IMAGE_FORMATS);
+    const probe = await probeImage(bytes, this.limits);
+    const cost = preprocessCost(probe, preprocessRoute(probe, settings, this.limits), settings);
+    const release = this.budget ? await this.budget.acquire(cost.bytes, { signal, deadlineMs }) : () => {};
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    let gone: ApiError | undefined;
+    const stop = (error: ApiError) => {
+      gone ??= error;
+      Atomics.store(cancel, 0, 1);
+    };
+    const onAbort = () => stop(new ApiError('cancelled', 'the request was cancelled'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer =
+      deadlineMs === undefined
+        ? undefined
+        : setTimeout(() => stop(new ApiError('deadline_exceeded', 'deadline passed while the image was preprocessed')), Math.max(0, deadlineMs - Date.now()));
+    try {
+      if (signal?.aborted) onAbort();
+      const task: PreprocessTask = { bytes, settings, limits: this.limits, probe, cancel };
+      const reply = (await this.piscina.run(task)) as PreprocessReply;
+      if (gone) throw gone;
+      if (!reply.ok) throw new ApiError(reply.code, reply.message);
+      return { pixelValues: reply.pixelValues, height: reply.height, width: reply.width };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}
