@@ -21,13 +21,21 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** Longest error message: messages can quote client data, and must not echo a 30 MB body. */
+export const MAX_ERROR_MESSAGE_CHARS = 500;
+
+/** `text` cut to `max` characters, marked as cut. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 export class ApiError extends Error {
   readonly code: ErrorCode;
   /** Seconds a client should wait before retrying (429, 503). */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
-    super(message, { cause: options?.cause });
+    super(clip(message, MAX_ERROR_MESSAGE_CHARS), { cause: options?.cause });
     this.name = 'ApiError';
     this.code = code;
     this.retryAfterSeconds = options?.retryAfterSeconds;

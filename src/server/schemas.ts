@@ -3,7 +3,7 @@
  * below; pipelines only ever see the parsed, camelCase types.
  */
 import { z } from 'zod';
-import { ApiError } from '../errors.js';
+import { ApiError, clip } from '../errors.js';
 
 /** Integers that may arrive as strings (multipart fields, query strings). */
 const intField = (min: number, max: number) =>
@@ -20,13 +20,24 @@ export const classifyRequestSchema = z
 
 export type ClassifyRequest = z.output<typeof classifyRequestSchema>;
 
+/** Names at most this many unknown fields in a message (a client can send millions). */
+const NAMED_UNKNOWN_KEYS = 5;
+
+/** One zod issue in words; unknown keys are counted and a few named, each name cut short. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.length ? `${issue.path.map(String).join('.')}: ` : '';
+  if (issue.code === 'unrecognized_keys') {
+    const named = issue.keys.slice(0, NAMED_UNKNOWN_KEYS).map((key) => `'${clip(key, 40)}'`);
+    const more = issue.keys.length > NAMED_UNKNOWN_KEYS ? ` and ${issue.keys.length - NAMED_UNKNOWN_KEYS} more` : '';
+    return `${where}${issue.keys.length} unknown field${issue.keys.length === 1 ? '' : 's'}: ${named.join(', ')}${more}`;
+  }
+  return `${where}${issue.message}`;
+}
+
 /** Parses with a schema; failures become `invalid_request` naming the fields. */
 export function parseRequest<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const details = parsed.error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message));
-    throw new ApiError('invalid_request', details.join('; '));
-  }
+  if (!parsed.success) throw new ApiError('invalid_request', parsed.error.issues.slice(0, 10).map(describeIssue).join('; '));
   return parsed.data;
 }
 

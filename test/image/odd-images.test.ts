@@ -226,12 +226,15 @@ test('bad bytes are invalid_image with a clear message', async () => {
   const random = Buffer.from(Array.from({ length: 4096 }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 255));
   const cases: Array<[string, Uint8Array, RegExp]> = [
     ['empty', new Uint8Array(0), /empty/],
-    ['truncated JPEG', jpeg.subarray(0, jpeg.length >> 1), /cannot decode image/],
-    ['JPEG header only', jpeg.subarray(0, 200), /cannot decode image/],
-    ['truncated PNG', png.subarray(0, png.length >> 1), /cannot decode image/],
-    ['random bytes', random, /not a supported image format/],
-    ['text', Buffer.from('hello, this is not an image\n'), /not a supported image format/],
-    ['SVG', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>'), /unsupported image format 'svg'/],
+    ['truncated JPEG', jpeg.subarray(0, jpeg.length >> 1), /^cannot decode the JPEG image: it is corrupt or truncated$/],
+    ['JPEG header only', jpeg.subarray(0, 200), /^cannot decode the JPEG image/],
+    ['truncated PNG', png.subarray(0, png.length >> 1), /^cannot decode the PNG image/],
+    ['random bytes', random, /unsupported image format \(not a recognised image\)/],
+    ['text', Buffer.from('hello, this is not an image\n'), /unsupported image format/],
+    // Refused by its magic number, before librsvg (or any XML parser) sees it.
+    ['SVG', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>'), /unsupported image format \(SVG\)/],
+    ['SVG with an XML prolog', Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><image href="http://169.254.169.254/x"/></svg>'), /\(SVG\)/],
+    ['PDF', Buffer.from('%PDF-1.4\n%âãÏÓ\n'), /\(PDF\)/],
   ];
   for (const [label, bytes, message] of cases) {
     await assertApiError(decodeImage(bytes, LIMITS), 'invalid_image', message).catch((e) => assert.fail(`${label}: ${e}`));

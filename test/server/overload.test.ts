@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import request from 'supertest';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { heldLoader } from '../helpers/held-loader.js';
+import { capturingLogger } from '../helpers/capture-logger.js';
 import { sharedImage } from '../helpers/shared-dir.js';
 import { tinyVitDir } from '../helpers/test-models.js';
 import { quietLogger, testConfig } from '../helpers/test-server.js';
@@ -14,11 +15,12 @@ async function heldServer(
   flags: string[],
   maxInFlightRequests = 512,
   drainTimeoutMs = 25_000,
+  logger = quietLogger(),
 ): Promise<{ server: RunningServer; held: ReturnType<typeof heldLoader> }> {
   const held = heldLoader();
   const server = await startServer(
     testConfig(['--model-dir', `vit=${await tinyVitDir()}`, '--instances', '1', ...flags], { limits: { maxInFlightRequests }, drainTimeoutMs }),
-    quietLogger(),
+    logger,
     { loader: held.loader },
   );
   await server.loaded;
@@ -114,7 +116,8 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
   });
 
   it('drops a queued request whose client went away before it joins a batch', async () => {
-    const { server, held } = await heldServer(['--max-batch-size', '1']);
+    const { logger, lines } = capturingLogger();
+    const { server, held } = await heldServer(['--max-batch-size', '1'], 512, 25_000, logger);
     try {
       const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
       const batcher = server.registry.get('vit')!.loaded!.batcher;
@@ -134,6 +137,12 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
       const metrics = (await request(server.http).get('/metrics')).text;
       assert.match(metrics, /^mms_rejections_total\{model="vit",reason="cancelled"\} 1$/m);
       assert.match(metrics, /^mms_items_processed_total\{model="vit"\} 1$/m);
+      // Counted and logged under the model it was resolved to, with nginx's 499, not 200.
+      assert.match(metrics, /^mms_requests_total\{model="vit",task="image-classification",transport="http",code="cancelled"\} 1$/m);
+      const cancelled = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'request done' && entry.code === 'cancelled');
+      assert.equal(cancelled.length, 1);
+      assert.equal(cancelled[0].model, 'vit');
+      assert.equal(cancelled[0].status, 499);
     } finally {
       held.release();
       await server.close();

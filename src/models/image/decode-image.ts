@@ -6,6 +6,7 @@
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { ApiError } from '../../errors.js';
+import { requireImageSignature } from './image-signature.js';
 
 /** A decoded image: 8-bit RGB, rows top to bottom, pixels interleaved (HWC). */
 export interface RgbImage {
@@ -66,12 +67,13 @@ export function openSharp(bytes: Uint8Array, limits: DecodeLimits): Sharp {
  * unsupported formats and images over `limits.maxPixels`, before any pixel is decoded.
  */
 export async function probeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<ImageProbe> {
-  if (bytes.length === 0) throw new ApiError('invalid_image', 'image is empty (0 bytes)');
+  // Before any parser runs: what is not one of our formats never reaches libvips' loaders.
+  const signature = requireImageSignature(bytes, SUPPORTED_IMAGE_FORMATS);
   let meta: Metadata;
   try {
     meta = await openSharp(bytes, limits).metadata();
   } catch (error) {
-    throw toImageError(error, limits);
+    throw toImageError(error, limits, signature);
   }
   if (!SUPPORTED_IMAGE_FORMATS.includes(meta.format)) {
     throw new ApiError(
@@ -112,14 +114,14 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
 /** {@link decodeImage} for an already probed image. */
 export async function decodeProbed(bytes: Uint8Array, probe: ImageProbe, limits: DecodeLimits): Promise<RgbImage> {
   if (probe.space === 'cmyk') {
-    const cmyk = await runRaw(openSharp(bytes, limits).pipelineColourspace('cmyk').toColourspace('cmyk'), limits);
+    const cmyk = await runRaw(openSharp(bytes, limits).pipelineColourspace('cmyk').toColourspace('cmyk'), limits, probe.format);
     if (cmyk.channels !== 4) throw new ApiError('invalid_image', `CMYK image decoded with ${cmyk.channels} channels`);
     return { data: cmykToRgb(cmyk.data), width: cmyk.width, height: cmyk.height };
   }
   // Output sRGB 8-bit: grey is replicated, 16-bit keeps the high byte (PIL's rule for 16-bit RGB;
   // PIL clips 16-bit greyscale at 255 instead, which we do not copy). Without a resize in the
   // pipeline sharp does not premultiply, so alpha is dropped as it is, like convert('RGB').
-  const raw = await runRaw(openSharp(bytes, limits).removeAlpha().toColourspace('srgb'), limits);
+  const raw = await runRaw(openSharp(bytes, limits).removeAlpha().toColourspace('srgb'), limits, probe.format);
   return { data: toRgb(raw.data, raw.channels), width: raw.width, height: raw.height };
 }
 
@@ -127,17 +129,21 @@ export async function decodeProbed(bytes: Uint8Array, probe: ImageProbe, limits:
 export async function runRaw(
   pipeline: Sharp,
   limits: DecodeLimits,
+  format?: string,
 ): Promise<{ data: Uint8Array; width: number; height: number; channels: number }> {
   try {
     const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: info.channels };
   } catch (error) {
-    throw toImageError(error, limits);
+    throw toImageError(error, limits, format);
   }
 }
 
-/** Maps a sharp/libvips failure to the API's error: pixel limit → payload_too_large, else invalid_image. */
-export function toImageError(error: unknown, limits: DecodeLimits): ApiError {
+/**
+ * Maps a sharp/libvips failure to the API's error: pixel limit → payload_too_large, timeout and
+ * anything else → invalid_image, in our words (libvips' text stays in `cause`, for the logs).
+ */
+export function toImageError(error: unknown, limits: DecodeLimits, format?: string): ApiError {
   if (error instanceof ApiError) return error;
   const text = error instanceof Error ? error.message : String(error);
   if (/exceeds pixel limit/i.test(text)) {
@@ -146,9 +152,8 @@ export function toImageError(error: unknown, limits: DecodeLimits): ApiError {
   if (/^timeout/i.test(text)) {
     return new ApiError('invalid_image', `image decoding exceeded ${limits.timeoutSeconds ?? 0} s`, { cause: error });
   }
-  const first = text.split('\n')[0]?.trim() ?? '';
-  const reason = /unsupported image format/i.test(first) ? 'not a supported image format' : first;
-  return new ApiError('invalid_image', `cannot decode image: ${reason}`, { cause: error });
+  const what = format ? `${format.toUpperCase()} image` : 'image';
+  return new ApiError('invalid_image', `cannot decode the ${what}: it is corrupt or truncated`, { cause: error });
 }
 
 function pixelLimitError(width: number, height: number, limits: DecodeLimits): ApiError {

@@ -96,7 +96,7 @@ export async function preprocessImage(
     kernel: SHARP_KERNEL[settings.resample]!,
     fastShrinkOnLoad: false,
   });
-  const raw = await runRaw(pipeline.toColourspace('srgb'), limits);
+  const raw = await runRaw(pipeline.toColourspace('srgb'), limits, probe.format);
   options.signal?.throwIfAborted();
   if (raw.channels !== 3 || raw.width !== size.width || raw.height !== size.height) {
     throw new ApiError('internal', `resize gave ${raw.width}×${raw.height}×${raw.channels}, expected ${size.width}×${size.height}×3`);

@@ -15,9 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ApiError } from '../../errors.js';
-import { probeImage, SUPPORTED_IMAGE_FORMATS, type DecodeLimits } from './decode-image.js';
+import { probeImage, type DecodeLimits } from './decode-image.js';
 import type { ImageProcessorSettings } from './image-processor-config.js';
-import { requireImageSignature } from './image-signature.js';
 import { preprocessCost } from './preprocess-cost.js';
 import { preprocessRoute, type PreprocessedImage } from './preprocess-image.js';
 import type { PreprocessReply, PreprocessTask } from './preprocess-worker.js';
@@ -72,7 +71,6 @@ export class PreprocessPool {
   async preprocess(bytes: Uint8Array, settings: ImageProcessorSettings, options: PreprocessCallOptions = {}): Promise<PreprocessedImage> {
     const { signal, deadlineMs } = options;
     signal?.throwIfAborted();
-    requireImageSignature(bytes, SUPPORTED_IMAGE_FORMATS);
     const probe = await probeImage(bytes, this.limits);
     const cost = preprocessCost(probe, preprocessRoute(probe, settings, this.limits), settings);
     const release = this.budget ? await this.budget.acquire(cost.bytes, { signal, deadlineMs }) : () => {};

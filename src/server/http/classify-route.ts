@@ -10,6 +10,7 @@ export function classifyHandler(registry: ModelRegistry, imageBytesLimit: number
     const call: CallContext = { signal: res.locals.signal, deadlineMs: Date.now() + defaultTimeoutMs, metricModel: 'unknown' };
     res.locals.call = call; // the access log and metrics read the resolved model from it
     const body = await classifyService(registry, imageBytesLimit, res.locals.rawRequest, call);
+    if (res.headersSent) return; // answered meanwhile (a shutdown's 503)
     res.json(body.random_weights ? { ...body, notice: RANDOM_WEIGHTS_NOTICE } : body);
   };
 }

@@ -68,6 +68,7 @@ export function sendError(res: Parameters<RequestHandler>[1], error: ApiError): 
 }
 
 export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
+  if (res.headersSent) return void res.end(); // already answered (a shutdown's 503): nothing to add
   const apiError = toHttpError(error);
   const log = res.locals.log;
   if (apiError.code === 'internal') log?.error({ err: error }, 'internal error');

@@ -33,8 +33,9 @@ function rawResponse(error: ApiError): string {
 export function createHttpServer(app: RequestListener, limits: Pick<Limits, 'headersTimeoutMs' | 'bodyTimeoutMs'>): Server {
   const server = createServer(
     {
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: Math.max(limits.bodyTimeoutMs, limits.headersTimeoutMs),
+      // Node requires headersTimeout ≤ requestTimeout; a body timeout below the head's shortens both.
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.bodyTimeoutMs),
+      requestTimeout: limits.bodyTimeoutMs,
       // Node checks both timeouts on this interval (default 30 s, so a slow client could stay twice as long).
       connectionsCheckingInterval: 1000,
     },

@@ -11,6 +11,27 @@ import { imageBytesFromString } from '../schemas.js';
 
 export type ImageBodyKind = 'multipart' | 'json' | 'raw';
 
+/** No request body announced: neither a length nor chunked transfer (or an explicit length of 0). */
+function hasNoBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || Number(length) === 0);
+}
+
+/** The Content-Encoding, unless identity; the body parsers inflate gzip, deflate and br for JSON and raw bodies. */
+function contentEncoding(req: Request): string | undefined {
+  const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+  return encoding && encoding !== 'identity' ? encoding : undefined;
+}
+
+/** More top-level JSON fields than any request schema has: refused before they are copied or validated. */
+const MAX_JSON_FIELDS = 64;
+
+function tooManyFields(body: object): boolean {
+  let count = 0;
+  for (const key in body) if (Object.hasOwn(body, key) && ++count > MAX_JSON_FIELDS) return true;
+  return false;
+}
+
 function bodyKind(req: Request): ImageBodyKind | undefined {
   if (req.is('multipart/form-data')) return 'multipart';
   if (req.is('application/json')) return 'json';
@@ -28,7 +49,14 @@ export function imageBody(limits: Limits): RequestHandler[] {
   const raw = express.raw({ limit: limits.imageBytes, type: () => true });
 
   const parse: RequestHandler = (req, res, next) => {
+    if (hasNoBody(req)) {
+      return next(new ApiError('invalid_request', 'the request has no body: send an image as multipart/form-data, JSON or image/* bytes'));
+    }
     const kind = bodyKind(req);
+    const encoding = contentEncoding(req);
+    if (kind === 'multipart' && encoding) {
+      return next(new ApiError('unsupported_media_type', `Content-Encoding ${encoding} is not accepted for multipart bodies`));
+    }
     if (!kind) {
       const given = req.get('content-type') ?? 'none';
       return next(
@@ -36,7 +64,13 @@ export function imageBody(limits: Limits): RequestHandler[] {
       );
     }
     res.locals.bodyKind = kind;
-    ({ multipart, json, raw })[kind](req, res, next);
+    ({ multipart, json, raw })[kind](req, res, (error?: unknown) => {
+      // A body that does not inflate as its Content-Encoding says (zlib's errors are not body-parser's).
+      if (error && encoding && !(error instanceof ApiError) && !(error as { type?: unknown }).type) {
+        return next(new ApiError('invalid_request', `the body is not valid ${encoding} data (Content-Encoding: ${encoding})`, { cause: error }));
+      }
+      next(error);
+    });
   };
 
   const shape: RequestHandler = (req, res, next) => {
@@ -47,6 +81,9 @@ export function imageBody(limits: Limits): RequestHandler[] {
     } else if (kind === 'json') {
       if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) {
         return next(new ApiError('invalid_request', 'the JSON body must be an object'));
+      }
+      if (tooManyFields(req.body as object)) {
+        return next(new ApiError('invalid_request', `the JSON body has more than ${MAX_JSON_FIELDS} fields`));
       }
       const body = { ...(req.body as Record<string, unknown>) };
       if (typeof body.image === 'string') body.image = imageBytesFromString(body.image, limits.imageBytes);
