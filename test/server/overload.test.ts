@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 import request from 'supertest';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { heldLoader } from '../helpers/held-loader.js';
+import * as grpc from '@grpc/grpc-js';
 import { capturingLogger } from '../helpers/capture-logger.js';
+import { inferenceClient, unary } from '../helpers/grpc-client.js';
 import { sharedImage } from '../helpers/shared-dir.js';
 import { tinyVitDir } from '../helpers/test-models.js';
 import { quietLogger, testConfig } from '../helpers/test-server.js';
@@ -144,6 +146,49 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
       assert.equal(cancelled[0].model, 'vit');
       assert.equal(cancelled[0].status, 499);
     } finally {
+      held.release();
+      await server.close();
+    }
+  });
+
+  it('Retry-After comes from the measured drain rate, the same over HTTP and gRPC', async () => {
+    const { server, held } = await heldServer(['--max-queue-size', '8', '--max-batch-size', '1']);
+    const client = inferenceClient(server.grpcPort);
+    try {
+      const photo = await readFile(sharedImage('chelsea.png'));
+      const batcher = server.registry.get('vit')!.loaded!.batcher;
+      // Three batches of one held ~250 ms each: the server measures ~4 items/s.
+      for (let i = 0; i < 3; i++) {
+        held.hold();
+        const answer = request(server.http).post('/v1/classify').send({ image: photo.toString('base64') }).then((r) => r);
+        await waitFor(() => held.held === 1);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        held.release();
+        assert.equal((await answer).status, 200);
+      }
+      held.hold();
+      const pending = [request(server.http).post('/v1/classify').send({ image: photo.toString('base64') }).then((r) => r)];
+      await waitFor(() => held.held === 1);
+      while (batcher.queueDepth < 8) {
+        pending.push(request(server.http).post('/v1/classify').send({ image: photo.toString('base64') }).then((r) => r));
+        await waitFor(() => batcher.queueDepth === pending.length - 1);
+      }
+      const http = await request(server.http).post('/v1/classify').send({ image: photo.toString('base64') });
+      assert.equal(http.status, 429);
+      const grpcError = await unary(client, 'Classify', { image: photo }).then(
+        () => assert.fail('expected RESOURCE_EXHAUSTED'),
+        (error: grpc.ServiceError) => error,
+      );
+      assert.equal(grpcError.code, grpc.status.RESOURCE_EXHAUSTED);
+      const fromHttp = Number(http.headers['retry-after']);
+      const fromGrpc = Number(grpcError.metadata.get('retry-after')[0]);
+      // 8 queued at ~4 items/s: about 2 s, on both transports (not a fixed 1 s, not minutes).
+      assert.equal(fromGrpc, fromHttp);
+      assert.ok(fromHttp >= 2 && fromHttp <= 4, `Retry-After ${fromHttp}`);
+      held.release();
+      for (const answer of await Promise.all(pending)) assert.equal(answer.status, 200);
+    } finally {
+      client.close();
       held.release();
       await server.close();
     }

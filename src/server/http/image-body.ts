@@ -8,6 +8,7 @@ import multer from 'multer';
 import { ApiError } from '../../errors.js';
 import type { Limits } from '../config.js';
 import { imageBytesFromString } from '../schemas.js';
+import { checkJsonShape } from './json-guard.js';
 
 export type ImageBodyKind = 'multipart' | 'json' | 'raw';
 
@@ -45,7 +46,7 @@ export function imageBody(limits: Limits): RequestHandler[] {
     storage: multer.memoryStorage(),
     limits: { fileSize: limits.imageBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 25 },
   }).single('image');
-  const json = express.json({ limit: limits.jsonBodyBytes, type: () => true });
+  const json = express.json({ limit: limits.jsonBodyBytes, type: () => true, verify: (_req, _res, bytes) => checkJsonShape(bytes) });
   const raw = express.raw({ limit: limits.imageBytes, type: () => true });
 
   const parse: RequestHandler = (req, res, next) => {
