@@ -15,5 +15,6 @@ export const USAGE = `Usage: npm start -- [options]
   --cache-dir PATH          where generated (demo) models live (env MMS_CACHE_DIR); pulled
                             models go to the Hugging Face hub cache (HF_HUB_CACHE,
                             else $HF_HOME/hub, else ~/.cache/huggingface/hub)
+  --preprocess-threads N    image decoding/resizing worker threads (env MMS_PREPROCESS_THREADS)
   --log-level LEVEL         pino level (env LOG_LEVEL; default info)
   --help                    this text`;
