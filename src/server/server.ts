@@ -72,6 +72,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       http.off('error', reject);
       resolve();
     });
+  }).catch(async (error: unknown) => {
+    await preprocessor.close(); // its threads would keep the process alive
+    throw error;
   });
   const httpPort = (http.address() as AddressInfo).port;
   logger.info({ port: httpPort, host: config.host }, 'HTTP listening');
