@@ -78,8 +78,8 @@ async function main(): Promise<void> {
   const oursRows: (LoadResult & { health?: unknown; metrics?: unknown; meanBatchFromMetrics: number })[] = [];
   let oursLayout: Layout;
   try {
-    const listed = (await (await fetch(`${oursBase}/v1/models`)).json()) as { models: { instances: number; intra_op_threads: number }[] };
-    oursLayout = { instances: listed.models[0]!.instances, threads: listed.models[0]!.intra_op_threads };
+    const listed = (await (await fetch(`${oursBase}/v1/models`)).json()) as { data: { instances: number; intra_op_threads: number }[] };
+    oursLayout = { instances: listed.data[0]!.instances, threads: listed.data[0]!.intra_op_threads };
     for (const clients of [1, 4, 16]) {
       const batchesBefore = await metricValue(oursBase, 'mms_batch_size_count{model="vit"}');
       const itemsBefore = await metricValue(oursBase, 'mms_batch_size_sum{model="vit"}');

@@ -6,9 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-export type OnnxVariant = 'fp32' | 'quantized' | 'fp16';
-
-const VARIANT_SUFFIX: Record<OnnxVariant, string> = { fp32: '', quantized: '_quantized', fp16: '_fp16' };
+import { DTYPE_SUFFIX, type Dtype } from './dtypes.js';
 
 export class ModelFolderError extends Error {
   override name = 'ModelFolderError';
@@ -29,9 +27,9 @@ export async function readJsonFile<T = unknown>(dir: string, name: string): Prom
   }
 }
 
-/** Path of `onnx/<name>.onnx` (or its variant); the older flat layout `<name>.onnx` also works. */
-export function onnxFile(dir: string, name: string, variant: OnnxVariant): string {
-  const file = `${name}${VARIANT_SUFFIX[variant]}.onnx`;
+/** Path of `onnx/<name><dtype suffix>.onnx`; the older flat layout `<name>.onnx` also works. */
+export function onnxFile(dir: string, name: string, variant: Dtype): string {
+  const file = `${name}${DTYPE_SUFFIX[variant]}.onnx`;
   const candidates = [path.join(dir, 'onnx', file), path.join(dir, file)];
   const found = candidates.find((candidate) => existsSync(candidate));
   if (!found) throw new ModelFolderError(`no ${variant} ONNX graph in ${dir}: looked for ${candidates.join(' and ')}`);

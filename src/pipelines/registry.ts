@@ -3,7 +3,7 @@
  * (CLIP zero-shot, captioning, chat) adds a row here and its handler to `LoadedModel`.
  */
 import type { Logger } from 'pino';
-import type { OnnxVariant } from '../models/hf-folder.js';
+import type { Dtype } from '../models/dtypes.js';
 import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { ExecutionProvider } from '../models/session/execution-providers.js';
 import type { WorkerPool } from '../models/session/worker-pool.js';
@@ -11,18 +11,19 @@ import { loadVitModel } from '../models/vit/load-vit.js';
 import { encoderRunBatch, type EncodedRow } from './batched-encoder.js';
 import { Batcher, type BatcherEvents, type RunBatch } from './batcher.js';
 import { createImageClassifier, type ImageClassifier } from './image-classification.js';
+import type { Task } from './tasks.js';
 
 const DRAIN_TIMEOUT_MS = 10_000;
 
-export const TASKS = { 'image-classification': { family: 'vit' } } as const;
-export type Task = keyof typeof TASKS;
+export const TASKS: Record<Task, { family: string }> = { 'image-classification': { family: 'vit' } };
+export type { Task };
 
 /** Everything needed to load one served model (settings already resolved by precedence). */
 export interface ModelSpec {
   id: string;
   dir: string;
   task: Task;
-  variant: OnnxVariant;
+  variant: Dtype;
   instances: number;
   intraOpThreads: number;
   maxBatchSize: number;

@@ -2,9 +2,17 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_DTYPE, DTYPE_NAMES, dtypeOf } from '../models/dtypes.js';
 import { EXECUTION_PROVIDERS } from '../models/session/execution-providers.js';
+import { TASK_NAMES } from '../pipelines/tasks.js';
 
 export const providerSchema = z.enum(EXECUTION_PROVIDERS);
+
+/** A dtype tag by any of its names, normalised to the dtype (`quantized` → `q8`). */
+export const dtypeSchema = z
+  .string()
+  .refine((tag) => dtypeOf(tag) !== undefined, { message: `a dtype tag is one of ${DTYPE_NAMES.join(', ')}` })
+  .transform((tag) => dtypeOf(tag)!);
 
 /** Per-model settings a config file (snake_case) may give; unset ones fall back to defaults. */
 export const modelEntrySchema = z.strictObject({
@@ -13,8 +21,9 @@ export const modelEntrySchema = z.strictObject({
   dir: z.string().optional(),
   /** ...or a catalog id (models/catalog.json), served from the Hugging Face cache. */
   catalog: z.string().optional(),
-  task: z.enum(['image-classification']).default('image-classification'),
-  variant: z.enum(['fp32', 'quantized', 'fp16']).default('fp32'),
+  task: z.enum(TASK_NAMES).default('image-classification'),
+  /** A dtype tag (transformers.js names; `quantized` = `q8`). */
+  variant: dtypeSchema.default(DEFAULT_DTYPE),
   instances: z.number().int().min(1).optional(),
   intra_op_threads: z.number().int().min(1).optional(),
   max_batch_size: z.number().int().min(1).max(256).optional(),

@@ -7,7 +7,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { hubCacheDir } from '../models/hub/hub-cache.js';
+import { DEFAULT_DTYPE, dtypeOf, taggedId, type Dtype } from '../models/dtypes.js';
 import { defaultPreprocessThreads } from '../models/image/preprocess-pool.js';
+import type { Task } from '../pipelines/tasks.js';
 import { modelEntrySchema, providerSchema, readConfigFile, type ConfigFile, type ModelEntry } from './config-file.js';
 import { defaultPixelBudgetBytes } from './pixel-budget.js';
 import { boolFrom, intFrom, providersFrom } from './config-values.js';
@@ -41,8 +43,9 @@ export type ModelSource = { kind: 'dir'; dir: string } | { kind: 'catalog'; cata
 export interface ModelSettings {
   id: string;
   source: ModelSource;
-  task: 'image-classification';
-  variant: 'fp32' | 'quantized' | 'fp16';
+  task: Task;
+  /** The dtype tag; the served id carries it unless it is the default (`id:q8`). */
+  variant: Dtype;
   /** undefined = planned from the thread budget. */
   instances: number | undefined;
   intraOpThreads: number | undefined;
@@ -114,8 +117,11 @@ function modelDirEntry(spec: string): Partial<ModelEntry> {
   return { ...(id ? { id } : {}), dir };
 }
 
+/** The served id: the given one, else the catalog id or folder name, tagged with a non-default dtype (`id:q8`). */
 function entryId(entry: Partial<ModelEntry>): string {
-  return entry.id ?? entry.catalog ?? path.basename(path.resolve(entry.dir ?? '.'));
+  if (entry.id) return entry.id;
+  const base = entry.catalog ?? path.basename(path.resolve(entry.dir ?? '.'));
+  return taggedId(base, dtypeOf(entry.variant ?? DEFAULT_DTYPE) ?? DEFAULT_DTYPE);
 }
 
 /** Per-model settings from flags and environment: they win over every model entry. */

@@ -32,6 +32,8 @@ export type ModelLoader = (spec: ModelSpec, deps: LoadDeps) => Promise<LoadedMod
 export class ModelRegistry {
   private readonly models = new Map<string, ServedModel>();
   private closed = false;
+  /** When the server started serving (Date.now() ms): `created` in the OpenAI model list. */
+  readonly createdAt = Date.now();
 
   constructor(
     specs: ModelSpec[],

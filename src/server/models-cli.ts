@@ -5,6 +5,7 @@
  *   rm <id>                       remove a model's repo from the cache
  *   verify <id> [--write]         (online) read commit hashes and sha256s from the Hub
  */
+import { DEFAULT_DTYPE, DTYPE_NAMES, dtypeOf } from '../models/dtypes.js';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { filesFor, findEntry, loadCatalog, type CatalogEntry, type Variant } from '../models/catalog/catalog.js';
@@ -14,13 +15,15 @@ import { verifyEntry } from './catalog-verify.js';
 
 const USAGE = `Usage: npm run models -- <command>
   list                          catalog models and whether they are in the cache
-  pull <id> [--variant V|all]   download a model (variants: fp32 (default), quantized, fp16)
+  pull <id> [--variant V|all]   download a model (variants: fp32 (default), fp16, q8 (= quantized), int8, uint8, q4, q4f16, bnb4)
   rm <id>                       remove a model from the cache
   verify <id> [--write]         (online) fill in commit hashes and sha256s from the Hub`;
 
 function variantsOf(entry: CatalogEntry, requested: string | undefined): Variant[] {
   if (requested === 'all') return Object.keys(entry.variants) as Variant[];
-  return [(requested ?? 'fp32') as Variant];
+  const dtype = dtypeOf(requested ?? DEFAULT_DTYPE);
+  if (!dtype) throw new Error(`unknown variant '${requested}': use one of ${DTYPE_NAMES.join(', ')}, or all`);
+  return [dtype];
 }
 
 export async function runModelsCli(argv: string[], env: NodeJS.ProcessEnv, out: { write(text: string): unknown } = process.stdout): Promise<number> {

@@ -23,6 +23,18 @@ export function classifyResponse(modelId: string, result: ClassifyResult, random
   };
 }
 
+/**
+ * GET /v1/models in the OpenAI list shape (`{object: "list", data: [{id, object: "model",
+ * created, owned_by}]}`), so OpenAI clients can list the models; our fields stand beside theirs.
+ */
+export function openAiModelList(registry: ModelRegistry) {
+  const created = Math.floor(registry.createdAt / 1000);
+  return {
+    object: 'list' as const,
+    data: modelList(registry).map((model) => ({ object: 'model' as const, created, owned_by: 'multimodal-server', ...model })),
+  };
+}
+
 export function modelList(registry: ModelRegistry) {
   return registry.ids.map((id) => {
     const model = registry.get(id)!;

@@ -50,8 +50,8 @@ describe('execution providers', () => {
     const server = await startTestServer(['--model-dir', await tinyVitDir(), '--providers', 'cuda,cpu']);
     try {
       const res = await request(server.http).get('/v1/models').expect(200);
-      assert.equal(res.body.models[0].execution_provider, 'cpu');
-      assert.equal(res.body.models[0].state, 'ready');
+      assert.equal(res.body.data[0].execution_provider, 'cpu');
+      assert.equal(res.body.data[0].state, 'ready');
     } finally {
       await server.close();
     }

@@ -27,7 +27,7 @@ function catalogEntry(): CatalogEntry {
       { path: 'config.json', sha256: null },
       { path: 'preprocessor_config.json', sha256: null },
     ],
-    variants: { fp32: [{ path: 'onnx/model.onnx', sha256: null }], quantized: [{ path: 'onnx/model_quantized.onnx', sha256: null }] },
+    variants: { fp32: [{ path: 'onnx/model.onnx', sha256: null }], q8: [{ path: 'onnx/model_quantized.onnx', sha256: null }] },
     defaults: { max_batch_size: 4 },
   };
 }
@@ -94,8 +94,8 @@ describe('catalog models from the Hugging Face cache', () => {
     try {
       await server.loaded;
       const models = await request(server.http).get('/v1/models').expect(200);
-      assert.equal(models.body.models[0].state, 'ready');
-      assert.equal(models.body.models[0].batching.max_batch_size, 4, 'batching default from the manifest');
+      assert.equal(models.body.data[0].state, 'ready');
+      assert.equal(models.body.data[0].batching.max_batch_size, 4, 'batching default from the manifest');
       const res = await request(server.http).post('/v1/classify').attach('image', await readFile(sharedImage('coffee.png')), 'c.png').expect(200);
       assert.equal(res.body.model, 'tiny-vit');
       // The layout other HF tools read.
@@ -140,7 +140,7 @@ describe('catalog models from the Hugging Face cache', () => {
 
     const listed = outputOf();
     await runModelsCli(['list', '--catalog', catalogFile], cacheEnv, listed.out);
-    assert.match(listed.text(), /tiny-vit .* \(fp32: cached, quantized: not pulled\)/);
+    assert.match(listed.text(), /tiny-vit .* \(fp32: cached, q8: not pulled\)/);
 
     const verified = outputOf();
     await runModelsCli(['verify', 'tiny-vit', '--write', '--catalog', catalogFile], cacheEnv, verified.out);

@@ -98,9 +98,24 @@ describe('settings precedence: flags > environment > config file > model default
   it('takes catalog ids with an optional variant', () => {
     const config = loadConfig(['--model', 'vit-base-patch16-224:quantized', '--pull'], { MMS_CACHE_DIR: '/c' });
     assert.deepEqual(config.models[0]?.source, { kind: 'catalog', catalogId: 'vit-base-patch16-224' });
-    assert.equal(config.models[0]?.variant, 'quantized');
+    assert.equal(config.models[0]?.variant, 'q8', '`quantized` is an alias of q8');
+    assert.equal(config.models[0]?.id, 'vit-base-patch16-224:q8');
     assert.equal(config.pull, true);
     assert.throws(() => loadConfig(['--model', 'vit:int3'], {}), /--model vit:int3/);
+  });
+
+  it('serves one model in several dtypes side by side, the default one under the bare id', () => {
+    const config = loadConfig(['--model', 'vit-base-patch16-224', '--model', 'vit-base-patch16-224:q8', '--model', 'vit-base-patch16-224:fp16'], {});
+    assert.deepEqual(
+      config.models.map((m) => [m.id, m.variant]),
+      [
+        ['vit-base-patch16-224', 'fp32'],
+        ['vit-base-patch16-224:q8', 'q8'],
+        ['vit-base-patch16-224:fp16', 'fp16'],
+      ],
+    );
+    // Both names of one tag are one model.
+    assert.throws(() => loadConfig(['--model', 'vit:q8', '--model', 'vit:quantized'], {}), /two models share the id 'vit:q8'/);
   });
 
   it('reads the Hugging Face variables as HF tools do', () => {

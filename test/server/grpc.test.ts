@@ -61,8 +61,15 @@ describe('gRPC InferenceService', () => {
     assert.equal(model.id, 'vit-tiny');
     assert.equal(model.state, 'ready');
     assert.equal(model.execution_provider, 'cpu');
-    assert.equal(model.num_labels, http.body.models[0].num_labels);
-    assert.equal(model.batching.max_batch_size, http.body.models[0].batching.max_batch_size);
+    assert.equal(http.body.object, 'list', 'HTTP answers in the OpenAI list shape');
+    const [listed] = http.body.data;
+    assert.equal(listed.id, 'vit-tiny');
+    assert.equal(listed.object, 'model');
+    assert.equal(typeof listed.owned_by, 'string');
+    assert.ok(Math.abs(listed.created - Date.now() / 1000) < 600, `created ${listed.created} is a Unix time in seconds`);
+    assert.equal(model.num_labels, listed.num_labels);
+    assert.equal(model.variant, listed.variant);
+    assert.equal(model.batching.max_batch_size, listed.batching.max_batch_size);
   });
 
   it('maps errors from the one table', async () => {

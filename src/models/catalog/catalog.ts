@@ -8,20 +8,23 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DTYPES, type Dtype } from '../dtypes.js';
+import { TASK_NAMES } from '../../pipelines/tasks.js';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 is 64 lower-case hex digits').nullable().default(null);
 const fileSchema = z.strictObject({ path: z.string().min(1), sha256 });
 
 const entrySchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][\w.-]*$/),
-  task: z.enum(['image-classification']),
+  task: z.enum(TASK_NAMES),
   family: z.enum(['vit']),
   description: z.string().optional(),
   repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'a repo is "org/name"'),
   revision: z.string().min(1),
   unverified: z.array(z.string()).default([]),
   files: z.array(fileSchema),
-  variants: z.partialRecord(z.enum(['fp32', 'quantized', 'fp16']), z.array(fileSchema)),
+  /** Graph files per dtype tag (transformers.js names). */
+  variants: z.partialRecord(z.enum(DTYPES as [Dtype, ...Dtype[]]), z.array(fileSchema)),
   defaults: z
     .strictObject({
       max_batch_size: z.number().int().min(1).optional(),

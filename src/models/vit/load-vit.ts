@@ -4,7 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { checkContract } from '../contract.js';
-import { onnxFile, readJsonFile, type OnnxVariant } from '../hf-folder.js';
+import type { Dtype } from '../dtypes.js';
+import { onnxFile, readJsonFile } from '../hf-folder.js';
 import { fixedOutputSize, parseImageProcessorConfig, type ImageProcessorSettings } from '../image/index.js';
 import type { ExecutionProvider } from '../session/execution-providers.js';
 import { WorkerPool } from '../session/worker-pool.js';
@@ -13,7 +14,7 @@ import { VIT_CONTRACT } from './vit-contract.js';
 
 export interface VitLoadOptions {
   dir: string;
-  variant: OnnxVariant;
+  variant: Dtype;
   instances: number;
   intraOpThreads: number;
   providers: ExecutionProvider[];

@@ -1,7 +1,7 @@
 /** GET /healthz (alive), GET /readyz (models loaded and warm), GET /v1/models. */
 import { Router } from 'express';
 import type { ModelRegistry } from '../model-registry.js';
-import { modelList } from '../wire.js';
+import { openAiModelList } from '../wire.js';
 
 export function statusRoutes(registry: ModelRegistry): Router {
   const router = Router();
@@ -13,7 +13,7 @@ export function statusRoutes(registry: ModelRegistry): Router {
     res.status(ready ? 200 : 503).json({ ready, models: registry.statuses() });
   });
   router.get('/v1/models', (_req, res) => {
-    res.json({ models: modelList(registry) });
+    res.json(openAiModelList(registry));
   });
   return router;
 }
