@@ -29,7 +29,7 @@ export async function measureBare(
   budget: { minImages: number; minSeconds: number },
 ): Promise<BareResult> {
   const pool = await WorkerPool.create({
-    modelPath,
+    sessions: { model: modelPath },
     instances: layout.instances,
     intraOpThreads: layout.threads,
     providers: ['cpu'],
@@ -46,7 +46,7 @@ export async function measureBare(
   };
   try {
     // Warm-up: one run per instance.
-    await Promise.all(Array.from({ length: layout.instances }, () => pool.run(batch(), ['logits'])));
+    await Promise.all(Array.from({ length: layout.instances }, () => pool.run('model', batch(), ['logits'])));
     const runLatencies: number[] = [];
     let images = 0;
     const started = performance.now();
@@ -55,7 +55,7 @@ export async function measureBare(
       Array.from({ length: layout.instances }, async () => {
         while (!enough()) {
           const t0 = performance.now();
-          await pool.run(batch(), ['logits']);
+          await pool.run('model', batch(), ['logits']);
           runLatencies.push(performance.now() - t0);
           images += batchSize;
         }

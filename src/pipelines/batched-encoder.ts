@@ -8,6 +8,8 @@ import { elementCount } from '../models/session/tensor.js';
 import type { RunBatch } from './batcher.js';
 
 export interface EncoderIo {
+  /** The pool's session to run (a component of the model). */
+  session: string;
   inputName: string;
   /** Shape of one item without the batch axis, e.g. [3, 224, 224]. */
   itemDims: number[];
@@ -34,6 +36,7 @@ export function encoderRunBatch(pool: Pick<WorkerPool, 'run'>, io: EncoderIo): R
     });
     const started = performance.now();
     const outputs = await pool.run(
+      io.session,
       { [io.inputName]: { type: 'float32', dims: [items.length, ...io.itemDims], data: batch } },
       [io.outputName],
     );

@@ -7,7 +7,7 @@ import type { Dtype } from '../models/dtypes.js';
 import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { ExecutionProvider } from '../models/session/execution-providers.js';
 import type { WorkerPool } from '../models/session/worker-pool.js';
-import { loadVitModel } from '../models/vit/load-vit.js';
+import { loadVitModel, VIT_SESSION } from '../models/vit/load-vit.js';
 import { encoderRunBatch, type EncodedRow } from './batched-encoder.js';
 import { Batcher, type BatcherEvents, type RunBatch } from './batcher.js';
 import { createImageClassifier, type ImageClassifier } from './image-classification.js';
@@ -76,7 +76,7 @@ export async function loadModel(spec: ModelSpec, deps: LoadDeps): Promise<Loaded
     logger?.warn({ provider: fallback.provider, reason: fallback.message, using: vit.pool.provider }, 'execution provider unavailable; falling back');
   }
 
-  const runBatch = encoderRunBatch(vit.pool, { inputName: 'pixel_values', itemDims: vit.itemDims, outputName: 'logits' });
+  const runBatch = encoderRunBatch(vit.pool, { session: VIT_SESSION, inputName: 'pixel_values', itemDims: vit.itemDims, outputName: 'logits' });
   const itemSize = vit.itemDims[0] * vit.itemDims[1] * vit.itemDims[2];
   let warmupSeconds: number;
   let batcher: Batcher<Float32Array, EncodedRow>;

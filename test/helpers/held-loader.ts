@@ -30,11 +30,11 @@ export function heldLoader() {
     loader: async (spec: ModelSpec, deps: LoadDeps) => {
       const loaded = await loadModel(spec, deps);
       const run = loaded.pool.run.bind(loaded.pool);
-      loaded.pool.run = async (feeds: NamedTensors, outputs: string[]) => {
+      loaded.pool.run = async (session: string, feeds: NamedTensors, outputs: string[]) => {
         held++;
         await gate.promise;
         held--;
-        return run(feeds, outputs);
+        return run(session, feeds, outputs);
       };
       return loaded;
     },

@@ -8,7 +8,7 @@ import { OnnxGraphBuilder, vitPreprocessorJson } from '../../src/models/generato
 import { WorkerPool } from '../../src/models/session/worker-pool.js';
 import { loadVitModel } from '../../src/models/vit/load-vit.js';
 import { sharedImage } from '../helpers/shared-dir.js';
-import { tinyVitDir } from '../helpers/test-models.js';
+import { slowVitDir, tinyVitDir } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
 
 const vitOptions = { variant: 'fp32', instances: 1, intraOpThreads: 1, providers: ['cpu'], requireProvider: false, allowSpinning: false } as const;
@@ -16,7 +16,7 @@ const vitOptions = { variant: 'fp32', instances: 1, intraOpThreads: 1, providers
 describe('execution providers', () => {
   it('falls back to CPU when CUDA is not there, and says so', async () => {
     const pool = await WorkerPool.create({
-      modelPath: path.join(await tinyVitDir(), 'onnx', 'model.onnx'),
+      sessions: { model: path.join(await tinyVitDir(), 'onnx', 'model.onnx') },
       instances: 1,
       intraOpThreads: 1,
       providers: ['cuda', 'cpu'],
@@ -35,7 +35,7 @@ describe('execution providers', () => {
   it('fails to load, naming the provider, when the provider is required', async () => {
     await assert.rejects(
       WorkerPool.create({
-        modelPath: path.join(await tinyVitDir(), 'onnx', 'model.onnx'),
+        sessions: { model: path.join(await tinyVitDir(), 'onnx', 'model.onnx') },
         instances: 1,
         intraOpThreads: 1,
         providers: ['cuda'],
@@ -54,6 +54,26 @@ describe('execution providers', () => {
       assert.equal(res.body.data[0].state, 'ready');
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('a worker holding several sessions (the components of one model)', () => {
+  it('runs the session each batch names, on one provider, and refuses an unknown name', async () => {
+    const tiny = path.join(await tinyVitDir(), 'onnx', 'model.onnx');
+    const slow = path.join(await slowVitDir(), 'onnx', 'model.onnx');
+    const pool = await WorkerPool.create({ sessions: { tiny, slow }, instances: 1, intraOpThreads: 1, providers: ['cpu'], requireProvider: false, allowSpinning: false });
+    try {
+      assert.deepEqual(Object.keys(pool.sessions), ['tiny', 'slow']);
+      const size = (name: string) => pool.session(name).inputs[0]!.shape.slice(1).reduce<number>((a, b) => a * Number(b), 1);
+      const feeds = (name: string) => ({ pixel_values: { type: 'float32' as const, dims: [1, ...pool.session(name).inputs[0]!.shape.slice(1).map(Number)], data: new Float32Array(size(name)) } });
+      const [tinyOut, slowOut] = await Promise.all([pool.run('tiny', feeds('tiny'), ['logits']), pool.run('slow', feeds('slow'), ['logits'])]);
+      assert.deepEqual(tinyOut.logits?.dims, [1, Number(pool.session('tiny').outputs[0]!.shape[1])]);
+      assert.deepEqual(slowOut.logits?.dims, [1, Number(pool.session('slow').outputs[0]!.shape[1])]);
+      assert.throws(() => pool.session('text_model'), /no session 'text_model' \(the pool holds tiny, slow\)/);
+      await assert.rejects(pool.run('text_model', feeds('tiny'), ['logits']), /no session 'text_model'/);
+    } finally {
+      await pool.close();
     }
   });
 });

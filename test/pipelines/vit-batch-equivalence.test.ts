@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { preprocessImage } from '../../src/models/image/index.js';
-import { loadVitModel, type VitModel } from '../../src/models/vit/load-vit.js';
+import { loadVitModel, VIT_SESSION, type VitModel } from '../../src/models/vit/load-vit.js';
 import { encoderRunBatch, type EncodedRow } from '../../src/pipelines/batched-encoder.js';
 import { VIT_TINY } from '../../src/models/generator/index.js';
 import { SHARED_PHOTOS, sharedImage } from '../helpers/shared-dir.js';
@@ -29,7 +29,7 @@ describe('ViT: a batch of N equals N single runs', () => {
   after(() => model.pool.close());
 
   it('matches within 1e-4 for every photo', async (t) => {
-    const run = encoderRunBatch(model.pool, { inputName: 'pixel_values', itemDims: model.itemDims, outputName: 'logits' });
+    const run = encoderRunBatch(model.pool, { session: VIT_SESSION, inputName: 'pixel_values', itemDims: model.itemDims, outputName: 'logits' });
     const signal = new AbortController().signal;
     // The pool transfers (detaches) the input buffers, so every run gets its own copies.
     const batched = (await run(pixels.map((p) => p.slice()), signal)) as EncodedRow[];

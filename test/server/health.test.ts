@@ -21,9 +21,9 @@ describe('health and readiness', () => {
     const gatedLoader = async (spec: ModelSpec, deps: LoadDeps) => {
       await gate;
       const run = WorkerPool.prototype.run;
-      WorkerPool.prototype.run = async function (this: WorkerPool, feeds, outputNames) {
+      WorkerPool.prototype.run = async function (this: WorkerPool, session, feeds, outputNames) {
         const batchSize = feeds.pixel_values?.dims[0] ?? 0; // read before run() transfers the buffers
-        const outputs = await run.call(this, feeds, outputNames);
+        const outputs = await run.call(this, session, feeds, outputNames);
         runs.push({ pool: this, batchSize, readyWhenDone: server.registry.ready });
         return outputs;
       };

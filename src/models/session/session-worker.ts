@@ -1,5 +1,6 @@
 /**
- * Worker-thread entry: owns one onnxruntime session, runs one batch at a time.
+ * Worker-thread entry: owns the onnxruntime sessions of one model instance (one per component),
+ * runs one batch at a time on the session it names.
  * `session.run()` blocks the thread it runs on, so it must never run on the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -24,25 +25,37 @@ function describe(values: readonly ort.InferenceSession.ValueMetadata[]): ValueI
   );
 }
 
-async function createSession(): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider; fallbacks: ProviderFailure[] }> {
+type Sessions = Record<string, ort.InferenceSession>;
+
+async function releaseAll(sessions: Sessions): Promise<void> {
+  await Promise.all(Object.values(sessions).map((session) => session.release().catch(() => {})));
+}
+
+/** Every session on the first provider that loads them all; the failures on the way are reported. */
+async function createSessions(): Promise<{ sessions: Sessions; provider: ExecutionProvider; fallbacks: ProviderFailure[] }> {
   const fallbacks: ProviderFailure[] = [];
   for (const provider of providerAttempts(options.providers, options.requireProvider)) {
+    const sessions: Sessions = {};
     try {
-      const session = await ort.InferenceSession.create(options.modelPath, {
-        executionProviders: [provider],
-        intraOpNumThreads: options.intraOpThreads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
-      });
-      return { session, provider, fallbacks };
+      for (const [name, modelPath] of Object.entries(options.sessions)) {
+        sessions[name] = await ort.InferenceSession.create(modelPath, {
+          executionProviders: [provider],
+          intraOpNumThreads: options.intraOpThreads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+          extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
+        });
+      }
+      return { sessions, provider, fallbacks };
     } catch (error) {
+      await releaseAll(sessions);
       fallbacks.push({ provider, message: error instanceof Error ? error.message : String(error) });
     }
   }
   const tried = fallbacks.map((f) => `${f.provider}: ${f.message}`).join('; ');
-  throw Object.assign(new Error(`no execution provider could load ${options.modelPath} (${tried})`), { fallbacks });
+  const files = Object.values(options.sessions).join(', ');
+  throw Object.assign(new Error(`no execution provider could load ${files} (${tried})`), { fallbacks });
 }
 
 function toOrtFeeds(feeds: NamedTensors): Record<string, ort.Tensor> {
@@ -63,25 +76,30 @@ function fromOrtOutputs(outputs: ort.InferenceSession.OnnxValueMapType): NamedTe
 }
 
 async function main(): Promise<void> {
-  let loaded: Awaited<ReturnType<typeof createSession>>;
+  let loaded: Awaited<ReturnType<typeof createSessions>>;
   try {
-    loaded = await createSession();
+    loaded = await createSessions();
   } catch (error) {
     const fallbacks = (error as { fallbacks?: ProviderFailure[] }).fallbacks ?? [];
     post({ kind: 'load_failed', message: error instanceof Error ? error.message : String(error), fallbacks });
     return;
   }
-  const { session, provider, fallbacks } = loaded;
-  post({ kind: 'ready', provider, fallbacks, inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) });
+  const { sessions, provider, fallbacks } = loaded;
+  const info = Object.fromEntries(
+    Object.entries(sessions).map(([name, session]) => [name, { inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) }]),
+  );
+  post({ kind: 'ready', provider, fallbacks, sessions: info });
 
   port!.on('message', async (message: PoolToWorker) => {
     if (message.kind === 'crash') process.exit(70);
     if (message.kind === 'close') {
-      await session.release();
+      await releaseAll(sessions);
       port!.close();
       return;
     }
     try {
+      const session = sessions[message.session];
+      if (!session) throw new Error(`no session '${message.session}' in this worker (it has ${Object.keys(sessions).join(', ')})`);
       const outputs = fromOrtOutputs(await session.run(toOrtFeeds(message.feeds), message.outputNames));
       post({ kind: 'result', id: message.id, outputs }, transferablesOf(outputs));
     } catch (error) {

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { ApiError } from '../../errors.js';
 import type { ExecutionProvider } from './execution-providers.js';
 import { transferablesOf, type NamedTensors } from './tensor.js';
-import type { ProviderFailure, SessionWorkerOptions, ValueInfo, WorkerToPool } from './worker-protocol.js';
+import type { ProviderFailure, SessionInfo, SessionWorkerOptions, WorkerToPool } from './worker-protocol.js';
 
 export interface WorkerPoolOptions extends SessionWorkerOptions {
   instances: number;
@@ -38,8 +38,7 @@ interface Instance {
 interface LoadedInfo {
   provider: ExecutionProvider;
   fallbacks: ProviderFailure[];
-  inputs: ValueInfo[];
-  outputs: ValueInfo[];
+  sessions: Record<string, SessionInfo>;
 }
 
 // In the compiled build the worker is the .js file next to this one; from TypeScript sources
@@ -55,8 +54,8 @@ export class WorkerPool {
   readonly size: number;
   readonly provider: ExecutionProvider;
   readonly fallbacks: ProviderFailure[];
-  readonly inputs: ValueInfo[];
-  readonly outputs: ValueInfo[];
+  /** Inputs and outputs of each session, by name. */
+  readonly sessions: Record<string, SessionInfo>;
   /** Number of workers replaced after dying. */
   replacements = 0;
 
@@ -71,8 +70,7 @@ export class WorkerPool {
     this.size = options.instances;
     this.provider = info.provider;
     this.fallbacks = info.fallbacks;
-    this.inputs = info.inputs;
-    this.outputs = info.outputs;
+    this.sessions = info.sessions;
   }
 
   /** Starts every worker and resolves once all sessions are loaded (rejects if one fails). */
@@ -95,14 +93,22 @@ export class WorkerPool {
     return this.instances.filter((i) => i.state === 'idle').length;
   }
 
-  /** Runs one batch on an idle instance (waiting for one only while a dead worker is replaced). */
-  async run(feeds: NamedTensors, outputNames: string[]): Promise<NamedTensors> {
+  /** The inputs and outputs of one session; throws for a name the pool does not hold. */
+  session(name: string): SessionInfo {
+    const info = this.sessions[name];
+    if (!info) throw new Error(`no session '${name}' (the pool holds ${Object.keys(this.sessions).join(', ')})`);
+    return info;
+  }
+
+  /** Runs one batch of session `session` on an idle instance (waiting only while a dead worker is replaced). */
+  async run(session: string, feeds: NamedTensors, outputNames: string[]): Promise<NamedTensors> {
+    this.session(session);
     const instance = await this.takeIdle();
     const id = this.nextRunId++;
     return new Promise<NamedTensors>((resolve, reject) => {
       instance.pending = { id, resolve, reject };
       if (instance.crashOnNextRun) instance.worker.postMessage({ kind: 'crash' });
-      else instance.worker.postMessage({ kind: 'run', id, feeds, outputNames }, transferablesOf(feeds));
+      else instance.worker.postMessage({ kind: 'run', id, session, feeds, outputNames }, transferablesOf(feeds));
     });
   }
 
@@ -229,7 +235,8 @@ function startWorker(options: WorkerPoolOptions, index: number): { worker: Worke
     argv: workerArgv,
   });
   const ready = new Promise<LoadedInfo>((resolve, reject) => {
-    const onExit = (code: number) => reject(new Error(`session worker exited (code ${code}) while loading ${options.modelPath}`));
+    const onExit = (code: number) =>
+      reject(new Error(`session worker exited (code ${code}) while loading ${Object.values(options.sessions).join(', ')}`));
     worker.once('error', reject);
     worker.once('exit', onExit);
     worker.once('message', (message: WorkerToPool) => {

@@ -1,9 +1,15 @@
-/** Messages between a WorkerPool and its session workers. */
+/**
+ * Messages between a WorkerPool and its session workers. A worker holds one onnxruntime session
+ * per component of a model (CLIP: `text_model` and `vision_model`; a ViT: `model`), all on one
+ * execution provider, and each run names the session it is for. Stateful work (a decoder keeping
+ * its KV cache in the worker between steps) adds message kinds here.
+ */
 import type { ExecutionProvider } from './execution-providers.js';
 import type { NamedTensors, TensorType } from './tensor.js';
 
 export interface SessionWorkerOptions {
-  modelPath: string;
+  /** Session name → ONNX file, e.g. `{ model: '/m/onnx/model.onnx' }`. */
+  sessions: Record<string, string>;
   intraOpThreads: number;
   providers: ExecutionProvider[];
   /** Fail instead of falling back to CPU when the first provider cannot be created. */
@@ -25,14 +31,20 @@ export interface ProviderFailure {
   message: string;
 }
 
+/** What a loaded session takes and gives. */
+export interface SessionInfo {
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+}
+
 export type WorkerToPool =
-  | { kind: 'ready'; provider: ExecutionProvider; fallbacks: ProviderFailure[]; inputs: ValueInfo[]; outputs: ValueInfo[] }
+  | { kind: 'ready'; provider: ExecutionProvider; fallbacks: ProviderFailure[]; sessions: Record<string, SessionInfo> }
   | { kind: 'load_failed'; message: string; fallbacks: ProviderFailure[] }
   | { kind: 'result'; id: number; outputs: NamedTensors }
   | { kind: 'run_failed'; id: number; message: string };
 
 export type PoolToWorker =
-  | { kind: 'run'; id: number; feeds: NamedTensors; outputNames: string[] }
+  | { kind: 'run'; id: number; session: string; feeds: NamedTensors; outputNames: string[] }
   | { kind: 'close' }
   /** Fault injection: exit the worker thread at once, as a crash would. */
   | { kind: 'crash' };

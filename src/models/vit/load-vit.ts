@@ -24,6 +24,9 @@ export interface VitLoadOptions {
   onWorkerReplaced?: () => void;
 }
 
+/** The pool's one session: the classifier graph `onnx/model.onnx`. */
+export const VIT_SESSION = 'model';
+
 export interface VitModel {
   labels: string[];
   randomWeights: boolean;
@@ -45,7 +48,7 @@ export async function loadVitModel(options: VitLoadOptions): Promise<VitModel> {
   const itemDims: [number, number, number] = [3, size.height, size.width];
 
   const pool = await WorkerPool.create({
-    modelPath: onnxFile(dir, 'model', options.variant),
+    sessions: { [VIT_SESSION]: onnxFile(dir, 'model', options.variant) },
     instances: options.instances,
     intraOpThreads: options.intraOpThreads,
     providers: options.providers,
@@ -55,8 +58,9 @@ export async function loadVitModel(options: VitLoadOptions): Promise<VitModel> {
     onWorkerReplaced: options.onWorkerReplaced,
   });
   try {
-    checkContract(VIT_CONTRACT, pool, `model ${dir}`);
-    const pixelValues = pool.inputs.find((i) => i.name === 'pixel_values')!;
+    const session = pool.session(VIT_SESSION);
+    checkContract(VIT_CONTRACT, session, `model ${dir}`);
+    const pixelValues = session.inputs.find((i) => i.name === 'pixel_values')!;
     const [, , height, width] = pixelValues.shape;
     if ((typeof height === 'number' && height !== itemDims[1]) || (typeof width === 'number' && width !== itemDims[2])) {
       throw new Error(
