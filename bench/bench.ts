@@ -81,15 +81,15 @@ async function main(): Promise<void> {
     const listed = (await (await fetch(`${oursBase}/v1/models`)).json()) as { data: { instances: number; intra_op_threads: number }[] };
     oursLayout = { instances: listed.data[0]!.instances, threads: listed.data[0]!.intra_op_threads };
     for (const clients of [1, 4, 16]) {
-      const batchesBefore = await metricValue(oursBase, 'mms_batch_size_count{model="vit"}');
-      const itemsBefore = await metricValue(oursBase, 'mms_batch_size_sum{model="vit"}');
+      const batchesBefore = await metricValue(oursBase, 'mms_batch_size_count{model="vit",component="model",variant="fp32"}');
+      const itemsBefore = await metricValue(oursBase, 'mms_batch_size_sum{model="vit",component="model",variant="fp32"}');
       // 5 Hz each: far above a real scrape rate, yet light enough not to eat the row's throughput
       // (at 20 Hz the /metrics renders alone cost ~5% of these 2 cores).
       const pollers = clients === 16 ? [pollLatency(`${oursBase}/healthz`, POLL_MS), pollLatency(`${oursBase}/metrics`, POLL_MS)] : [];
       const row = await runLoad(`${oursBase}/v1/classify`, clients, settings.requests, photos);
       const [health, metrics] = await Promise.all(pollers.map((p) => p.stop()));
-      const batches = (await metricValue(oursBase, 'mms_batch_size_count{model="vit"}')) - batchesBefore;
-      const items = (await metricValue(oursBase, 'mms_batch_size_sum{model="vit"}')) - itemsBefore;
+      const batches = (await metricValue(oursBase, 'mms_batch_size_count{model="vit",component="model",variant="fp32"}')) - batchesBefore;
+      const items = (await metricValue(oursBase, 'mms_batch_size_sum{model="vit",component="model",variant="fp32"}')) - itemsBefore;
       oursRows.push({ ...row, health, metrics, meanBatchFromMetrics: items / batches });
       log(`ours ${clients} clients: ${row.throughput.toFixed(2)} img/s, p50 ${row.ok.p50.toFixed(0)} ms, p99 ${row.ok.p99.toFixed(0)} ms`);
     }

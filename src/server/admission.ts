@@ -60,7 +60,7 @@ export class Admission {
       throw new ApiError('overloaded', `this client has ${fromClient} requests in flight, the limit per client`, { retryAfterSeconds: this.retryAfter(task) });
     }
     const ready = this.registry.readyModels(task);
-    if (ready.length > 0 && ready.every((m) => m.loaded.batcher.queueDepth >= m.spec.maxQueueSize)) {
+    if (ready.length > 0 && ready.every((m) => Object.values(m.loaded.components).some((c) => c.batcher.queueDepth >= c.maxQueueSize))) {
       throw new ApiError('overloaded', `every ${task} queue is full`, { retryAfterSeconds: this.retryAfter(task) });
     }
     const ticket: Ticket = { client, onShutdown: options.onShutdown };
@@ -79,9 +79,11 @@ export class Admission {
     if (this.open.size === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 
-  /** The soonest any model of the task expects room, from its measured drain rate. */
+  /** The soonest any model of the task expects room (its slowest component), from the measured drain rates. */
   private retryAfter(task: Task): number {
-    const estimates = this.registry.readyModels(task).map((m) => m.loaded.batcher.retryAfterSeconds());
+    const estimates = this.registry
+      .readyModels(task)
+      .map((m) => Math.max(...Object.values(m.loaded.components).map((c) => c.batcher.retryAfterSeconds())));
     return estimates.length > 0 ? Math.min(...estimates) : 1;
   }
 

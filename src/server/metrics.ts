@@ -1,13 +1,23 @@
 /**
  * Every Prometheus metric of the server, in one place (docs/architecture.md, "Metrics"): prefix
  * `mms_`, base units, `_total` counters, fixed label sets. Request-level metrics carry model,
- * task, transport and code; batcher- and session-level ones carry model only (a batch mixes
- * transports). Label values come from the served set: an unknown model id counts as "unknown".
+ * variant, task, transport and code; batcher-level ones carry model, component (the session:
+ * `model`, `text_model`, `vision_model`) and variant (a batch mixes transports); model-level ones
+ * model and variant. Label values come from the served set: an unknown model id counts as "unknown".
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatcherEvents } from '../pipelines/batcher.js';
 
 export type Transport = 'http' | 'grpc';
+
+/**
+ * A served model as metrics name it: the model id without its tag, and the tag (dtype) apart,
+ * so one model's variants sum up or compare in PromQL. Unknown ids count as "unknown".
+ */
+export interface ModelLabels {
+  model: string;
+  variant: string;
+}
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128];
@@ -19,13 +29,13 @@ export class ServerMetrics {
   readonly requests = new Counter({
     name: 'mms_requests_total',
     help: 'Requests answered, by status code (ok or an error code of the error table).',
-    labelNames: ['model', 'task', 'transport', 'code'] as const,
+    labelNames: ['model', 'variant', 'task', 'transport', 'code'] as const,
     registers: [this.registry],
   });
   readonly requestDuration = new Histogram({
     name: 'mms_request_duration_seconds',
     help: 'Time from request received to answer sent.',
-    labelNames: ['model', 'task', 'transport', 'code'] as const,
+    labelNames: ['model', 'variant', 'task', 'transport', 'code'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
@@ -38,78 +48,78 @@ export class ServerMetrics {
   readonly queueDepth = new Gauge({
     name: 'mms_queue_depth',
     help: 'Items waiting in the model queue (not counting running batches).',
-    labelNames: ['model'] as const,
+    labelNames: ['model', 'component', 'variant'] as const,
     registers: [this.registry],
   });
   readonly batchesInFlight = new Gauge({
     name: 'mms_batches_in_flight',
     help: 'Batches running on session workers.',
-    labelNames: ['model'] as const,
+    labelNames: ['model', 'component', 'variant'] as const,
     registers: [this.registry],
   });
   readonly queueWait = new Histogram({
     name: 'mms_queue_wait_seconds',
     help: 'Time an item waited in the queue before its batch started.',
-    labelNames: ['model'] as const,
+    labelNames: ['model', 'component', 'variant'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
   readonly batchSize = new Histogram({
     name: 'mms_batch_size',
     help: 'Items per batch run.',
-    labelNames: ['model'] as const,
+    labelNames: ['model', 'component', 'variant'] as const,
     buckets: BATCH_BUCKETS,
     registers: [this.registry],
   });
   readonly inferenceDuration = new Histogram({
     name: 'mms_inference_duration_seconds',
     help: 'Time to run one batch (stack, session run on a worker, split).',
-    labelNames: ['model'] as const,
+    labelNames: ['model', 'component', 'variant'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
   readonly itemsProcessed = new Counter({
     name: 'mms_items_processed_total',
     help: 'Items that went through a batch run (throughput = rate of this).',
-    labelNames: ['model'] as const,
+    labelNames: ['model', 'component', 'variant'] as const,
     registers: [this.registry],
   });
   readonly rejections = new Counter({
     name: 'mms_rejections_total',
     help: 'Items refused or dropped by the batcher, by reason.',
-    labelNames: ['model', 'reason'] as const,
+    labelNames: ['model', 'component', 'variant', 'reason'] as const,
     registers: [this.registry],
   });
   readonly loadSeconds = new Histogram({
     name: 'mms_model_load_seconds',
     help: 'Time to create the sessions of a model.',
-    labelNames: ['model'] as const,
+    labelNames: ['model', 'variant'] as const,
     buckets: LOAD_BUCKETS,
     registers: [this.registry],
   });
   readonly warmupSeconds = new Histogram({
     name: 'mms_model_warmup_seconds',
     help: 'Time to run the warm-up batches of a model.',
-    labelNames: ['model'] as const,
+    labelNames: ['model', 'variant'] as const,
     buckets: LOAD_BUCKETS,
     registers: [this.registry],
   });
   readonly modelInfo = new Gauge({
     name: 'mms_model_info',
     help: 'Served models (always 1) with the execution provider actually in use.',
-    labelNames: ['model', 'task', 'family', 'execution_provider'] as const,
+    labelNames: ['model', 'variant', 'task', 'family', 'execution_provider'] as const,
     registers: [this.registry],
   });
   readonly modelReady = new Gauge({
     name: 'mms_model_ready',
     help: '1 when the model is loaded, warm and healthy, else 0.',
-    labelNames: ['model'] as const,
+    labelNames: ['model', 'variant'] as const,
     registers: [this.registry],
   });
   readonly workerRestarts = new Counter({
     name: 'mms_worker_restarts_total',
     help: 'Session workers replaced after dying.',
-    labelNames: ['model'] as const,
+    labelNames: ['model', 'variant'] as const,
     registers: [this.registry],
   });
 
@@ -136,37 +146,39 @@ export class ServerMetrics {
     }
   }
 
-  /** The batcher callbacks that feed this model's metrics. */
-  batcherEvents(model: string): BatcherEvents {
+  /** The batcher callbacks that feed the metrics of one component of a model. */
+  batcherEvents(labels: ModelLabels, component: string): BatcherEvents {
+    const at = { model: labels.model, component, variant: labels.variant };
     return {
-      onQueueDepth: (depth) => this.queueDepth.set({ model }, depth),
+      onQueueDepth: (depth) => this.queueDepth.set(at, depth),
       onBatchStart: ({ size, queueWaitSeconds }) => {
-        this.batchesInFlight.inc({ model });
-        this.batchSize.observe({ model }, size);
-        for (const wait of queueWaitSeconds) this.queueWait.observe({ model }, wait);
+        this.batchesInFlight.inc(at);
+        this.batchSize.observe(at, size);
+        for (const wait of queueWaitSeconds) this.queueWait.observe(at, wait);
       },
       onBatchEnd: ({ size, durationSeconds }) => {
-        this.batchesInFlight.dec({ model });
-        this.inferenceDuration.observe({ model }, durationSeconds);
-        this.itemsProcessed.inc({ model }, size);
+        this.batchesInFlight.dec(at);
+        this.inferenceDuration.observe(at, durationSeconds);
+        this.itemsProcessed.inc(at, size);
       },
-      onReject: (reason) => this.rejections.inc({ model, reason }),
-      onDrop: (reason) => this.rejections.inc({ model, reason }),
+      onReject: (reason) => this.rejections.inc({ ...at, reason }),
+      onDrop: (reason) => this.rejections.inc({ ...at, reason }),
     };
   }
 
   /** Counts one request from its start; call the returned function with the answer's code. */
-  startRequest(transport: Transport): (labels: { model: string; task: string; code: string }) => void {
+  startRequest(transport: Transport): (labels: ModelLabels & { task: string; code: string }) => void {
     const started = process.hrtime.bigint();
     this.requestsInFlight.inc({ transport });
     let done = false;
-    return ({ model, task, code }) => {
+    return ({ model, variant, task, code }) => {
       if (done) return;
       done = true;
       this.requestsInFlight.dec({ transport });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.requests.inc({ model, task, transport, code });
-      this.requestDuration.observe({ model, task, transport, code }, seconds);
+      const labels = { model, variant, task, transport, code };
+      this.requests.inc(labels);
+      this.requestDuration.observe(labels, seconds);
     };
   }
 }

@@ -4,8 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
-import { loadModel, type LoadDeps, type LoadedModel, type ModelSpec, type Task } from '../pipelines/registry.js';
-import type { ServerMetrics } from './metrics.js';
+import { loadModel, type LoadDeps, type LoadedModel, type ModelSpec, type Task, type TaskHandlers } from '../pipelines/registry.js';
+import type { ModelLabels, ServerMetrics } from './metrics.js';
 import type { MissingModel } from './model-sources.js';
 
 export type ModelState = 'loading' | 'ready' | 'unhealthy' | 'failed' | 'missing';
@@ -13,7 +13,10 @@ export type ModelState = 'loading' | 'ready' | 'unhealthy' | 'failed' | 'missing
 export interface ServedModel {
   /** undefined for a missing model (a catalog id not in the cache). */
   spec?: ModelSpec;
+  /** The served id: `id` or `id:tag` for a dtype other than the default. */
   id: string;
+  /** How metrics name it: the id without its tag, and the tag. */
+  labels: ModelLabels;
   task: Task;
   state: ModelState;
   error?: string;
@@ -28,6 +31,17 @@ export interface ModelStatus {
 }
 
 export type ModelLoader = (spec: ModelSpec, deps: LoadDeps) => Promise<LoadedModel>;
+
+/** A ready model of task T, with its task's handler. */
+export type ReadyModel<T extends Task = Task> = ServedModel & { spec: ModelSpec; loaded: LoadedModel<TaskHandlers[T]> };
+
+const UNKNOWN: ModelLabels = { model: 'unknown', variant: 'unknown' };
+
+/** Metric labels of a served id: `vit:q8` → model `vit`, variant `q8` (ids cannot contain ':'). */
+function labelsOf(id: string, variant: string | undefined): ModelLabels {
+  const [model = id, tag] = id.split(':');
+  return { model, variant: tag ?? variant ?? 'fp32' };
+}
 
 export class ModelRegistry {
   private readonly models = new Map<string, ServedModel>();
@@ -47,9 +61,9 @@ export class ModelRegistry {
     },
     private readonly loader: ModelLoader = loadModel,
   ) {
-    for (const spec of specs) this.models.set(spec.id, { spec, id: spec.id, task: spec.task, state: 'loading' });
-    for (const m of missing) this.models.set(m.id, { id: m.id, task: m.task, state: 'missing', error: m.message });
-    for (const id of this.models.keys()) deps.metrics?.modelReady.set({ model: id }, 0);
+    for (const spec of specs) this.models.set(spec.id, { spec, id: spec.id, labels: labelsOf(spec.id, spec.variant), task: spec.task, state: 'loading' });
+    for (const m of missing) this.models.set(m.id, { id: m.id, labels: labelsOf(m.id, undefined), task: m.task, state: 'missing', error: m.message });
+    for (const model of this.models.values()) deps.metrics?.modelReady.set(model.labels, 0);
   }
 
   /** Loads every model concurrently; failures are recorded per model, never thrown. */
@@ -60,30 +74,34 @@ export class ModelRegistry {
 
   private async load(model: ServedModel & { spec: ModelSpec }): Promise<void> {
     const { logger, metrics } = this.deps;
-    const id = model.id;
+    const { id, labels } = model;
+    // The model is unhealthy while any of its components is.
+    const unhealthy = new Set<string>();
     try {
       const loaded = await this.loader(model.spec, {
         logger,
         preprocessor: this.deps.preprocessor,
-        batcherEvents: {
-          ...metrics?.batcherEvents(id),
+        batcherEvents: (component) => ({
+          ...metrics?.batcherEvents(labels, component),
           onHealthChange: (healthy) => {
-            model.state = healthy ? 'ready' : 'unhealthy';
-            metrics?.modelReady.set({ model: id }, healthy ? 1 : 0);
+            if (healthy) unhealthy.delete(component);
+            else unhealthy.add(component);
+            model.state = unhealthy.size === 0 ? 'ready' : 'unhealthy';
+            metrics?.modelReady.set(labels, unhealthy.size === 0 ? 1 : 0);
             this.deps.onStateChange?.();
-            logger.warn({ model: id, healthy }, 'model health changed');
+            logger.warn({ model: id, component, healthy }, 'model health changed');
           },
-        },
-        onWorkerReplaced: () => metrics?.workerRestarts.inc({ model: id }),
+        }),
+        onWorkerReplaced: () => metrics?.workerRestarts.inc(labels),
       });
       if (this.closed) return void (await loaded.close());
       model.loaded = loaded;
       model.state = 'ready';
       if (metrics) {
-        metrics.modelInfo.set({ model: id, task: model.task, family: loaded.family, execution_provider: loaded.provider }, 1);
-        metrics.loadSeconds.observe({ model: id }, loaded.loadSeconds);
-        metrics.warmupSeconds.observe({ model: id }, loaded.warmupSeconds);
-        metrics.modelReady.set({ model: id }, 1);
+        metrics.modelInfo.set({ ...labels, task: model.task, family: loaded.family, execution_provider: loaded.provider }, 1);
+        metrics.loadSeconds.observe(labels, loaded.loadSeconds);
+        metrics.warmupSeconds.observe(labels, loaded.warmupSeconds);
+        metrics.modelReady.set(labels, 1);
       }
       this.deps.onStateChange?.();
       logger.info(
@@ -111,10 +129,8 @@ export class ModelRegistry {
   }
 
   /** Loaded, healthy models of a task. */
-  readyModels(task: Task): (ServedModel & { spec: ModelSpec; loaded: LoadedModel })[] {
-    return this.modelsOf(task).filter(
-      (m): m is ServedModel & { spec: ModelSpec; loaded: LoadedModel } => m.state === 'ready' && m.loaded !== undefined,
-    );
+  readyModels<T extends Task>(task: T): ReadyModel<T>[] {
+    return this.modelsOf(task).filter((m) => m.state === 'ready' && m.loaded !== undefined) as ReadyModel<T>[];
   }
 
   /** The model a request without a `model` field goes to: the first ready one of the task, else the first. */
@@ -124,7 +140,7 @@ export class ModelRegistry {
   }
 
   /** The model to serve a request: the named one, else the first model of the task. */
-  resolve(task: Task, id: string | undefined): ServedModel & { spec: ModelSpec; loaded: LoadedModel } {
+  resolve<T extends Task>(task: T, id: string | undefined): ReadyModel<T> {
     const candidates = this.modelsOf(task);
     const wanted = id ?? this.defaultModelId(task);
     const model = candidates.find((m) => m.id === wanted);
@@ -138,12 +154,13 @@ export class ModelRegistry {
     if (model.state === 'loading') throw new ApiError('not_ready', `model '${model.id}' is still loading`, { retryAfterSeconds: 5 });
     if (model.state === 'failed') throw new ApiError('not_ready', `model '${model.id}' failed to load: ${model.error}`);
     if (model.state === 'missing') throw new ApiError('not_ready', model.error ?? `model '${model.id}' is missing`);
-    return model as ServedModel & { spec: ModelSpec; loaded: LoadedModel };
+    // The registry only holds models loaded by their task's row, so the handler is that task's.
+    return model as ReadyModel<T>;
   }
 
-  /** A metric label for a requested model id: served ids as they are, anything else "unknown". */
-  metricLabel(id: string | undefined): string {
-    return id !== undefined && this.models.has(id) ? id : 'unknown';
+  /** Metric labels for a requested model id: a served model's, else "unknown" (never raw client text). */
+  metricLabels(id: string | undefined): ModelLabels {
+    return (id !== undefined && this.models.get(id)?.labels) || UNKNOWN;
   }
 
   statuses(): ModelStatus[] {

@@ -96,7 +96,8 @@ describe('gRPC InferenceService', () => {
     const counts = async () => {
       const text = (await request(server.http).get('/metrics')).text;
       const count = (model: string, code: string) => {
-        const line = `mms_requests_total{model="${model}",task="image-classification",transport="grpc",code="${code}"} `;
+        const variant = model === 'unknown' ? 'unknown' : 'fp32';
+        const line = `mms_requests_total{model="${model}",variant="${variant}",task="image-classification",transport="grpc",code="${code}"} `;
         const found = text.split('\n').find((l) => l.startsWith(line));
         return found === undefined ? 0 : Number(found.slice(line.length));
       };
@@ -184,12 +185,12 @@ describe('gRPC health and deadlines', () => {
       while (held.held === 0) await new Promise((resolve) => setTimeout(resolve, 2));
       const error = await rejection(unary(client, 'Classify', { image: photo }, 100));
       assert.equal(error.code, status.DEADLINE_EXCEEDED);
-      const batcher = server.registry.get('vit')!.loaded!.batcher;
+      const batcher = server.registry.get('vit')!.loaded!.components.model!.batcher;
       while (batcher.queueDepth > 0) await new Promise((resolve) => setTimeout(resolve, 2));
       held.release();
       await running;
       const text = (await request(server.http).get('/metrics')).text;
-      assert.match(text, /^mms_items_processed_total\{model="vit"\} 1$/m, 'the expired call never ran');
+      assert.match(text, /^mms_items_processed_total\{model="vit",component="model",variant="fp32"\} 1$/m, 'the expired call never ran');
     } finally {
       held.release();
       client.close();

@@ -75,7 +75,7 @@ describe('health and readiness', () => {
     );
     try {
       await server.loaded;
-      const batcher = server.registry.get('slow')!.loaded!.batcher;
+      const batcher = server.registry.get('slow')!.loaded!.components.model!.batcher;
       const order: string[] = [];
       const photo = await readFile(sharedImage('astronaut.png'));
       const classify = request(server.http)

@@ -52,7 +52,7 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
     const { server, held } = await heldServer(['--max-queue-size', '2', '--max-batch-size', '4']);
     try {
       const photo = await readFile(sharedImage('chelsea.png'));
-      const batcher = server.registry.get('vit')!.loaded!.batcher;
+      const batcher = server.registry.get('vit')!.loaded!.components.model!.batcher;
       const post = () => request(server.http).post('/v1/classify').attach('image', photo, 'c.png').then((r) => r);
       const running = post();
       await waitFor(() => held.held === 1);
@@ -69,7 +69,7 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
       for (const res of await Promise.all([running, ...queued])) assert.equal(res.status, 200);
       const metrics = (await request(server.http).get('/metrics')).text;
       // Both were refused at admission, before the body named a model.
-      assert.match(metrics, /^mms_requests_total\{model="unknown",task="image-classification",transport="http",code="overloaded"\} 2$/m);
+      assert.match(metrics, /^mms_requests_total\{model="unknown",variant="unknown",task="image-classification",transport="http",code="overloaded"\} 2$/m);
     } finally {
       held.release();
       await server.close();
@@ -83,7 +83,7 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
       const running = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
       await waitFor(() => held.held === 1);
       const queued = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
-      await waitFor(() => server.registry.get('vit')!.loaded!.batcher.queueDepth === 1);
+      await waitFor(() => server.registry.get('vit')!.loaded!.components.model!.batcher.queueDepth === 1);
       const refused = await request(server.http).post('/v1/classify').send({ image: photo });
       assert.equal(refused.status, 429);
       assert.match(refused.body.error.message, /limit of 2 requests in flight/);
@@ -109,8 +109,8 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
       held.release();
       assert.equal((await running).status, 200);
       const metrics = (await request(server.http).get('/metrics')).text;
-      assert.match(metrics, /^mms_items_processed_total\{model="vit"\} 1$/m, 'the expired item did not run');
-      assert.match(metrics, /^mms_rejections_total\{model="vit",reason="deadline"\} 1$/m);
+      assert.match(metrics, /^mms_items_processed_total\{model="vit",component="model",variant="fp32"\} 1$/m, 'the expired item did not run');
+      assert.match(metrics, /^mms_rejections_total\{model="vit",component="model",variant="fp32",reason="deadline"\} 1$/m);
     } finally {
       held.release();
       await server.close();
@@ -122,7 +122,7 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
     const { server, held } = await heldServer(['--max-batch-size', '1'], 512, 25_000, logger);
     try {
       const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
-      const batcher = server.registry.get('vit')!.loaded!.batcher;
+      const batcher = server.registry.get('vit')!.loaded!.components.model!.batcher;
       const running = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
       await waitFor(() => held.held === 1);
       // A raw client that sends a request and hangs up while it is queued.
@@ -137,10 +137,10 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
       held.release();
       assert.equal((await running).status, 200);
       const metrics = (await request(server.http).get('/metrics')).text;
-      assert.match(metrics, /^mms_rejections_total\{model="vit",reason="cancelled"\} 1$/m);
-      assert.match(metrics, /^mms_items_processed_total\{model="vit"\} 1$/m);
+      assert.match(metrics, /^mms_rejections_total\{model="vit",component="model",variant="fp32",reason="cancelled"\} 1$/m);
+      assert.match(metrics, /^mms_items_processed_total\{model="vit",component="model",variant="fp32"\} 1$/m);
       // Counted and logged under the model it was resolved to, with nginx's 499, not 200.
-      assert.match(metrics, /^mms_requests_total\{model="vit",task="image-classification",transport="http",code="cancelled"\} 1$/m);
+      assert.match(metrics, /^mms_requests_total\{model="vit",variant="fp32",task="image-classification",transport="http",code="cancelled"\} 1$/m);
       const cancelled = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'request done' && entry.code === 'cancelled');
       assert.equal(cancelled.length, 1);
       assert.equal(cancelled[0].model, 'vit');
@@ -156,7 +156,7 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
     const client = inferenceClient(server.grpcPort);
     try {
       const photo = await readFile(sharedImage('chelsea.png'));
-      const batcher = server.registry.get('vit')!.loaded!.batcher;
+      const batcher = server.registry.get('vit')!.loaded!.components.model!.batcher;
       // Three batches of one held ~250 ms each: the server measures ~4 items/s.
       for (let i = 0; i < 3; i++) {
         held.hold();
@@ -197,7 +197,7 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
   it('on shutdown finishes every accepted request, running and queued, and refuses new ones with 503', async () => {
     const { server, held } = await heldServer(['--max-batch-size', '1']);
     const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
-    const batcher = server.registry.get('vit')!.loaded!.batcher;
+    const batcher = server.registry.get('vit')!.loaded!.components.model!.batcher;
     const url = `http://127.0.0.1:${server.httpPort}`;
     const running = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
     await waitFor(() => held.held === 1);
@@ -216,7 +216,7 @@ describe('back-pressure, deadlines and cancellation over HTTP', () => {
   it('on shutdown answers 503 to what is still open when the drain timeout passes', async () => {
     const { server, held } = await heldServer(['--max-batch-size', '1'], 512, 200);
     const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
-    const batcher = server.registry.get('vit')!.loaded!.batcher;
+    const batcher = server.registry.get('vit')!.loaded!.components.model!.batcher;
     const running = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);
     await waitFor(() => held.held === 1);
     const queued = request(server.http).post('/v1/classify').send({ image: photo }).then((r) => r);

@@ -39,14 +39,14 @@ describe('the server process: graceful drain on SIGTERM', () => {
       await waitUntil(
         async () => {
           last = await metricsText(server);
-          return httpInFlight(last) === 16 && gauge(last, 'mms_queue_depth', 'model="vit"') >= 3;
+          return httpInFlight(last) === 16 && gauge(last, 'mms_queue_depth', 'model="vit",component="model",variant="fp32"') >= 3;
         },
         20_000,
         '16 requests in flight with at least 3 queued',
       ).catch((error: Error) => {
-        throw new Error(`${error.message}; in flight ${httpInFlight(last)}, queued ${gauge(last, 'mms_queue_depth', 'model="vit"')}`);
+        throw new Error(`${error.message}; in flight ${httpInFlight(last)}, queued ${gauge(last, 'mms_queue_depth', 'model="vit",component="model",variant="fp32"')}`);
       });
-      const queuedAtSigterm = gauge(last, 'mms_queue_depth', 'model="vit"');
+      const queuedAtSigterm = gauge(last, 'mms_queue_depth', 'model="vit",component="model",variant="fp32"');
 
       const sigtermAt = performance.now();
       server.kill('SIGTERM');

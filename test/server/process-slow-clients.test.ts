@@ -61,7 +61,7 @@ describe('the server process: slow and oversized clients', () => {
       const line = requestDoneLines(server).find((l) => l.request_id === 'slow-body')!;
       assert.notEqual(line.status, 200, `log line ${JSON.stringify(line)}`);
       assert.deepEqual([line.status, line.code], [408, 'request_timeout'], `log line ${JSON.stringify(line)}`);
-      assert.match(await metricsText(server), /^mms_requests_total\{model="unknown",task="image-classification",transport="http",code="request_timeout"\} 1$/m);
+      assert.match(await metricsText(server), /^mms_requests_total\{model="unknown",variant="unknown",task="image-classification",transport="http",code="request_timeout"\} 1$/m);
     } finally {
       for (const client of clients) client.socket.destroy();
       stop(started?.server);

@@ -1,6 +1,6 @@
 /**
- * gRPC handlers of multimodal.v1.InferenceService: parse the message into the same typed
- * request as HTTP, call the same pipeline, shape the answer. No logic of their own.
+ * gRPC handlers of multimodal.v1.InferenceService: one unary RPC per task service, the message
+ * turned into the same raw request as HTTP's, the same service called. No logic of their own.
  */
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -8,7 +8,7 @@ import { toApiError } from '../../errors.js';
 import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
-import { classifyService, type CallContext } from '../classify-service.js';
+import { newCallContext, TASK_SERVICES, type TaskService } from '../services/index.js';
 import { modelList } from '../wire.js';
 import { toGrpcError } from './grpc-errors.js';
 
@@ -19,12 +19,6 @@ export interface InferenceServiceDeps {
   requestTimeoutMs: number;
   imageBytesLimit: number;
   admission: Admission;
-}
-
-interface ClassifyMessage {
-  image?: Uint8Array;
-  top_k?: number;
-  model?: string;
 }
 
 /** The call's deadline in Date.now() ms, capped by the server's default timeout. */
@@ -50,41 +44,42 @@ function peerAddress(peer: string): string {
 
 export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImplementation {
   const { registry, metrics, logger } = deps;
+  const serviceDeps = { registry, imageBytesLimit: deps.imageBytesLimit };
 
-  async function classify(call: ServerUnaryCall<ClassifyMessage, unknown>, callback: sendUnaryData<unknown>) {
-    const finish = metrics.startRequest('grpc');
-    const context: CallContext = { signal: signalOf(call), deadlineMs: deadlineOf(call, deps.requestTimeoutMs), metricModel: 'unknown' };
-    let answered = false;
-    const fail = (error: unknown) => {
-      if (answered) return;
-      answered = true;
-      const apiError = toApiError(error);
-      finish({ model: context.metricModel, task: 'image-classification', code: apiError.code });
-      if (apiError.code === 'internal') logger.error({ err: error, transport: 'grpc', model: context.metricModel }, 'internal error');
-      callback(toGrpcError(apiError));
+  /** One task's unary RPC: admission, the service with the message as its raw request, metrics. */
+  function unary(service: TaskService) {
+    return async (call: ServerUnaryCall<Record<string, unknown>, unknown>, callback: sendUnaryData<unknown>) => {
+      const finish = metrics.startRequest('grpc');
+      const context = newCallContext(signalOf(call), deadlineOf(call, deps.requestTimeoutMs));
+      let answered = false;
+      const answer = (error: unknown, response?: unknown) => {
+        if (answered) return; // a shutdown's 503 may have answered first
+        answered = true;
+        const apiError = error === null ? undefined : toApiError(error);
+        finish({ ...context.labels, task: service.task, code: apiError?.code ?? 'ok' });
+        if (apiError?.code === 'internal') logger.error({ err: error, transport: 'grpc', model: context.labels.model }, 'internal error');
+        if (apiError) callback(toGrpcError(apiError));
+        else callback(null, response);
+      };
+      let leave: (() => void) | undefined;
+      try {
+        leave = deps.admission.enter(service.task, { client: peerAddress(call.getPeer()), onShutdown: (error) => answer(error) });
+        answer(null, await service.run(serviceDeps, service.grpc.request(call.request), context));
+      } catch (error) {
+        answer(error);
+      } finally {
+        leave?.();
+      }
     };
-    let leave: (() => void) | undefined;
-    try {
-      leave = deps.admission.enter('image-classification', { client: peerAddress(call.getPeer()), onShutdown: fail });
-      const { image, top_k, model } = call.request;
-      const answer = await classifyService(registry, deps.imageBytesLimit, { image: image ?? new Uint8Array(), top_k, model }, context);
-      if (answered) return;
-      answered = true;
-      finish({ model: context.metricModel, task: 'image-classification', code: 'ok' });
-      callback(null, answer);
-    } catch (error) {
-      fail(error);
-    } finally {
-      leave?.();
-    }
   }
 
-  function listModels(_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) {
-    callback(null, { models: modelList(registry) });
-  }
-
-  return {
-    Classify: (call: ServerUnaryCall<ClassifyMessage, unknown>, callback: sendUnaryData<unknown>) => void classify(call, callback),
-    ListModels: listModels,
+  const handlers: UntypedServiceImplementation = {
+    ListModels: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => callback(null, { models: modelList(registry) }),
   };
+  for (const service of TASK_SERVICES) {
+    const handle = unary(service);
+    handlers[service.grpc.method] = (call: ServerUnaryCall<Record<string, unknown>, unknown>, callback: sendUnaryData<unknown>) =>
+      void handle(call, callback);
+  }
+  return handlers;
 }

@@ -5,11 +5,12 @@ import type { Limits } from '../config.js';
 import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
-import { classifyHandler } from './classify-route.js';
+import { TASK_SERVICES } from '../services/index.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { imageBody } from './image-body.js';
 import { observeRequest } from './observe-request.js';
 import { requestContext } from './request-context.js';
+import { serviceRoute } from './service-route.js';
 import { statusRoutes } from './status-routes.js';
 
 export interface HttpAppDeps {
@@ -31,12 +32,15 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.end(await deps.metrics.registry.metrics());
   });
-  app.post(
-    '/v1/classify',
-    observeRequest(deps.metrics, deps.admission, 'image-classification'),
-    ...imageBody(deps.limits),
-    classifyHandler(deps.registry, deps.limits.imageBytes, deps.requestTimeoutMs),
-  );
+  const serviceDeps = { registry: deps.registry, imageBytesLimit: deps.limits.imageBytes };
+  for (const service of TASK_SERVICES) {
+    app.post(
+      service.http.path,
+      observeRequest(deps.metrics, deps.admission, service.task),
+      ...imageBody(deps.limits),
+      serviceRoute(service, serviceDeps, deps.requestTimeoutMs),
+    );
+  }
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

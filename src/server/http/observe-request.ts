@@ -6,7 +6,7 @@ import type { RequestHandler } from 'express';
 import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { Task } from '../../pipelines/registry.js';
-import { ERROR_CODES } from '../../errors.js';
+import { clip, ERROR_CODES } from '../../errors.js';
 import { sendError } from './error-handler.js';
 
 /** nginx's code for a client that closed the connection before the answer. */
@@ -24,10 +24,10 @@ export function observeRequest(metrics: ServerMetrics, admission: Admission, tas
       const abandonedAs = res.locals.abandonedAs ?? 'cancelled';
       const code = answered ? (res.locals.errorCode ?? 'ok') : abandonedAs;
       // The model is known as soon as the service resolved it, even if the client left before the answer.
-      const model = res.locals.call?.metricModel ?? 'unknown';
-      finish({ model, task, code });
+      const { model, variant } = res.locals.call?.labels ?? { model: 'unknown', variant: 'unknown' };
+      finish({ model, variant, task, code });
       res.locals.log.info(
-        { method: req.method, path: req.path, task, model, status: answered ? res.statusCode : abandonedAs === 'cancelled' ? CLIENT_CLOSED : ERROR_CODES[abandonedAs].http, code, duration_ms: Math.round((performance.now() - started) * 100) / 100 },
+        { method: req.method, path: clip(req.path, 200), task, model, variant, status: answered ? res.statusCode : abandonedAs === 'cancelled' ? CLIENT_CLOSED : ERROR_CODES[abandonedAs].http, code, duration_ms: Math.round((performance.now() - started) * 100) / 100 },
         'request done',
       );
     });

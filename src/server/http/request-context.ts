@@ -18,8 +18,8 @@ declare global {
       /** Set by image-body.ts: the parsed body before schema validation. */
       bodyKind?: 'multipart' | 'json' | 'raw';
       rawRequest?: unknown;
-      /** The service call: its `metricModel` is the served model that handled the request. */
-      call?: { metricModel: string };
+      /** The service call: its `labels` name the served model that handled the request. */
+      call?: { labels: { model: string; variant: string } };
     }
   }
 }

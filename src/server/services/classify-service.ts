@@ -1,0 +1,35 @@
+/**
+ * Image classification as both transports run it: validate the raw request, pick the model,
+ * call the pipeline, shape the answer.
+ */
+import { ApiError } from '../../errors.js';
+import { classifyRequestSchema, parseRequest } from '../schemas.js';
+import { classifyResponse } from '../wire.js';
+import type { TaskService } from './task-service.js';
+
+const RANDOM_WEIGHTS_NOTICE = 'this model has random weights (demo): its labels mean nothing';
+
+export type ClassifyAnswer = ReturnType<typeof classifyResponse>;
+
+export const classifyService: TaskService<ClassifyAnswer> = {
+  task: 'image-classification',
+  async run({ registry, imageBytesLimit }, raw, call) {
+    const request = parseRequest(classifyRequestSchema, raw);
+    call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('image-classification'));
+    if (request.image.length > imageBytesLimit) {
+      throw new ApiError('payload_too_large', `the image is ${request.image.length} bytes, over the ${imageBytesLimit}-byte limit`);
+    }
+    const model = registry.resolve('image-classification', request.model);
+    const deadlineMs = request.timeoutMs === undefined ? call.deadlineMs : Math.min(call.deadlineMs, Date.now() + request.timeoutMs);
+    const result = await model.loaded.handler.classify({ image: request.image, topK: request.topK }, { signal: call.signal, deadlineMs });
+    return classifyResponse(model.id, result, model.loaded.randomWeights);
+  },
+  http: {
+    path: '/v1/classify',
+    answer: (body) => (body.random_weights ? { ...body, notice: RANDOM_WEIGHTS_NOTICE } : body),
+  },
+  grpc: {
+    method: 'Classify',
+    request: ({ image, top_k, model }) => ({ image: image ?? new Uint8Array(), top_k, model }),
+  },
+};

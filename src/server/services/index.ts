@@ -1,0 +1,8 @@
+/** Every task's service, as the transports serve them: one row per task. */
+import { classifyService } from './classify-service.js';
+import type { TaskService } from './task-service.js';
+
+export const TASK_SERVICES: readonly TaskService[] = [classifyService as TaskService];
+
+export type { CallContext, ServiceDeps, TaskService } from './task-service.js';
+export { newCallContext } from './task-service.js';

@@ -1,0 +1,37 @@
+/**
+ * What a task offers the transports: one service function both call with the same raw request,
+ * and how each transport reaches it (an HTTP route, a gRPC method). The transports loop over
+ * TASK_SERVICES (services/index.ts); neither has a branch for any task.
+ */
+import type { Task } from '../../pipelines/tasks.js';
+import type { ModelLabels } from '../metrics.js';
+import type { ModelRegistry } from '../model-registry.js';
+
+export interface CallContext {
+  signal: AbortSignal;
+  /** The transport's deadline (Date.now() ms); a request's `timeout_ms` can only shorten it. */
+  deadlineMs: number;
+  /** Set as soon as the target model is known: the request metrics' model and variant labels. */
+  labels: ModelLabels;
+}
+
+export interface ServiceDeps {
+  registry: ModelRegistry;
+  /** Largest image, in bytes, after base64 decoding (multipart and gRPC bytes alike). */
+  imageBytesLimit: number;
+}
+
+export interface TaskService<Answer extends object = object> {
+  task: Task;
+  /** Validates the raw request (zod), resolves the model, runs the pipeline, shapes the answer. */
+  run(deps: ServiceDeps, raw: unknown, call: CallContext): Promise<Answer>;
+  /** `POST <path>`, with an image body (multipart, JSON or raw bytes). */
+  http: { path: string; answer?(answer: Answer): object };
+  /** The unary RPC of multimodal.v1.InferenceService, and its message as the raw request. */
+  grpc: { method: string; request(message: Record<string, unknown>): unknown };
+}
+
+/** A call context before the model is known. */
+export function newCallContext(signal: AbortSignal, deadlineMs: number): CallContext {
+  return { signal, deadlineMs, labels: { model: 'unknown', variant: 'unknown' } };
+}
