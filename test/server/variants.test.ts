@@ -1,0 +1,59 @@
+/**
+ * One model served in two dtypes side by side (`id` and `id:q8`), each with its own sessions,
+ * batcher and metrics, named the way transformers.js names the files and Ollama the tags.
+ */
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import type { RunningServer } from '../../src/server/server.js';
+import { sharedImage } from '../helpers/shared-dir.js';
+import { tinyVitDir } from '../helpers/test-models.js';
+import { startTestServer } from '../helpers/test-server.js';
+
+describe('dtype tags', () => {
+  let work: string;
+  let server: RunningServer;
+
+  before(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'mms-variants-'));
+    const dir = path.join(work, 'vit');
+    await cp(await tinyVitDir(), dir, { recursive: true });
+    // The `_quantized` file the q8 tag loads (a copy: these tests are about naming and routing).
+    await cp(path.join(dir, 'onnx', 'model.onnx'), path.join(dir, 'onnx', 'model_quantized.onnx'));
+    const config = path.join(work, 'server.json');
+    await writeFile(config, JSON.stringify({ models: [{ dir: 'vit' }, { dir: 'vit', variant: 'quantized' }] }));
+    server = await startTestServer(['--config', config]);
+  });
+  after(async () => {
+    await server?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('serves id and id:q8 side by side, listed with their tags', async () => {
+    const listed = await request(server.http).get('/v1/models').expect(200);
+    assert.deepEqual(
+      listed.body.data.map((m: { id: string; variant: string; state: string }) => [m.id, m.variant, m.state]),
+      [
+        ['vit', 'fp32', 'ready'],
+        ['vit:q8', 'q8', 'ready'],
+      ],
+    );
+  });
+
+  it('routes a request by tag and counts it under the model and its variant', async () => {
+    const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
+    const tagged = await request(server.http).post('/v1/classify').send({ image: photo, model: 'vit:q8' }).expect(200);
+    assert.equal(tagged.body.model, 'vit:q8');
+    const plain = await request(server.http).post('/v1/classify').send({ image: photo, model: 'vit' }).expect(200);
+    assert.deepEqual(plain.body.predictions, tagged.body.predictions, 'the same graph under both tags');
+    const metrics = (await request(server.http).get('/metrics')).text;
+    assert.match(metrics, /^mms_items_processed_total\{model="vit",component="model",variant="q8"\} 1$/m);
+    assert.match(metrics, /^mms_requests_total\{model="vit",variant="q8",task="image-classification",transport="http",code="ok"\} 1$/m);
+    assert.match(metrics, /^mms_model_ready\{model="vit",variant="fp32"\} 1$/m);
+    const unknownTag = await request(server.http).post('/v1/classify').send({ image: photo, model: 'vit:q4' }).expect(404);
+    assert.match(unknownTag.body.error.message, /served: vit, vit:q8/);
+  });
+});
