@@ -5,15 +5,18 @@
  */
 import { loadImageClassification } from './image-classification-loader.js';
 import type { ImageClassifier } from './image-classification.js';
+import type { ClipPipeline } from './zero-shot.js';
+import { loadZeroShot } from './zero-shot-loader.js';
 import type { LoadDeps, LoadedModel, ModelSpec } from './served-model.js';
 import type { Task } from './tasks.js';
 
-export type { LoadDeps, LoadedModel, ModelSpec, ServedComponent } from './served-model.js';
+export type { ComponentHandle, LoadDeps, LoadedModel, ModelSpec, ServedComponent } from './served-model.js';
 export type { Task };
 
 /** The handler (pipeline object) each task's models carry. */
 export interface TaskHandlers {
   'image-classification': ImageClassifier;
+  'zero-shot-image-classification': ClipPipeline;
 }
 
 export interface TaskDefinition<T extends Task> {
@@ -23,6 +26,7 @@ export interface TaskDefinition<T extends Task> {
 
 export const TASKS: { [T in Task]: TaskDefinition<T> } = {
   'image-classification': { family: 'vit', load: loadImageClassification },
+  'zero-shot-image-classification': { family: 'clip', load: loadZeroShot },
 };
 
 /** Loads a served model with its task's loader. */

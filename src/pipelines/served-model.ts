@@ -11,6 +11,7 @@ import type { ExecutionProvider } from '../models/session/execution-providers.js
 import type { WorkerPool } from '../models/session/worker-pool.js';
 import { encoderRunBatch, type EncodedRow, type EncoderIo } from './batched-encoder.js';
 import { Batcher, type BatcherEvents, type RunBatch } from './batcher.js';
+import type { EmbeddingCacheOptions } from './embedding-cache.js';
 import type { Task } from './tasks.js';
 
 /** How long closing a model waits for its running batches. */
@@ -31,6 +32,8 @@ export interface ModelSpec {
   requireProvider: boolean;
   /** Busy-wait after runs: only worth it when this is the one session in the process. */
   allowSpinning: boolean;
+  /** CLIP: exp(logit_scale) of the trained model (100 for the OpenAI checkpoints). */
+  logitScale?: number;
 }
 
 export interface LoadDeps {
@@ -39,14 +42,30 @@ export interface LoadDeps {
   preprocessor: Pick<PreprocessPool, 'preprocess'>;
   /** Batcher callbacks for one component of this model, e.g. its metrics. */
   batcherEvents?: (component: string) => BatcherEvents;
+  /** Bytes the model's text-embedding cache may hold (CLIP), and its metrics. */
+  embeddingCacheBytes?: number;
+  embeddingCacheEvents?: Pick<EmbeddingCacheOptions, 'onHit' | 'onMiss' | 'onSize'>;
   onWorkerReplaced?: () => void;
 }
 
-/** One session of a model and the batcher in front of it. */
-export interface ServedComponent {
+/** One session of a model and the batcher in front of it (items: pixel values, token ids, ...). */
+export interface ServedComponent<I> {
   readonly name: string;
-  readonly batcher: Batcher<Float32Array, EncodedRow>;
+  readonly batcher: Batcher<I, EncodedRow>;
   readonly maxQueueSize: number;
+}
+
+/** What the server sees of any component, whatever its items: queue, health, shutdown. */
+export interface ComponentHandle {
+  readonly name: string;
+  readonly batcher: Pick<Batcher<unknown, unknown>, 'queueDepth' | 'inFlightBatches' | 'healthy' | 'retryAfterSeconds' | 'close' | 'drain'>;
+  readonly maxQueueSize: number;
+}
+
+/** A component's batching, when it differs from the model's (CLIP's text tower takes bigger batches). */
+export interface ComponentBatching {
+  maxBatchSize: number;
+  maxQueueSize: number;
 }
 
 export interface LoadedModel<H = unknown> {
@@ -56,7 +75,7 @@ export interface LoadedModel<H = unknown> {
   /** The task's pipeline (an ImageClassifier for image-classification, ...). */
   handler: H;
   /** By component name (`model` for a ViT; `text_model` and `vision_model` for CLIP). */
-  components: Record<string, ServedComponent>;
+  components: Record<string, ComponentHandle>;
   /** Task-specific fields for `/v1/models` (e.g. `num_labels`). */
   describe(): Record<string, unknown>;
   pool: WorkerPool;
@@ -66,38 +85,44 @@ export interface LoadedModel<H = unknown> {
   close(): Promise<void>;
 }
 
-/** Runs batch 1 and the max batch size once on every instance, so no request pays first-run costs. */
-async function warmUp(runBatch: RunBatch<Float32Array, EncodedRow>, itemSize: number, spec: ModelSpec): Promise<void> {
+/**
+ * A warmed-up component: `runBatch` has run at batch 1 and at the max batch size on every
+ * instance (so no request pays first-run costs), then a batcher goes in front of it. Its health
+ * probe is the warm-up item.
+ */
+export async function warmedComponent<I>(
+  name: string,
+  runBatch: RunBatch<I, EncodedRow>,
+  warmupItem: () => I,
+  spec: ModelSpec,
+  deps: LoadDeps,
+  batching: ComponentBatching = spec,
+): Promise<ServedComponent<I>> {
   const signal = new AbortController().signal;
-  for (const batchSize of new Set([1, spec.maxBatchSize])) {
-    const items = Array.from({ length: batchSize }, () => new Float32Array(itemSize));
+  for (const batchSize of new Set([1, batching.maxBatchSize])) {
+    const items = Array.from({ length: batchSize }, warmupItem);
     await Promise.all(Array.from({ length: spec.instances }, () => runBatch(items, signal)));
   }
+  const batcher = new Batcher<I, EncodedRow>({
+    runBatch,
+    maxBatchSize: batching.maxBatchSize,
+    maxQueueDelayMs: spec.maxQueueDelayMs,
+    maxQueueSize: batching.maxQueueSize,
+    concurrency: spec.instances,
+    probeItem: warmupItem,
+    events: deps.batcherEvents?.(name),
+  });
+  return { name, batcher, maxQueueSize: batching.maxQueueSize };
 }
 
-/**
- * A warmed-up encoder component: the batcher that stacks fixed-shape items for session `io.session`
- * of `pool` (a ViT classifier, a CLIP tower). Its health probe is the warm-up input.
- */
-export async function encoderComponent(pool: WorkerPool, io: EncoderIo, spec: ModelSpec, deps: LoadDeps): Promise<ServedComponent> {
-  const runBatch = encoderRunBatch(pool, io);
+/** An encoder component: fixed-shape float items stacked for session `io.session` (a ViT, a CLIP image tower). */
+export function encoderComponent(pool: WorkerPool, io: EncoderIo, spec: ModelSpec, deps: LoadDeps): Promise<ServedComponent<Float32Array>> {
   const itemSize = io.itemDims.reduce((a, b) => a * b, 1);
-  await warmUp(runBatch, itemSize, spec);
-  const batcher = new Batcher<Float32Array, EncodedRow>({
-    runBatch,
-    maxBatchSize: spec.maxBatchSize,
-    maxQueueDelayMs: spec.maxQueueDelayMs,
-    maxQueueSize: spec.maxQueueSize,
-    concurrency: spec.instances,
-    // An unhealthy component probes itself with the warm-up input once its cooldown ends.
-    probeItem: () => new Float32Array(itemSize),
-    events: deps.batcherEvents?.(io.session),
-  });
-  return { name: io.session, batcher, maxQueueSize: spec.maxQueueSize };
+  return warmedComponent<Float32Array>(io.session, encoderRunBatch(pool, io), () => new Float32Array(itemSize), spec, deps);
 }
 
 /** Refuses new work on every component, lets running batches finish (bounded), then stops the workers. */
-export async function closeModel(components: Record<string, ServedComponent>, pool: WorkerPool): Promise<void> {
+export async function closeModel(components: Record<string, ComponentHandle>, pool: WorkerPool): Promise<void> {
   const batchers = Object.values(components).map((c) => c.batcher);
   for (const batcher of batchers) batcher.close('the model is shutting down');
   const drained = Promise.all(batchers.map((b) => b.drain()));

@@ -21,7 +21,10 @@ export const modelEntrySchema = z.strictObject({
   dir: z.string().optional(),
   /** ...or a catalog id (models/catalog.json), served from the Hugging Face cache. */
   catalog: z.string().optional(),
-  task: z.enum(TASK_NAMES).default('image-classification'),
+  /** Unset: the catalog's task, or for a folder the one its config.json implies (CLIP → zero-shot). */
+  task: z.enum(TASK_NAMES).optional(),
+  /** exp(logit_scale) of the trained model (CLIP; 100 for the OpenAI checkpoints). config.json only has the init value. */
+  logit_scale: z.number().positive().max(1000).optional(),
   /** A dtype tag (transformers.js names; `quantized` = `q8`). */
   variant: dtypeSchema.default(DEFAULT_DTYPE),
   instances: z.number().int().min(1).optional(),
@@ -53,6 +56,8 @@ export const configFileSchema = z.strictObject({
       max_in_flight_requests: z.number().int().min(1).optional(),
       max_in_flight_per_client: z.number().int().min(0).optional(),
       pixel_budget_bytes: z.number().int().min(1024 * 1024).optional(),
+      max_prompts: z.number().int().min(1).optional(),
+      embedding_cache_bytes: z.number().int().min(0).optional(),
       pixel_budget_wait_ms: z.number().int().min(0).optional(),
       decode_timeout_ms: z.number().int().min(1000).optional(),
       headers_timeout_ms: z.number().int().min(1000).optional(),

@@ -28,6 +28,10 @@ export interface Limits {
   maxInFlightPerClient: number;
   /** Decoded image bytes in flight, server-wide (estimated from each image's header). */
   pixelBudgetBytes: number;
+  /** Prompts one zero-shot request may embed (labels × templates). */
+  maxPrompts: number;
+  /** Bytes each CLIP model's text-embedding cache may hold. */
+  embeddingCacheBytes: number;
   /** Longest wait for room in the pixel budget before `overloaded`. */
   pixelBudgetWaitMs: number;
   /** Decoding one image takes at most this long (rounded up to whole seconds: libvips' unit). */
@@ -43,7 +47,10 @@ export type ModelSource = { kind: 'dir'; dir: string } | { kind: 'catalog'; cata
 export interface ModelSettings {
   id: string;
   source: ModelSource;
-  task: Task;
+  /** undefined: decided when the model is located (the catalog's, or from the folder's config.json). */
+  task: Task | undefined;
+  /** CLIP's trained logit scale, when set (else the catalog's, else 100). */
+  logitScale: number | undefined;
   /** The dtype tag; the served id carries it unless it is the default (`id:q8`). */
   variant: Dtype;
   /** undefined = planned from the thread budget. */
@@ -104,6 +111,8 @@ const DEFAULT_LIMITS: Omit<Limits, 'pixelBudgetBytes'> = {
   grpcMaxMessageBytes: 32 * 1024 * 1024,
   maxInFlightRequests: 512,
   maxInFlightPerClient: 64,
+  maxPrompts: 4096,
+  embeddingCacheBytes: 64 * 1024 * 1024,
   pixelBudgetWaitMs: 10_000,
   decodeTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
@@ -149,6 +158,7 @@ export function modelSettings(
     id: entryId(entry),
     source: entry.catalog ? { kind: 'catalog', catalogId: entry.catalog } : { kind: 'dir', dir: path.resolve(entry.dir!) },
     task: entry.task,
+    logitScale: entry.logit_scale,
     variant: entry.variant,
     instances: pick(overrides.instances, entry.instances),
     intraOpThreads: pick(overrides.intraOpThreads, entry.intra_op_threads),
@@ -204,6 +214,8 @@ function limitsFrom(env: NodeJS.ProcessEnv, file: NonNullable<ConfigFile['limits
     maxInFlightPerClient:
       pick(intFrom(env.MMS_MAX_IN_FLIGHT_PER_CLIENT, 'MMS_MAX_IN_FLIGHT_PER_CLIENT'), file.max_in_flight_per_client) ?? d.maxInFlightPerClient,
     pixelBudgetBytes: pick(intFrom(env.MMS_PIXEL_BUDGET_BYTES, 'MMS_PIXEL_BUDGET_BYTES', 1 << 20), file.pixel_budget_bytes) ?? defaultPixelBudgetBytes(),
+    maxPrompts: pick(intFrom(env.MMS_MAX_PROMPTS, 'MMS_MAX_PROMPTS', 1), file.max_prompts) ?? d.maxPrompts,
+    embeddingCacheBytes: pick(intFrom(env.MMS_EMBEDDING_CACHE_BYTES, 'MMS_EMBEDDING_CACHE_BYTES'), file.embedding_cache_bytes) ?? d.embeddingCacheBytes,
     pixelBudgetWaitMs: pick(intFrom(env.MMS_PIXEL_BUDGET_WAIT_MS, 'MMS_PIXEL_BUDGET_WAIT_MS'), file.pixel_budget_wait_ms) ?? d.pixelBudgetWaitMs,
     decodeTimeoutMs: pick(intFrom(env.MMS_DECODE_TIMEOUT_MS, 'MMS_DECODE_TIMEOUT_MS', 1000), file.decode_timeout_ms) ?? d.decodeTimeoutMs,
     headersTimeoutMs: pick(intFrom(env.MMS_HEADERS_TIMEOUT_MS, 'MMS_HEADERS_TIMEOUT_MS', 1000), file.headers_timeout_ms) ?? d.headersTimeoutMs,

@@ -123,6 +123,18 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly embeddingCacheRequests = new Counter({
+    name: 'mms_embedding_cache_requests_total',
+    help: 'Prompt embeddings asked of the text-embedding cache, by result (hit or miss: a miss runs the text tower).',
+    labelNames: ['model', 'variant', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly embeddingCacheBytes = new Gauge({
+    name: 'mms_embedding_cache_bytes',
+    help: 'Bytes held by the text-embedding cache.',
+    labelNames: ['model', 'variant'] as const,
+    registers: [this.registry],
+  });
   readonly pixelBudgetBytes = new Gauge({
     name: 'mms_pixel_budget_used_bytes',
     help: 'Decoded image bytes in flight (estimated from headers), against the pixel-memory budget.',

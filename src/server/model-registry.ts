@@ -55,6 +55,8 @@ export class ModelRegistry {
     private readonly deps: {
       logger: Logger;
       preprocessor: LoadDeps['preprocessor'];
+      /** Bytes each CLIP model's text-embedding cache may hold. */
+      embeddingCacheBytes?: number;
       metrics?: ServerMetrics;
       /** Called after any model changes state (readiness may have changed). */
       onStateChange?: () => void;
@@ -93,6 +95,12 @@ export class ModelRegistry {
           },
         }),
         onWorkerReplaced: () => metrics?.workerRestarts.inc(labels),
+        embeddingCacheBytes: this.deps.embeddingCacheBytes,
+        embeddingCacheEvents: metrics && {
+          onHit: () => metrics.embeddingCacheRequests.inc({ ...labels, result: 'hit' }),
+          onMiss: () => metrics.embeddingCacheRequests.inc({ ...labels, result: 'miss' }),
+          onSize: (bytes) => metrics.embeddingCacheBytes.set(labels, bytes),
+        },
       });
       if (this.closed) return void (await loaded.close());
       model.loaded = loaded;

@@ -3,6 +3,8 @@
  * the Hugging Face cache (pulled first only with --pull, never gigabytes by surprise). A catalog
  * model that is not in the cache is reported as missing, with the one command that fetches it.
  */
+import { readJsonFile } from '../models/hf-folder.js';
+import type { Task } from '../pipelines/tasks.js';
 import type { Logger } from 'pino';
 import { filesFor, findEntry, loadCatalog, type CatalogEntry } from '../models/catalog/catalog.js';
 import { createProgressReporter, findCachedSnapshot, HubError, pullFiles } from '../models/hub/index.js';
@@ -44,14 +46,24 @@ async function catalogDir(config: ServerConfig, entry: CatalogEntry, variant: Mo
   return pulled.snapshotDir;
 }
 
+/**
+ * The task a model folder serves when its settings name none: what its config.json's
+ * `model_type` implies (CLIP → zero-shot classification), else image classification.
+ * A folder without a readable config.json fails later, in its loader, with the loader's message.
+ */
+async function folderTask(dir: string): Promise<Task> {
+  const config = await readJsonFile<{ model_type?: unknown }>(dir, 'config.json').catch(() => undefined);
+  return config?.model_type === 'clip' ? 'zero-shot-image-classification' : 'image-classification';
+}
+
 export async function resolveModels(config: ServerConfig, logger: Logger, catalog?: CatalogEntry[]): Promise<ResolvedModels> {
   const needsCatalog = config.models.some((m) => m.source.kind === 'catalog');
   const entries = needsCatalog ? (catalog ?? (await loadCatalog())) : [];
-  const located: { settings: ModelSettings; dir: string; defaults: Partial<BatchingDefaults> }[] = [];
+  const located: { settings: ModelSettings; dir: string; task: Task; logitScale?: number | undefined; defaults: Partial<BatchingDefaults> }[] = [];
   const missing: MissingModel[] = [];
   for (const settings of config.models) {
     if (settings.source.kind === 'dir') {
-      located.push({ settings, dir: settings.source.dir, defaults: {} });
+      located.push({ settings, dir: settings.source.dir, task: settings.task ?? (await folderTask(settings.source.dir)), defaults: {} });
       continue;
     }
     const entry = findEntry(entries, settings.source.catalogId);
@@ -63,7 +75,7 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
       if (!(error instanceof HubError)) throw error;
       const message = `model '${settings.id}' could not be pulled: ${error.message}`;
       logger.error({ model: settings.id, kind: error.kind }, message);
-      missing.push({ id: settings.id, task: settings.task, message });
+      missing.push({ id: settings.id, task: settings.task ?? entry.task, message });
       continue;
     }
     const defaults = {
@@ -72,13 +84,13 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
       maxQueueSize: entry.defaults.max_queue_size,
     };
     if (dir) {
-      located.push({ settings, dir, defaults });
+      located.push({ settings, dir, task: settings.task ?? entry.task, logitScale: entry.logit_scale, defaults });
     } else {
       const message =
         `model '${settings.id}' (${entry.repo}@${entry.revision}, ${settings.variant}) is not in the Hugging Face cache at ` +
         `${config.hub.cacheDir}: fetch it with \`${pullCommand(entry, settings.variant)}\`, or start with --pull`;
       logger.error({ model: settings.id }, message);
-      missing.push({ id: settings.id, task: settings.task, message });
+      missing.push({ id: settings.id, task: settings.task ?? entry.task, message });
     }
   }
 
@@ -88,10 +100,11 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
   }
   // Spinning only pays when one session has the CPU to itself (docs/architecture.md, "Thread budget": +50% latency otherwise).
   const sessions = [...layouts.values()].reduce((sum, layout) => sum + layout.instances, 0);
-  const specs = located.map(({ settings, dir, defaults }) => ({
+  const specs = located.map(({ settings, dir, task, logitScale, defaults }) => ({
     id: settings.id,
     dir,
-    task: settings.task,
+    task,
+    logitScale: settings.logitScale ?? logitScale,
     variant: settings.variant,
     providers: settings.providers,
     requireProvider: settings.requireProvider,

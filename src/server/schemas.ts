@@ -20,6 +20,64 @@ export const classifyRequestSchema = z
 
 export type ClassifyRequest = z.output<typeof classifyRequestSchema>;
 
+/** A list that may arrive as an array, one string (one multipart field), or a JSON array in a string. */
+function listField(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  if (text.startsWith('[')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return [value];
+}
+
+/** An object that may arrive as a JSON string (a multipart field). */
+const jsonField = (value: unknown): unknown => {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+};
+
+const boolField = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+const withLabel = z.string().max(1000).refine((t) => t.includes('{label}'), 'must contain {label}');
+
+export const zeroShotRequestSchema = z
+  .strictObject({
+    image: z.instanceof(Uint8Array).optional(),
+    images: z.array(z.instanceof(Uint8Array)).min(1).max(16).optional(),
+    labels: z.preprocess(listField, z.array(z.string().trim().min(1).max(300)).min(1, 'give at least one label').max(1000, 'at most 1000 labels')),
+    strategy: z.enum(['plain', 'template', 'descriptive', 'ensemble']).default('template'),
+    template: withLabel.optional(),
+    templates: z.preprocess(listField, z.array(withLabel).min(1).max(64)).optional(),
+    descriptions: z.preprocess(jsonField, z.record(z.string(), z.array(z.string().min(1).max(1000)).min(1).max(64))).optional(),
+    top_k: intField(1, 1000).optional(),
+    multi_label: boolField.optional(),
+    model: z.string().min(1).max(200).optional(),
+    timeout_ms: intField(1, 3_600_000).optional(),
+  })
+  .refine((r) => (r.image === undefined) !== (r.images === undefined), { message: 'give one image as `image`, or several as `images`' })
+  .transform((r) => ({
+    images: r.images ?? [r.image!],
+    single: r.image !== undefined,
+    labels: r.labels,
+    strategy: r.strategy,
+    template: r.template,
+    templates: r.templates,
+    descriptions: r.descriptions,
+    topK: r.top_k ?? r.labels.length,
+    multiLabel: r.multi_label ?? false,
+    model: r.model,
+    timeoutMs: r.timeout_ms,
+  }));
+
+export type ZeroShotRequest = z.output<typeof zeroShotRequestSchema>;
+
 /** Names at most this many unknown fields in a message (a client can send millions). */
 const NAMED_UNKNOWN_KEYS = 5;
 

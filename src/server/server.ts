@@ -57,7 +57,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const registry: ModelRegistry = new ModelRegistry(
     specs,
     missing,
-    { logger, preprocessor, metrics, onStateChange: () => grpc?.setServing(registry.ready) },
+    { logger, preprocessor, embeddingCacheBytes: config.limits.embeddingCacheBytes, metrics, onStateChange: () => grpc?.setServing(registry.ready) },
     options.loader,
   );
   const admission = new Admission(registry, {
@@ -85,6 +85,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       logger,
       requestTimeoutMs: config.requestTimeoutMs,
       imageBytesLimit: config.limits.imageBytes,
+      maxPrompts: config.limits.maxPrompts,
       admission,
       maxMessageBytes: config.limits.grpcMaxMessageBytes,
     },

@@ -3,6 +3,7 @@
  * the two transports cannot drift apart.
  */
 import type { ClassifyResult } from '../pipelines/image-classification.js';
+import type { ZeroShotResult } from '../pipelines/zero-shot.js';
 import type { ModelRegistry } from './model-registry.js';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
@@ -18,6 +19,32 @@ export function classifyResponse(modelId: string, result: ClassifyResult, random
       inference_ms: round(timing.inferenceMs),
       total_ms: round(timing.totalMs),
       batch_size: timing.batchSize,
+    },
+    random_weights: randomWeights,
+  };
+}
+
+/** The zero-shot answer: `predictions` for one `image`, `results` (one per image) for `images`. */
+export function zeroShotResponse(
+  modelId: string,
+  request: { single: boolean; strategy: string; multiLabel: boolean },
+  result: ZeroShotResult,
+  randomWeights: boolean,
+) {
+  const { timing } = result;
+  return {
+    model: modelId,
+    ...(request.single ? { predictions: result.images[0]!.predictions } : { results: result.images }),
+    scores: request.multiLabel ? 'cosine' : 'softmax',
+    strategy: request.strategy,
+    prompts: result.prompts,
+    truncated_prompts: result.truncatedPrompts,
+    cache: result.cache,
+    timing: {
+      text_ms: round(timing.textMs),
+      preprocess_ms: round(timing.preprocessMs),
+      image_ms: round(timing.imageMs),
+      total_ms: round(timing.totalMs),
     },
     random_weights: randomWeights,
   };

@@ -17,6 +17,8 @@ const fileSchema = z.strictObject({ path: z.string().min(1), sha256 });
 const entrySchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][\w.-]*$/),
   task: z.enum(TASK_NAMES),
+  /** CLIP: exp(logit_scale) of the trained checkpoint (config.json only has the init value). */
+  logit_scale: z.number().positive().optional(),
   family: z.enum(['vit']),
   description: z.string().optional(),
   repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'a repo is "org/name"'),

@@ -18,6 +18,7 @@ export interface InferenceServiceDeps {
   logger: Logger;
   requestTimeoutMs: number;
   imageBytesLimit: number;
+  maxPrompts: number;
   admission: Admission;
 }
 
@@ -44,7 +45,7 @@ function peerAddress(peer: string): string {
 
 export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImplementation {
   const { registry, metrics, logger } = deps;
-  const serviceDeps = { registry, imageBytesLimit: deps.imageBytesLimit };
+  const serviceDeps = { registry, imageBytesLimit: deps.imageBytesLimit, maxPrompts: deps.maxPrompts };
 
   /** One task's unary RPC: admission, the service with the message as its raw request, metrics. */
   function unary(service: TaskService) {

@@ -32,7 +32,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.end(await deps.metrics.registry.metrics());
   });
-  const serviceDeps = { registry: deps.registry, imageBytesLimit: deps.limits.imageBytes };
+  const serviceDeps = { registry: deps.registry, imageBytesLimit: deps.limits.imageBytes, maxPrompts: deps.limits.maxPrompts };
   for (const service of TASK_SERVICES) {
     app.post(
       service.http.path,

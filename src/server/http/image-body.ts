@@ -88,6 +88,9 @@ export function imageBody(limits: Limits): RequestHandler[] {
       }
       const body = { ...(req.body as Record<string, unknown>) };
       if (typeof body.image === 'string') body.image = imageBytesFromString(body.image, limits.imageBytes);
+      if (Array.isArray(body.images)) {
+        body.images = body.images.map((image: unknown) => (typeof image === 'string' ? imageBytesFromString(image, limits.imageBytes) : image));
+      }
       res.locals.rawRequest = body;
     } else {
       const bytes = Buffer.isBuffer(req.body) ? req.body : new Uint8Array();

@@ -19,6 +19,8 @@ export interface ServiceDeps {
   registry: ModelRegistry;
   /** Largest image, in bytes, after base64 decoding (multipart and gRPC bytes alike). */
   imageBytesLimit: number;
+  /** Most prompts one zero-shot request may embed. */
+  maxPrompts: number;
 }
 
 export interface TaskService<Answer extends object = object> {

@@ -1,0 +1,94 @@
+/**
+ * Loads a CLIP model from a Hugging Face ONNX folder for zero-shot classification and embeddings:
+ * the two towers (`onnx/text_model.onnx`, `onnx/vision_model.onnx`) as two sessions in each
+ * worker, checked against their contracts, plus the tokenizer and the image processor settings.
+ * The towers give unnormalised embeddings and no logit scale: the pipeline normalises, and the
+ * trained scale comes from the catalog or the model's `logit_scale` setting.
+ */
+import type { Logger } from 'pino';
+import { checkContract } from '../contract.js';
+import type { Dtype } from '../dtypes.js';
+import { onnxFile, readJsonFile } from '../hf-folder.js';
+import { fixedOutputSize, parseImageProcessorConfig, type ImageProcessorSettings } from '../image/index.js';
+import type { ExecutionProvider } from '../session/execution-providers.js';
+import { WorkerPool } from '../session/worker-pool.js';
+import { parseClipConfig } from './clip-config.js';
+import { CLIP_TEXT_CONTRACT, CLIP_VISION_CONTRACT } from './clip-contract.js';
+import { loadClipTokenizer, type ClipTokenizer } from './clip-tokenizer.js';
+
+/** The pool's sessions: the towers, named as their files. */
+export const CLIP_TEXT_SESSION = 'text_model';
+export const CLIP_VISION_SESSION = 'vision_model';
+
+export interface ClipLoadOptions {
+  dir: string;
+  variant: Dtype;
+  instances: number;
+  intraOpThreads: number;
+  providers: ExecutionProvider[];
+  requireProvider: boolean;
+  allowSpinning: boolean;
+  logger?: Logger;
+  onWorkerReplaced?: () => void;
+}
+
+export interface ClipModel {
+  tokenizer: ClipTokenizer;
+  image: ImageProcessorSettings;
+  /** One image's pixel_values shape: [3, height, width]. */
+  imageDims: [number, number, number];
+  projectionDim: number;
+  randomWeights: boolean;
+  /** Whether the text tower takes `attention_mask` (the Xenova export does not). */
+  textTakesAttentionMask: boolean;
+  pool: WorkerPool;
+}
+
+export async function loadClipModel(options: ClipLoadOptions): Promise<ClipModel> {
+  const { dir } = options;
+  const config = parseClipConfig(await readJsonFile(dir, 'config.json'), `${dir}/config.json`);
+  // CLIP processors read an int `size` as the shortest edge (get_size_dict default_to_square=False).
+  const image = parseImageProcessorConfig(await readJsonFile(dir, 'preprocessor_config.json'), {
+    defaultToSquare: false,
+    source: `${dir}/preprocessor_config.json`,
+  });
+  const size = fixedOutputSize(image);
+  const tokenizer = await loadClipTokenizer(dir, config.maxTextTokens);
+  const pool = await WorkerPool.create({
+    sessions: {
+      [CLIP_TEXT_SESSION]: onnxFile(dir, CLIP_TEXT_SESSION, options.variant),
+      [CLIP_VISION_SESSION]: onnxFile(dir, CLIP_VISION_SESSION, options.variant),
+    },
+    instances: options.instances,
+    intraOpThreads: options.intraOpThreads,
+    providers: options.providers,
+    requireProvider: options.requireProvider,
+    allowSpinning: options.allowSpinning,
+    logger: options.logger,
+    onWorkerReplaced: options.onWorkerReplaced,
+  });
+  try {
+    const text = pool.session(CLIP_TEXT_SESSION);
+    const vision = pool.session(CLIP_VISION_SESSION);
+    checkContract(CLIP_TEXT_CONTRACT, text, `model ${dir} (${CLIP_TEXT_SESSION})`);
+    checkContract(CLIP_VISION_CONTRACT, vision, `model ${dir} (${CLIP_VISION_SESSION})`);
+    for (const [tower, info] of [['text_embeds', text], ['image_embeds', vision]] as const) {
+      const dim = info.outputs.find((o) => o.name === tower)?.shape[1];
+      if (typeof dim === 'number' && dim !== config.projectionDim) {
+        throw new Error(`model ${dir}: ${tower} has ${dim} dimensions but config.json says projection_dim ${config.projectionDim}`);
+      }
+    }
+    return {
+      tokenizer,
+      image,
+      imageDims: [3, size.height, size.width],
+      projectionDim: config.projectionDim,
+      randomWeights: config.randomWeights,
+      textTakesAttentionMask: text.inputs.some((i) => i.name === 'attention_mask'),
+      pool,
+    };
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
+}

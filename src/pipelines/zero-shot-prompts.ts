@@ -1,0 +1,86 @@
+/**
+ * The prompt strategies of the CLIP literature: what text each label is embedded as. A label's
+ * embedding is the normalised mean of its prompts' normalised embeddings (one prompt: itself).
+ */
+import { ApiError } from '../errors.js';
+
+export type PromptStrategy = 'plain' | 'template' | 'descriptive' | 'ensemble';
+
+export const DEFAULT_TEMPLATE = 'a photo of a {label}.';
+
+/**
+ * The built-in ensemble, written for this server in the spirit of CLIP's ImageNet prompt set:
+ * photographs of different quality and framing, and a few other renderings.
+ */
+export const ENSEMBLE_TEMPLATES: readonly string[] = [
+  'a photo of a {label}.',
+  'a photo of the {label}.',
+  'a close-up photo of a {label}.',
+  'a cropped photo of a {label}.',
+  'a blurry photo of a {label}.',
+  'a bright photo of a {label}.',
+  'a dark photo of a {label}.',
+  'a good photo of a {label}.',
+  'a photo of a small {label}.',
+  'a photo of a large {label}.',
+  'a black and white photo of a {label}.',
+  'a painting of a {label}.',
+  'a sketch of a {label}.',
+  'a rendering of a {label}.',
+  'a toy {label}.',
+  'art of the {label}.',
+];
+
+export interface PromptRequest {
+  labels: readonly string[];
+  strategy: PromptStrategy;
+  template?: string | undefined;
+  templates?: readonly string[] | undefined;
+  descriptions?: Readonly<Record<string, readonly string[]>> | undefined;
+}
+
+const fill = (template: string, label: string) => template.replaceAll('{label}', label);
+
+/** The prompts of each label, in label order. Throws `invalid_request` for what a strategy lacks. */
+export function promptsFor(request: PromptRequest): string[][] {
+  const { labels, strategy } = request;
+  switch (strategy) {
+    case 'plain':
+      return labels.map((label) => [label]);
+    case 'template': {
+      const template = request.template ?? DEFAULT_TEMPLATE;
+      return labels.map((label) => [fill(template, label)]);
+    }
+    case 'ensemble': {
+      const templates = request.templates ?? ENSEMBLE_TEMPLATES;
+      return labels.map((label) => templates.map((template) => fill(template, label)));
+    }
+    case 'descriptive':
+      return labels.map((label) => {
+        const descriptions = request.descriptions?.[label];
+        if (!descriptions || descriptions.length === 0) {
+          throw new ApiError('invalid_request', `strategy 'descriptive' needs descriptions for every label; none for '${label}'`);
+        }
+        return [...descriptions];
+      });
+  }
+}
+
+/** x / ‖x‖ (a zero vector stays zero). */
+export function normalise(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (const v of vector) sum += v * v;
+  const norm = Math.sqrt(sum);
+  return norm > 0 ? vector.map((v) => v / norm) : vector.slice();
+}
+
+/** normalise(mean(normalise(v) for v in vectors)): one embedding for a label's prompts. */
+export function meanOfNormalised(vectors: readonly Float32Array[]): Float32Array {
+  const dim = vectors[0]?.length ?? 0;
+  const sum = new Float32Array(dim);
+  for (const vector of vectors) {
+    const unit = normalise(vector);
+    for (let i = 0; i < dim; i++) sum[i]! += unit[i]!;
+  }
+  return normalise(sum);
+}

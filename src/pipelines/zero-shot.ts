@@ -1,0 +1,142 @@
+/**
+ * CLIP zero-shot classification: each label becomes one or more prompts (zero-shot-prompts.ts),
+ * prompts are embedded by the text tower through the embedding cache (a label set asked again
+ * never reaches the tower), images by the vision tower, and each image scores every label by
+ * softmax(scale · cosine) — or, with `multiLabel`, by the cosine itself, for callers that test
+ * labels one by one against a threshold.
+ *
+ * @example
+ *   const result = await clip.zeroShot({ images: [bytes], labels: ['cat', 'dog'], strategy: 'template', topK: 2, multiLabel: false });
+ *   // result.images[0].predictions → [{ label: 'cat', score: 0.93 }, { label: 'dog', score: 0.07 }]
+ */
+import { ApiError } from '../errors.js';
+import type { ImageProcessorSettings } from '../models/image/index.js';
+import type { PreprocessPool } from '../models/image/preprocess-pool.js';
+import type { ClipTokenizer } from '../models/clip/clip-tokenizer.js';
+import type { EncodedRow } from './batched-encoder.js';
+import type { Batcher } from './batcher.js';
+import type { EmbeddingCache } from './embedding-cache.js';
+import type { CallOptions } from './image-classification.js';
+import { softmax, topK } from './scores.js';
+import { meanOfNormalised, normalise, promptsFor, type PromptRequest } from './zero-shot-prompts.js';
+
+export interface ZeroShotInput extends PromptRequest {
+  images: readonly Uint8Array[];
+  topK: number;
+  multiLabel: boolean;
+  /** Most prompts (labels × templates) one request may embed; more is `invalid_request`. */
+  maxPrompts?: number;
+}
+
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+export interface ZeroShotResult {
+  images: { predictions: LabelScore[] }[];
+  /** The prompts each label was embedded as, in label order. */
+  prompts: { label: string; texts: string[] }[];
+  /** Prompts longer than the text tower takes, cut to fit. */
+  truncatedPrompts: string[];
+  /** Prompts whose embedding came from the cache / had to be computed. */
+  cache: { hits: number; misses: number };
+  timing: { textMs: number; preprocessMs: number; imageMs: number; totalMs: number };
+}
+
+export interface ClipPipelineDeps {
+  /** Cache keys start with it: the served id, tag included. */
+  modelId: string;
+  tokenizer: ClipTokenizer;
+  image: ImageProcessorSettings;
+  preprocessor: Pick<PreprocessPool, 'preprocess'>;
+  textBatcher: Pick<Batcher<readonly number[], EncodedRow>, 'submit'>;
+  visionBatcher: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
+  cache: EmbeddingCache;
+  /** exp(logit_scale) of the trained model: 100 for the OpenAI checkpoints. */
+  logitScale: number;
+}
+
+export interface ClipPipeline {
+  zeroShot(input: ZeroShotInput, options?: CallOptions): Promise<ZeroShotResult>;
+  /** L2-normalised text embeddings (through the cache), and which prompts were truncated. */
+  embedTexts(texts: readonly string[], options?: CallOptions): Promise<{ vectors: Float32Array[]; truncated: string[]; hits: number; misses: number }>;
+  /** The L2-normalised embedding of one image. */
+  embedImage(bytes: Uint8Array, options?: CallOptions): Promise<{ vector: Float32Array; preprocessMs: number; inferenceMs: number }>;
+}
+
+export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
+  const { tokenizer, cache } = deps;
+
+  async function embedTexts(texts: readonly string[], options: CallOptions = {}) {
+    const truncated: string[] = [];
+    let hits = 0;
+    let misses = 0;
+    const vectors = await Promise.all(
+      texts.map((text) => {
+        const encoded = tokenizer.encode(text);
+        if (encoded.truncated) truncated.push(text);
+        let computed = false;
+        const vector = cache.getOrCompute(`${deps.modelId}\0${text}`, async () => {
+          computed = true;
+          return normalise((await deps.textBatcher.submit(encoded.ids, options)).row);
+        });
+        return vector.finally(() => (computed ? misses++ : hits++));
+      }),
+    );
+    return { vectors, truncated: [...new Set(truncated)], hits, misses };
+  }
+
+  async function embedImage(bytes: Uint8Array, options: CallOptions = {}) {
+    const started = performance.now();
+    const { pixelValues } = await deps.preprocessor.preprocess(bytes, deps.image, options);
+    const preprocessMs = performance.now() - started;
+    const result = await deps.visionBatcher.submit(pixelValues, options);
+    return { vector: normalise(result.row), preprocessMs, inferenceMs: result.inferenceMs };
+  }
+
+  return {
+    embedTexts,
+    embedImage,
+    async zeroShot(input, options = {}) {
+      const started = performance.now();
+      const prompts = promptsFor(input);
+      const count = prompts.reduce((total, group) => total + group.length, 0);
+      if (input.maxPrompts !== undefined && count > input.maxPrompts) {
+        throw new ApiError('invalid_request', `${input.labels.length} labels make ${count} prompts, over the limit of ${input.maxPrompts} per request`);
+      }
+      // Texts and images at once: the two towers run side by side.
+      const textsDone = embedTexts(prompts.flat(), options).then((texts) => ({ ...texts, textMs: performance.now() - started }));
+      const images = await Promise.all(input.images.map((bytes) => embedImage(bytes, options)));
+      const texts = await textsDone;
+      let next = 0;
+      const labelVectors = prompts.map((group) => meanOfNormalised(texts.vectors.slice(next, (next += group.length))));
+      const k = Math.min(input.topK, input.labels.length);
+      const results = images.map(({ vector }) => {
+        const cosines = labelVectors.map((label) => dot(label, vector));
+        const scores = input.multiLabel ? cosines : softmax(new Float32Array(cosines.map((c) => c * deps.logitScale)));
+        return { predictions: topK(Float32Array.from(scores), k).map((i) => ({ label: input.labels[i]!, score: scores[i]! })) };
+      });
+      return {
+        images: results,
+        prompts: input.labels.map((label, i) => ({ label, texts: prompts[i]! })),
+        truncatedPrompts: texts.truncated,
+        cache: { hits: texts.hits, misses: texts.misses },
+        timing: {
+          textMs: texts.textMs,
+          preprocessMs: sum(images.map((i) => i.preprocessMs)),
+          imageMs: sum(images.map((i) => i.inferenceMs)),
+          totalMs: performance.now() - started,
+        },
+      };
+    },
+  };
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let total = 0;
+  for (let i = 0; i < a.length; i++) total += a[i]! * b[i]!;
+  return total;
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

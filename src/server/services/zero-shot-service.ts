@@ -1,0 +1,41 @@
+/**
+ * CLIP zero-shot classification as both transports run it: `POST /v1/zero-shot` and gRPC
+ * `ZeroShot`. Validates, resolves the model, runs the pipeline, shapes the answer.
+ */
+import { ApiError } from '../../errors.js';
+import { parseRequest, zeroShotRequestSchema } from '../schemas.js';
+import { zeroShotResponse } from '../wire.js';
+import type { TaskService } from './task-service.js';
+
+export type ZeroShotAnswer = ReturnType<typeof zeroShotResponse>;
+
+export const zeroShotService: TaskService<ZeroShotAnswer> = {
+  task: 'zero-shot-image-classification',
+  async run({ registry, imageBytesLimit, maxPrompts }, raw, call) {
+    const request = parseRequest(zeroShotRequestSchema, raw);
+    call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('zero-shot-image-classification'));
+    for (const image of request.images) {
+      if (image.length > imageBytesLimit) {
+        throw new ApiError('payload_too_large', `an image is ${image.length} bytes, over the ${imageBytesLimit}-byte limit`);
+      }
+    }
+    const model = registry.resolve('zero-shot-image-classification', request.model);
+    const deadlineMs = request.timeoutMs === undefined ? call.deadlineMs : Math.min(call.deadlineMs, Date.now() + request.timeoutMs);
+    const result = await model.loaded.handler.zeroShot({ ...request, maxPrompts }, { signal: call.signal, deadlineMs });
+    return zeroShotResponse(model.id, request, result, model.loaded.randomWeights);
+  },
+  http: { path: '/v1/zero-shot' },
+  grpc: {
+    method: 'ZeroShot',
+    request: ({ image, images, descriptions, templates, ...rest }) => {
+      const many = Array.isArray(images) && images.length > 0;
+      const texts = descriptions as Record<string, { texts?: string[] }> | undefined;
+      return {
+        ...rest,
+        ...(many ? { images } : { image: image ?? new Uint8Array() }),
+        ...(Array.isArray(templates) && templates.length > 0 ? { templates } : {}),
+        ...(texts && Object.keys(texts).length > 0 ? { descriptions: Object.fromEntries(Object.entries(texts).map(([label, d]) => [label, d.texts ?? []])) } : {}),
+      };
+    },
+  },
+};
