@@ -5,6 +5,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ensureVitModel, VIT_SLOW, VIT_TINY, type VitSpec } from '../../src/models/generator/index.js';
+import { CLIP_TINY } from '../../src/models/generator/clip-model.js';
+import { ensureClipModel } from '../../src/models/generator/generate-clip.js';
 
 export function testCacheDir(): string {
   return process.env.MMS_TEST_CACHE ?? path.join(os.tmpdir(), 'mms-test-models');
@@ -16,3 +18,5 @@ export function vitModelDir(spec: VitSpec = VIT_TINY, preprocessor: 'current' | 
 
 export const tinyVitDir = () => vitModelDir(VIT_TINY);
 export const slowVitDir = () => vitModelDir(VIT_SLOW);
+
+export const tinyClipDir = () => ensureClipModel(CLIP_TINY, { cacheDir: testCacheDir() });

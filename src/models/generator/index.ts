@@ -27,3 +27,18 @@ export {
   type VitSpec,
 } from './vit-model.js';
 export { ensureVitModel, writeVitModel, type EnsureVitModelOptions } from './generate-vit.js';
+export { CLIP_BOS_TOKEN, CLIP_EOS_TOKEN, clipTokenizerFiles, type ClipTokenizerFiles } from './clip-tokenizer.js';
+export {
+  buildClipCombinedGraph,
+  buildClipTextGraph,
+  buildClipVisionGraph,
+  clipConfigJson,
+  clipNumPatches,
+  clipPreprocessorJson,
+  clipVocabSize,
+  CLIP_B32,
+  CLIP_LOGIT_SCALE,
+  CLIP_TINY,
+  type ClipSpec,
+} from './clip-model.js';
+export { ensureClipModel, writeClipModel, type EnsureClipModelOptions } from './generate-clip.js';

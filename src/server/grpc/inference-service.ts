@@ -43,6 +43,14 @@ function peerAddress(peer: string): string {
   return match?.[1] ?? address;
 }
 
+/**
+ * The message without proto-loader's virtual fields for proto3 `optional` (`_top_k: 'top_k'`,
+ * from `oneofs: true`): the services' strict schemas see only real fields.
+ */
+function withoutSyntheticOneofs(message: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(message).filter(([key]) => !key.startsWith('_')));
+}
+
 export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImplementation {
   const { registry, metrics, logger } = deps;
   const serviceDeps = { registry, imageBytesLimit: deps.imageBytesLimit, maxPrompts: deps.maxPrompts };
@@ -65,7 +73,7 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
       let leave: (() => void) | undefined;
       try {
         leave = deps.admission.enter(service.task, { client: peerAddress(call.getPeer()), onShutdown: (error) => answer(error) });
-        answer(null, await service.run(serviceDeps, service.grpc.request(call.request), context));
+        answer(null, await service.run(serviceDeps, service.grpc.request(withoutSyntheticOneofs(call.request)), context));
       } catch (error) {
         answer(error);
       } finally {

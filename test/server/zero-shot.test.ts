@@ -1,0 +1,156 @@
+/**
+ * CLIP zero-shot classification on the real server (generated tiny CLIP, real onnxruntime, real
+ * photos), over HTTP and gRPC: strategies, the text-embedding cache, batching, and bad input.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import request from 'supertest';
+import type { RunningServer } from '../../src/server/server.js';
+import { inferenceClient, unary } from '../helpers/grpc-client.js';
+import { sharedImage } from '../helpers/shared-dir.js';
+import { tinyClipDir, tinyVitDir } from '../helpers/test-models.js';
+import { startTestServer } from '../helpers/test-server.js';
+
+type Scored = { label: string; score: number };
+
+/** A counter's value in /metrics text (0 when the series does not exist yet). */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+describe('POST /v1/zero-shot and gRPC ZeroShot on a generated CLIP', () => {
+  let server: RunningServer;
+  let client: grpc.Client & Record<string, Function>;
+  let chelsea: Buffer;
+  let coffee: Buffer;
+  const labels = ['cat', 'dog', 'coffee', 'rocket'];
+
+  before(async () => {
+    server = await startTestServer(['--model-dir', `clip=${await tinyClipDir()}`, '--model-dir', `vit=${await tinyVitDir()}`]);
+    client = inferenceClient(server.grpcPort);
+    chelsea = await readFile(sharedImage('chelsea.png'));
+    coffee = await readFile(sharedImage('coffee.png'));
+  });
+  after(async () => {
+    client?.close();
+    await server?.close();
+  });
+
+  const zeroShot = (body: Record<string, unknown>) => request(server.http).post('/v1/zero-shot').send(body);
+
+  it('is served beside the ViT, detected from the folder, and listed with its components', async () => {
+    const models = await request(server.http).get('/v1/models').expect(200);
+    const clip = models.body.data.find((m: { id: string }) => m.id === 'clip');
+    assert.equal(clip.task, 'zero-shot-image-classification');
+    assert.equal(clip.state, 'ready');
+    assert.deepEqual(clip.components, ['text_model', 'vision_model']);
+    assert.equal(clip.logit_scale, 100);
+  });
+
+  it('scores every label by softmax over the labels, sorted, with the prompts it used', async () => {
+    const res = await zeroShot({ image: chelsea.toString('base64'), labels }).expect(200);
+    const predictions: Scored[] = res.body.predictions;
+    assert.deepEqual([...predictions.map((p) => p.label)].sort(), [...labels].sort());
+    for (let i = 1; i < predictions.length; i++) assert.ok(predictions[i - 1]!.score >= predictions[i]!.score);
+    assert.ok(Math.abs(predictions.reduce((s, p) => s + p.score, 0) - 1) < 1e-6);
+    assert.equal(res.body.scores, 'softmax');
+    assert.equal(res.body.strategy, 'template');
+    assert.deepEqual(res.body.prompts[0], { label: 'cat', texts: ['a photo of a cat.'] });
+    assert.equal(res.body.random_weights, true);
+  });
+
+  it('answers the same over multipart, JSON and gRPC', async () => {
+    const json = await zeroShot({ image: chelsea.toString('base64'), labels, strategy: 'plain' }).expect(200);
+    const multipart = await request(server.http)
+      .post('/v1/zero-shot')
+      .field('labels', JSON.stringify(labels))
+      .field('strategy', 'plain')
+      .attach('image', chelsea, 'c.png')
+      .expect(200);
+    const viaGrpc = await unary(client, 'ZeroShot', { image: chelsea, labels, strategy: 'plain' });
+    for (const other of [multipart.body.predictions, viaGrpc.predictions]) {
+      assert.deepEqual(other.map((p: Scored) => p.label), json.body.predictions.map((p: Scored) => p.label));
+      other.forEach((p: Scored, i: number) => assert.ok(Math.abs(p.score - json.body.predictions[i].score) < 1e-9));
+    }
+  });
+
+  it('scores several images in one request, one result each, like one request per image', async () => {
+    const both = await zeroShot({ images: [chelsea.toString('base64'), coffee.toString('base64')], labels, top_k: 2 }).expect(200);
+    assert.equal(both.body.results.length, 2);
+    const one = await zeroShot({ image: coffee.toString('base64'), labels, top_k: 2 }).expect(200);
+    assert.deepEqual(both.body.results[1].predictions.map((p: Scored) => p.label), one.body.predictions.map((p: Scored) => p.label));
+    assert.equal(one.body.predictions.length, 2);
+  });
+
+  it('multi_label returns each label’s cosine similarity instead of a softmax', async () => {
+    const res = await zeroShot({ image: chelsea.toString('base64'), labels, multi_label: true }).expect(200);
+    assert.equal(res.body.scores, 'cosine');
+    const total = res.body.predictions.reduce((s: number, p: Scored) => s + p.score, 0);
+    assert.ok(res.body.predictions.every((p: Scored) => p.score >= -1 && p.score <= 1));
+    assert.ok(Math.abs(total - 1) > 1e-3, 'not a distribution');
+  });
+
+  it('ensemble and descriptive strategies average their prompts per label', async () => {
+    const ensemble = await zeroShot({ image: chelsea.toString('base64'), labels: ['cat', 'dog'], strategy: 'ensemble' }).expect(200);
+    assert.ok(ensemble.body.prompts[0].texts.length >= 8);
+    const given = await zeroShot({ image: chelsea.toString('base64'), labels: ['cat', 'dog'], strategy: 'ensemble', templates: ['{label}', 'art of a {label}'] }).expect(200);
+    assert.deepEqual(given.body.prompts[1].texts, ['dog', 'art of a dog']);
+    const descriptive = await zeroShot({
+      image: chelsea.toString('base64'),
+      labels: ['cat', 'dog'],
+      strategy: 'descriptive',
+      descriptions: { cat: ['a small furry feline'], dog: ['a loyal canine', 'a barking pet'] },
+    }).expect(200);
+    assert.deepEqual(descriptive.body.prompts[1].texts, ['a loyal canine', 'a barking pet']);
+  });
+
+  it('a repeated label set runs the text tower zero times', async () => {
+    const fresh = ['heron', 'pelican', 'flamingo'];
+    const text = (await request(server.http).get('/metrics')).text;
+    const series = 'mms_items_processed_total{model="clip",component="text_model",variant="fp32"}';
+    const before = sample(text, series);
+    const first = await zeroShot({ image: chelsea.toString('base64'), labels: fresh }).expect(200);
+    assert.deepEqual(first.body.cache, { hits: 0, misses: 3 });
+    const middle = sample((await request(server.http).get('/metrics')).text, series);
+    assert.equal(middle - before, 3, 'three prompts went through the text tower');
+    const again = await zeroShot({ image: coffee.toString('base64'), labels: fresh }).expect(200);
+    assert.deepEqual(again.body.cache, { hits: 3, misses: 0 });
+    const after = (await request(server.http).get('/metrics')).text;
+    assert.equal(sample(after, series), middle, 'the text tower did not run');
+    assert.ok(sample(after, 'mms_embedding_cache_requests_total{model="clip",variant="fp32",result="hit"}') >= 3);
+  });
+
+  it('flags prompts over 77 tokens and truncates them', async () => {
+    const long = Array(100).fill('x').join(' '); // 199 characters, 100 words: 102 tokens
+    const res = await zeroShot({ image: chelsea.toString('base64'), labels: [long, 'dog'], strategy: 'plain' }).expect(200);
+    assert.deepEqual(res.body.truncated_prompts, [long]);
+  });
+
+  it('refuses bad input with the table’s error on both transports', async () => {
+    const image = chelsea.toString('base64');
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['no labels', { image, labels: [] }, /at least one label/],
+      ['1,001 labels', { image, labels: Array.from({ length: 1001 }, (_, i) => `label ${i}`) }, /at most 1000 labels/],
+      ['a template without {label}', { image, labels, template: 'a photo' }, /must contain \{label\}/],
+      ['too many prompts', { image, labels: Array.from({ length: 300 }, (_, i) => `l${i}`), strategy: 'ensemble' }, /prompts, over the limit of 4096/],
+      ['an empty image', { image: '', labels }, /image is empty/],
+      ['no image', { labels }, /give one image/],
+    ];
+    for (const [what, body, message] of cases) {
+      const res = await zeroShot(body);
+      assert.equal(res.status, 400, `${what}: ${res.status} ${res.text}`);
+      assert.match(res.body.error.message, message, what);
+      const grpcBody = { ...body, ...(typeof body.image === 'string' ? { image: Buffer.from(body.image, 'base64') } : {}) };
+      const error = await unary(client, 'ZeroShot', grpcBody).then(
+        () => assert.fail(`${what}: gRPC accepted it`),
+        (e: grpc.ServiceError) => e,
+      );
+      assert.equal(error.code, grpc.status.INVALID_ARGUMENT, `${what} over gRPC: ${error.message}`);
+    }
+    const unknown = await zeroShot({ image, labels, model: 'vit' }).expect(404);
+    assert.match(unknown.body.error.message, /not served for zero-shot-image-classification \(served: clip\)/);
+  });
+});
