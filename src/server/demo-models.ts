@@ -1,13 +1,18 @@
 /**
  * `--demo`: random-weight models made by the generator, so the whole server runs offline on a
- * fresh machine. DeiT-Tiny dimensions: big enough that batching and latency are visible.
+ * fresh machine: a ViT with DeiT-Tiny dimensions (classification) and a small CLIP (zero-shot),
+ * big enough that batching and latency are visible.
  * Flags and environment apply to them as to any other model.
  */
 import path from 'node:path';
-import { ensureVitModel, VIT_DEMO } from '../models/generator/index.js';
+import { CLIP_DEMO, ensureClipModel, ensureVitModel, VIT_DEMO } from '../models/generator/index.js';
 import { modelSettings, type ModelSettings, type ServerConfig } from './config.js';
 
 export async function demoModels(config: ServerConfig): Promise<ModelSettings[]> {
-  const dir = await ensureVitModel(VIT_DEMO, { cacheDir: path.join(config.cacheDir, 'generated') });
-  return [modelSettings({ id: 'vit-demo', dir }, config.modelOverrides, config.fileDefaults)];
+  const cacheDir = path.join(config.cacheDir, 'generated');
+  const [vit, clip] = await Promise.all([ensureVitModel(VIT_DEMO, { cacheDir }), ensureClipModel(CLIP_DEMO, { cacheDir })]);
+  return [
+    modelSettings({ id: 'vit-demo', dir: vit }, config.modelOverrides, config.fileDefaults),
+    modelSettings({ id: 'clip-demo', dir: clip }, config.modelOverrides, config.fileDefaults),
+  ];
 }

@@ -7,6 +7,13 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import request from 'supertest';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { loadClipModel, CLIP_TEXT_SESSION, CLIP_VISION_SESSION, type ClipModel } from '../../src/models/clip/load-clip.js';
+import { preprocessImage } from '../../src/models/image/index.js';
+import { encoderRunBatch } from '../../src/pipelines/batched-encoder.js';
+import { softmax } from '../../src/pipelines/scores.js';
+import { textEncoderRunBatch } from '../../src/pipelines/text-encoder.js';
 import type { RunningServer } from '../../src/server/server.js';
 import { inferenceClient, unary } from '../helpers/grpc-client.js';
 import { sharedImage } from '../helpers/shared-dir.js';
@@ -152,5 +159,65 @@ describe('POST /v1/zero-shot and gRPC ZeroShot on a generated CLIP', () => {
     }
     const unknown = await zeroShot({ image, labels, model: 'vit' }).expect(404);
     assert.match(unknown.body.error.message, /not served for zero-shot-image-classification \(served: clip\)/);
+  });
+});
+
+describe('CLIP towers under batching, and against the combined graph', () => {
+  let clip: ClipModel;
+  let dir: string;
+  const signal = new AbortController().signal;
+  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+  before(async () => {
+    dir = await tinyClipDir();
+    clip = await loadClipModel({ dir, variant: 'fp32', instances: 1, intraOpThreads: 1, providers: ['cpu'], requireProvider: false, allowSpinning: false });
+  });
+  after(() => clip?.pool.close());
+
+  it('batched equals unbatched within 1e-4: texts of different lengths padded per batch, images stacked', async () => {
+    const text = textEncoderRunBatch(clip.pool, { session: CLIP_TEXT_SESSION, outputName: 'text_embeds', padId: clip.tokenizer.padId, withAttentionMask: false });
+    const ids = ['a cat', 'a photo of a dog.', 'a blurry photo of a golden retriever playing fetch in the park'].map((t) => clip.tokenizer.encode(t).ids);
+    const together = await text(ids, signal);
+    for (let i = 0; i < ids.length; i++) {
+      const [alone] = await text([ids[i]!], signal);
+      assert.ok(maxDiff((together[i] as { row: Float32Array }).row, (alone as { row: Float32Array }).row) < 1e-4, `prompt ${i}`);
+    }
+    const vision = encoderRunBatch(clip.pool, { session: CLIP_VISION_SESSION, inputName: 'pixel_values', itemDims: clip.imageDims, outputName: 'image_embeds' });
+    const pixels = await Promise.all(['chelsea.png', 'coffee.png', 'rocket.jpg'] as const).then((names) =>
+      Promise.all(names.map(async (n) => (await preprocessImage(await readFile(sharedImage(n)), clip.image, { maxPixels: 5e7 })).pixelValues)),
+    );
+    const stacked = await vision(pixels.map((p) => p.slice()), signal);
+    for (let i = 0; i < pixels.length; i++) {
+      const [alone] = await vision([pixels[i]!.slice()], signal);
+      assert.ok(maxDiff((stacked[i] as { row: Float32Array }).row, (alone as { row: Float32Array }).row) < 1e-4, `image ${i}`);
+    }
+  });
+
+  it("towers plus the server's scoring give the combined model.onnx's probabilities", async () => {
+    const labels = ['cat', 'dog', 'coffee', 'rocket'];
+    const server = await startTestServer(['--model-dir', `clip=${dir}`]);
+    const session = await ort.InferenceSession.create(path.join(dir, 'onnx', 'model.onnx'));
+    try {
+      const photo = await readFile(sharedImage('chelsea.png'));
+      const ours = await request(server.http).post('/v1/zero-shot').send({ image: photo.toString('base64'), labels, strategy: 'plain' }).expect(200);
+      const ids = labels.map((l) => clip.tokenizer.encode(l).ids);
+      const length = Math.max(...ids.map((i) => i.length));
+      const inputIds = new BigInt64Array(labels.length * length).fill(BigInt(clip.tokenizer.padId));
+      const mask = new BigInt64Array(labels.length * length);
+      ids.forEach((row, r) => row.forEach((id, c) => ((inputIds[r * length + c] = BigInt(id)), (mask[r * length + c] = 1n))));
+      const { pixelValues } = await preprocessImage(photo, clip.image, { maxPixels: 5e7 });
+      const out = await session.run({
+        input_ids: new ort.Tensor('int64', inputIds, [labels.length, length]),
+        attention_mask: new ort.Tensor('int64', mask, [labels.length, length]),
+        pixel_values: new ort.Tensor('float32', pixelValues, [1, ...clip.imageDims]),
+      });
+      const reference = softmax(out.logits_per_image!.data as Float32Array);
+      for (const { label, score } of ours.body.predictions as Scored[]) {
+        assert.ok(Math.abs(score - reference[labels.indexOf(label)]!) < 1e-4, `${label}: ${score} vs ${reference[labels.indexOf(label)]}`);
+      }
+    } finally {
+      await session.release();
+      await server.close();
+    }
   });
 });

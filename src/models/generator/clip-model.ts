@@ -54,6 +54,11 @@ export const CLIP_TINY: ClipSpec = {
   ...BASE, vocabSize: 0, textHidden: 32, textLayers: 2, textHeads: 2, textIntermediate: 64,
   visionHidden: 32, visionLayers: 2, visionHeads: 2, visionIntermediate: 64, projectionDim: 16,
 };
+/** Small enough to generate and answer in moments on CPU, big enough to batch visibly: the demo. */
+export const CLIP_DEMO: ClipSpec = {
+  ...BASE, vocabSize: 0, textHidden: 128, textLayers: 4, textHeads: 4, textIntermediate: 512,
+  visionHidden: 192, visionLayers: 6, visionHeads: 3, visionIntermediate: 768, projectionDim: 128,
+};
 /** openai/clip-vit-base-patch32 dimensions (151M parameters). */
 export const CLIP_B32: ClipSpec = {
   ...BASE, vocabSize: 49408, textHidden: 512, textLayers: 12, textHeads: 8, textIntermediate: 2048,

@@ -39,6 +39,7 @@ export {
   CLIP_B32,
   CLIP_LOGIT_SCALE,
   CLIP_TINY,
+  CLIP_DEMO,
   type ClipSpec,
 } from './clip-model.js';
 export { ensureClipModel, writeClipModel, type EnsureClipModelOptions } from './generate-clip.js';

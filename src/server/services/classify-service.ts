@@ -5,9 +5,7 @@
 import { ApiError } from '../../errors.js';
 import { classifyRequestSchema, parseRequest } from '../schemas.js';
 import { classifyResponse } from '../wire.js';
-import type { TaskService } from './task-service.js';
-
-const RANDOM_WEIGHTS_NOTICE = 'this model has random weights (demo): its labels mean nothing';
+import { withRandomWeightsNotice, type TaskService } from './task-service.js';
 
 export type ClassifyAnswer = ReturnType<typeof classifyResponse>;
 
@@ -24,10 +22,7 @@ export const classifyService: TaskService<ClassifyAnswer> = {
     const result = await model.loaded.handler.classify({ image: request.image, topK: request.topK }, { signal: call.signal, deadlineMs });
     return classifyResponse(model.id, result, model.loaded.randomWeights);
   },
-  http: {
-    path: '/v1/classify',
-    answer: (body) => (body.random_weights ? { ...body, notice: RANDOM_WEIGHTS_NOTICE } : body),
-  },
+  http: { path: '/v1/classify', answer: withRandomWeightsNotice },
   grpc: {
     method: 'Classify',
     request: ({ image, top_k, model }) => ({ image: image ?? new Uint8Array(), top_k, model }),

@@ -33,6 +33,13 @@ export interface TaskService<Answer extends object = object> {
   grpc: { method: string; request(message: Record<string, unknown>): unknown };
 }
 
+const RANDOM_WEIGHTS_NOTICE = 'this model has random weights (demo): its labels mean nothing';
+
+/** Says so in the JSON answer of a generated demo model (its scores are real inference over random weights). */
+export function withRandomWeightsNotice<A extends { random_weights: boolean }>(answer: A): A | (A & { notice: string }) {
+  return answer.random_weights ? { ...answer, notice: RANDOM_WEIGHTS_NOTICE } : answer;
+}
+
 /** A call context before the model is known. */
 export function newCallContext(signal: AbortSignal, deadlineMs: number): CallContext {
   return { signal, deadlineMs, labels: { model: 'unknown', variant: 'unknown' } };

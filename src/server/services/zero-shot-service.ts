@@ -5,7 +5,7 @@
 import { ApiError } from '../../errors.js';
 import { parseRequest, zeroShotRequestSchema } from '../schemas.js';
 import { zeroShotResponse } from '../wire.js';
-import type { TaskService } from './task-service.js';
+import { withRandomWeightsNotice, type TaskService } from './task-service.js';
 
 export type ZeroShotAnswer = ReturnType<typeof zeroShotResponse>;
 
@@ -24,7 +24,7 @@ export const zeroShotService: TaskService<ZeroShotAnswer> = {
     const result = await model.loaded.handler.zeroShot({ ...request, maxPrompts }, { signal: call.signal, deadlineMs });
     return zeroShotResponse(model.id, request, result, model.loaded.randomWeights);
   },
-  http: { path: '/v1/zero-shot' },
+  http: { path: '/v1/zero-shot', answer: withRandomWeightsNotice },
   grpc: {
     method: 'ZeroShot',
     request: ({ image, images, descriptions, templates, ...rest }) => {
