@@ -60,7 +60,10 @@ export interface ClipPipelineDeps {
 export interface ClipPipeline {
   zeroShot(input: ZeroShotInput, options?: CallOptions): Promise<ZeroShotResult>;
   /** L2-normalised text embeddings (through the cache), and which prompts were truncated. */
-  embedTexts(texts: readonly string[], options?: CallOptions): Promise<{ vectors: Float32Array[]; truncated: string[]; hits: number; misses: number }>;
+  embedTexts(
+    texts: readonly string[],
+    options?: CallOptions,
+  ): Promise<{ vectors: Float32Array[]; truncated: string[]; hits: number; misses: number; tokens: number }>;
   /** The L2-normalised embedding of one image. */
   embedImage(bytes: Uint8Array, options?: CallOptions): Promise<{ vector: Float32Array; preprocessMs: number; inferenceMs: number }>;
 }
@@ -72,9 +75,11 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
     const truncated: string[] = [];
     let hits = 0;
     let misses = 0;
+    let tokens = 0;
     const vectors = await Promise.all(
       texts.map((text) => {
         const encoded = tokenizer.encode(text);
+        tokens += encoded.ids.length;
         if (encoded.truncated) truncated.push(text);
         let computed = false;
         const vector = cache.getOrCompute(`${deps.modelId}\0${text}`, async () => {
@@ -84,7 +89,7 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
         return vector.finally(() => (computed ? misses++ : hits++));
       }),
     );
-    return { vectors, truncated: [...new Set(truncated)], hits, misses };
+    return { vectors, truncated: [...new Set(truncated)], hits, misses, tokens };
   }
 
   async function embedImage(bytes: Uint8Array, options: CallOptions = {}) {

@@ -78,6 +78,28 @@ export const zeroShotRequestSchema = z
 
 export type ZeroShotRequest = z.output<typeof zeroShotRequestSchema>;
 
+/**
+ * The OpenAI embeddings request. `input` items are texts; an image item is a `data:` URL (a bare
+ * string is always text, so a caption that looks like base64 is never taken for an image).
+ */
+export const embeddingsRequestSchema = z
+  .strictObject({
+    // No length cap per item: a data: URL image is megabytes; the JSON body limit bounds the whole.
+    input: z.union([z.string(), z.array(z.string()).min(1).max(2048)]),
+    model: z.string().min(1).max(200).optional(),
+    encoding_format: z.enum(['float', 'base64']).default('float'),
+    user: z.string().max(256).optional(),
+    timeout_ms: intField(1, 3_600_000).optional(),
+  })
+  .transform((r) => ({
+    inputs: typeof r.input === 'string' ? [r.input] : r.input,
+    model: r.model,
+    encodingFormat: r.encoding_format,
+    timeoutMs: r.timeout_ms,
+  }));
+
+export type EmbeddingsRequest = z.output<typeof embeddingsRequestSchema>;
+
 /** Names at most this many unknown fields in a message (a client can send millions). */
 const NAMED_UNKNOWN_KEYS = 5;
 

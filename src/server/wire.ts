@@ -50,6 +50,20 @@ export function zeroShotResponse(
   };
 }
 
+/** The OpenAI embeddings answer; `base64` packs each vector as little-endian float32 bytes. */
+export function embeddingsResponse(modelId: string, vectors: readonly Float32Array[], format: 'float' | 'base64', promptTokens: number) {
+  return {
+    object: 'list' as const,
+    data: vectors.map((vector, index) => ({
+      object: 'embedding' as const,
+      index,
+      embedding: format === 'base64' ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64') : Array.from(vector),
+    })),
+    model: modelId,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  };
+}
+
 /**
  * GET /v1/models in the OpenAI list shape (`{object: "list", data: [{id, object: "model",
  * created, owned_by}]}`), so OpenAI clients can list the models; our fields stand beside theirs.

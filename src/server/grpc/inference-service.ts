@@ -65,7 +65,7 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
         if (answered) return; // a shutdown's 503 may have answered first
         answered = true;
         const apiError = error === null ? undefined : toApiError(error);
-        finish({ ...context.labels, task: service.task, code: apiError?.code ?? 'ok' });
+        finish({ ...context.labels, task: service.name ?? service.task, code: apiError?.code ?? 'ok' });
         if (apiError?.code === 'internal') logger.error({ err: error, transport: 'grpc', model: context.labels.model }, 'internal error');
         if (apiError) callback(toGrpcError(apiError));
         else callback(null, response);

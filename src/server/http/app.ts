@@ -36,8 +36,8 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   for (const service of TASK_SERVICES) {
     app.post(
       service.http.path,
-      observeRequest(deps.metrics, deps.admission, service.task),
-      ...imageBody(deps.limits),
+      observeRequest(deps.metrics, deps.admission, service.task, service.name),
+      ...imageBody(deps.limits, service.http.body === 'json' ? ['json'] : undefined),
       serviceRoute(service, serviceDeps, deps.requestTimeoutMs),
     );
   }

@@ -33,6 +33,8 @@ function tooManyFields(body: object): boolean {
   return false;
 }
 
+const ACCEPTED: Record<ImageBodyKind, string> = { multipart: 'multipart/form-data', json: 'application/json', raw: 'image/*' };
+
 function bodyKind(req: Request): ImageBodyKind | undefined {
   if (req.is('multipart/form-data')) return 'multipart';
   if (req.is('application/json')) return 'json';
@@ -40,8 +42,8 @@ function bodyKind(req: Request): ImageBodyKind | undefined {
   return undefined;
 }
 
-/** Middleware that parses the body by its type and leaves `res.locals.rawRequest`. */
-export function imageBody(limits: Limits): RequestHandler[] {
+/** Middleware that parses the body by its type and leaves `res.locals.rawRequest`; `kinds` narrows what is accepted. */
+export function imageBody(limits: Limits, kinds: readonly ImageBodyKind[] = ['multipart', 'json', 'raw']): RequestHandler[] {
   const multipart = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: limits.imageBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 25 },
@@ -51,9 +53,10 @@ export function imageBody(limits: Limits): RequestHandler[] {
 
   const parse: RequestHandler = (req, res, next) => {
     if (hasNoBody(req)) {
-      return next(new ApiError('invalid_request', 'the request has no body: send an image as multipart/form-data, JSON or image/* bytes'));
+      return next(new ApiError('invalid_request', `the request has no body: send ${kinds.map((k) => ACCEPTED[k]).join(', ')}`));
     }
-    const kind = bodyKind(req);
+    const found = bodyKind(req);
+    const kind = found && kinds.includes(found) ? found : undefined;
     const encoding = contentEncoding(req);
     if (kind === 'multipart' && encoding) {
       return next(new ApiError('unsupported_media_type', `Content-Encoding ${encoding} is not accepted for multipart bodies`));
@@ -61,7 +64,7 @@ export function imageBody(limits: Limits): RequestHandler[] {
     if (!kind) {
       const given = req.get('content-type') ?? 'none';
       return next(
-        new ApiError('unsupported_media_type', `Content-Type ${given} is not accepted: use multipart/form-data, application/json or image/*`),
+        new ApiError('unsupported_media_type', `Content-Type ${given} is not accepted: use ${kinds.map((k) => ACCEPTED[k]).join(', ')}`),
       );
     }
     res.locals.bodyKind = kind;

@@ -13,7 +13,7 @@ import { sendError } from './error-handler.js';
 const CLIENT_CLOSED = 499;
 
 /** Also admits the request (before its body is read): over the limits it answers 429 at once. */
-export function observeRequest(metrics: ServerMetrics, admission: Admission, task: Task): RequestHandler {
+export function observeRequest(metrics: ServerMetrics, admission: Admission, modelTask: Task, task: string = modelTask): RequestHandler {
   return (req, res, next) => {
     const finish = metrics.startRequest('http');
     const started = performance.now();
@@ -33,7 +33,7 @@ export function observeRequest(metrics: ServerMetrics, admission: Admission, tas
     });
     if (admission.isDraining) res.setHeader('Connection', 'close');
     try {
-      leave = admission.enter(task, {
+      leave = admission.enter(modelTask, {
         client: req.socket.remoteAddress,
         onShutdown: (error) => {
           res.setHeader('Connection', 'close');

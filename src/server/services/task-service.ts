@@ -24,11 +24,14 @@ export interface ServiceDeps {
 }
 
 export interface TaskService<Answer extends object = object> {
+  /** The task of the models it runs on (admission checks their queues). */
   task: Task;
+  /** The `task` label of its request metrics and access log; default `task`. */
+  name?: string;
   /** Validates the raw request (zod), resolves the model, runs the pipeline, shapes the answer. */
   run(deps: ServiceDeps, raw: unknown, call: CallContext): Promise<Answer>;
-  /** `POST <path>`, with an image body (multipart, JSON or raw bytes). */
-  http: { path: string; answer?(answer: Answer): object };
+  /** `POST <path>`; its body: an image (multipart, JSON or raw bytes, the default) or JSON only. */
+  http: { path: string; body?: 'image' | 'json'; answer?(answer: Answer): object };
   /** The unary RPC of multimodal.v1.InferenceService, and its message as the raw request. */
   grpc: { method: string; request(message: Record<string, unknown>): unknown };
 }
