@@ -119,8 +119,8 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
       const k = Math.min(input.topK, input.labels.length);
       const results = images.map(({ vector }) => {
         const cosines = labelVectors.map((label) => dot(label, vector));
-        const scores = input.multiLabel ? cosines : softmax(new Float32Array(cosines.map((c) => c * deps.logitScale)));
-        return { predictions: topK(Float32Array.from(scores), k).map((i) => ({ label: input.labels[i]!, score: scores[i]! })) };
+        const scores: ArrayLike<number> = input.multiLabel ? cosines : softmax(cosines.map((c) => c * deps.logitScale));
+        return { predictions: topK(scores, k).map((i) => ({ label: input.labels[i]!, score: scores[i]! })) };
       });
       return {
         images: results,

@@ -5,12 +5,10 @@
  * The towers give unnormalised embeddings and no logit scale: the pipeline normalises, and the
  * trained scale comes from the catalog or the model's `logit_scale` setting.
  */
-import type { Logger } from 'pino';
 import { checkContract } from '../contract.js';
-import type { Dtype } from '../dtypes.js';
+import type { FamilyLoadOptions } from '../family-load-options.js';
 import { onnxFile, readJsonFile } from '../hf-folder.js';
 import { fixedOutputSize, parseImageProcessorConfig, type ImageProcessorSettings } from '../image/index.js';
-import type { ExecutionProvider } from '../session/execution-providers.js';
 import { WorkerPool } from '../session/worker-pool.js';
 import { parseClipConfig } from './clip-config.js';
 import { CLIP_TEXT_CONTRACT, CLIP_VISION_CONTRACT } from './clip-contract.js';
@@ -20,17 +18,6 @@ import { loadClipTokenizer, type ClipTokenizer } from './clip-tokenizer.js';
 export const CLIP_TEXT_SESSION = 'text_model';
 export const CLIP_VISION_SESSION = 'vision_model';
 
-export interface ClipLoadOptions {
-  dir: string;
-  variant: Dtype;
-  instances: number;
-  intraOpThreads: number;
-  providers: ExecutionProvider[];
-  requireProvider: boolean;
-  allowSpinning: boolean;
-  logger?: Logger;
-  onWorkerReplaced?: () => void;
-}
 
 export interface ClipModel {
   tokenizer: ClipTokenizer;
@@ -44,7 +31,7 @@ export interface ClipModel {
   pool: WorkerPool;
 }
 
-export async function loadClipModel(options: ClipLoadOptions): Promise<ClipModel> {
+export async function loadClipModel(options: FamilyLoadOptions): Promise<ClipModel> {
   const { dir } = options;
   const config = parseClipConfig(await readJsonFile(dir, 'config.json'), `${dir}/config.json`);
   // CLIP processors read an int `size` as the shortest edge (get_size_dict default_to_square=False).

@@ -25,6 +25,7 @@
  */
 import { clipTokenizerFiles } from './clip-tokenizer.js';
 import { OnnxGraphBuilder, type Dim } from './onnx-graph-builder.js';
+import { patchFilters } from './patch-filters.js';
 import { SeededRandom } from './seeded-random.js';
 
 export interface ClipSpec {
@@ -78,7 +79,6 @@ const MASKED = -1e9;
 const SCALE = {
   qk: 1.7, v: 1.4, out: 1.4, mlpIn: 1, mlpOut: 1, bias: 0.02,
   token: 1, textPos: 0.3, cls: 0.3, visionPos: 0.3, projection: 1,
-  filterDc: 0.3, filterWhite: 0.5,
 };
 
 export function clipNumPatches(spec: ClipSpec): number {
@@ -102,34 +102,6 @@ function validate(spec: ClipSpec): void {
 /** Text and vision weights come from separate streams, so each tower is the same in every graph. */
 const textRng = (spec: ClipSpec): SeededRandom => new SeededRandom(spec.seed);
 const visionRng = (spec: ClipSpec): SeededRandom => new SeededRandom((spec.seed ^ 0x5bd1e995) | 0);
-
-/**
- * Unit-norm patch filters that look like trained ones: mostly smooth (low-frequency DCT terms,
- * flat term damped) plus some white noise (as vit-model.ts; photos carry low-frequency energy).
- */
-function patchFilters(rng: SeededRandom, outC: number, inC: number, p: number): Float32Array {
-  const K = Math.min(4, p);
-  const basis: Float32Array[] = [];
-  for (let u = 0; u < K; u++) {
-    for (let v = 0; v < K; v++) {
-      const b = new Float32Array(p * p);
-      const norm = Math.sqrt(((u === 0 ? 1 : 2) / p) * ((v === 0 ? 1 : 2) / p));
-      for (let y = 0; y < p; y++) for (let x = 0; x < p; x++) b[y * p + x] = norm * Math.cos((Math.PI * u * (y + 0.5)) / p) * Math.cos((Math.PI * v * (x + 0.5)) / p);
-      basis.push(b);
-    }
-  }
-  const { filterDc: dc, filterWhite: white } = SCALE;
-  const smooth = Math.sqrt(1 - white * white) / Math.sqrt(inC * (K * K - 1 + dc * dc));
-  const out = rng.normalArray(outC * inC * p * p, white / Math.sqrt(inC * p * p));
-  for (let f = 0; f < outC * inC; f++) {
-    const o = out.subarray(f * p * p, (f + 1) * p * p);
-    basis.forEach((b, j) => {
-      const a = rng.normal() * smooth * (j === 0 ? dc : 1);
-      for (let i = 0; i < o.length; i++) o[i]! += a * b[i]!;
-    });
-  }
-  return out;
-}
 
 /** Helpers bound to one builder, one weight stream and one name prefix for shared constants. */
 class TowerBuilder {

@@ -10,6 +10,7 @@
  * transpose of nn.Linear's [out, in], as the export does).
  */
 import { OnnxGraphBuilder } from './onnx-graph-builder.js';
+import { patchFilters } from './patch-filters.js';
 import { SeededRandom } from './seeded-random.js';
 
 export interface VitSpec {
@@ -49,36 +50,7 @@ export const VIT_SLOW: VitSpec = { ...BASE, imageSize: 224, patchSize: 4, hidden
  * shows: attention scores with std ≈ 1–3 per row (largest weight ~0.05–0.35: maps neither uniform
  * nor one-hot), image-dependent CLS features, logits std ≈ 3 (top-k without near-ties).
  */
-const SCALE = { qk: 1.7, v: 1, out: 1, mlpIn: 1, mlpOut: 1, cls: 0.02, pos: 0.3, bias: 0.02, logits: 3, filterDc: 0.3, filterWhite: 0.5 };
-
-/**
- * Unit-norm patch filters that look like trained ones: mostly smooth (low-frequency DCT terms,
- * with the flat term damped) plus some white noise. Photos carry their energy at low
- * frequencies; with white filters alone the demo model gave the same top-1 to different photos.
- */
-function patchFilters(rng: SeededRandom, outC: number, inC: number, p: number): Float32Array {
-  const K = Math.min(4, p);
-  const basis: Float32Array[] = [];
-  for (let u = 0; u < K; u++) {
-    for (let v = 0; v < K; v++) {
-      const b = new Float32Array(p * p);
-      const norm = Math.sqrt(((u === 0 ? 1 : 2) / p) * ((v === 0 ? 1 : 2) / p));
-      for (let y = 0; y < p; y++) for (let x = 0; x < p; x++) b[y * p + x] = norm * Math.cos((Math.PI * u * (y + 0.5)) / p) * Math.cos((Math.PI * v * (x + 0.5)) / p);
-      basis.push(b);
-    }
-  }
-  const { filterDc: dc, filterWhite: white } = SCALE;
-  const smooth = Math.sqrt(1 - white * white) / Math.sqrt(inC * (K * K - 1 + dc * dc));
-  const out = rng.normalArray(outC * inC * p * p, white / Math.sqrt(inC * p * p));
-  for (let f = 0; f < outC * inC; f++) {
-    const o = out.subarray(f * p * p, (f + 1) * p * p);
-    basis.forEach((b, j) => {
-      const a = rng.normal() * smooth * (j === 0 ? dc : 1);
-      for (let i = 0; i < o.length; i++) o[i]! += a * b[i]!;
-    });
-  }
-  return out;
-}
+const SCALE = { qk: 1.7, v: 1, out: 1, mlpIn: 1, mlpOut: 1, cls: 0.02, pos: 0.3, bias: 0.02, logits: 3 };
 
 export function vitNumPatches(spec: VitSpec): number {
   return (spec.imageSize / spec.patchSize) ** 2;

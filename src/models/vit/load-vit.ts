@@ -2,27 +2,14 @@
  * Loads a ViT image classifier from a Hugging Face ONNX folder: configs, then one session per
  * worker, checked against the ViT contract.
  */
-import type { Logger } from 'pino';
 import { checkContract } from '../contract.js';
-import type { Dtype } from '../dtypes.js';
+import type { FamilyLoadOptions } from '../family-load-options.js';
 import { onnxFile, readJsonFile } from '../hf-folder.js';
 import { fixedOutputSize, parseImageProcessorConfig, type ImageProcessorSettings } from '../image/index.js';
-import type { ExecutionProvider } from '../session/execution-providers.js';
 import { WorkerPool } from '../session/worker-pool.js';
 import { parseVitConfig } from './vit-config.js';
 import { VIT_CONTRACT } from './vit-contract.js';
 
-export interface VitLoadOptions {
-  dir: string;
-  variant: Dtype;
-  instances: number;
-  intraOpThreads: number;
-  providers: ExecutionProvider[];
-  requireProvider: boolean;
-  allowSpinning: boolean;
-  logger?: Logger;
-  onWorkerReplaced?: () => void;
-}
 
 /** The pool's one session: the classifier graph `onnx/model.onnx`. */
 export const VIT_SESSION = 'model';
@@ -36,7 +23,7 @@ export interface VitModel {
   pool: WorkerPool;
 }
 
-export async function loadVitModel(options: VitLoadOptions): Promise<VitModel> {
+export async function loadVitModel(options: FamilyLoadOptions): Promise<VitModel> {
   const { dir } = options;
   const config = parseVitConfig(await readJsonFile(dir, 'config.json'), `${dir}/config.json`);
   // ViT processors read an int `size` as a square (HF get_size_dict default_to_square=True).
