@@ -64,7 +64,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     maxInFlight: config.limits.maxInFlightRequests,
     maxInFlightPerClient: config.limits.maxInFlightPerClient,
   });
-  const app = createHttpApp({ registry, metrics, admission, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs });
+  const services = { registry, imageBytesLimit: config.limits.imageBytes, maxPrompts: config.limits.maxPrompts };
+  const app = createHttpApp({ registry, metrics, admission, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs, services });
   const http = createHttpServer(app, config.limits);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -84,8 +85,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       metrics,
       logger,
       requestTimeoutMs: config.requestTimeoutMs,
-      imageBytesLimit: config.limits.imageBytes,
-      maxPrompts: config.limits.maxPrompts,
+      services,
       admission,
       maxMessageBytes: config.limits.grpcMaxMessageBytes,
     },

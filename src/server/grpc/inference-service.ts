@@ -8,7 +8,7 @@ import { toApiError } from '../../errors.js';
 import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
-import { newCallContext, TASK_SERVICES, type TaskService } from '../services/index.js';
+import { newCallContext, TASK_SERVICES, type ServiceDeps, type TaskService } from '../services/index.js';
 import { modelList } from '../wire.js';
 import { toGrpcError } from './grpc-errors.js';
 
@@ -17,8 +17,8 @@ export interface InferenceServiceDeps {
   metrics: ServerMetrics;
   logger: Logger;
   requestTimeoutMs: number;
-  imageBytesLimit: number;
-  maxPrompts: number;
+  /** What the task services need (the same object HTTP's routes get). */
+  services: ServiceDeps;
   admission: Admission;
 }
 
@@ -53,7 +53,6 @@ function withoutSyntheticOneofs(message: Record<string, unknown>): Record<string
 
 export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImplementation {
   const { registry, metrics, logger } = deps;
-  const serviceDeps = { registry, imageBytesLimit: deps.imageBytesLimit, maxPrompts: deps.maxPrompts };
 
   /** One task's unary RPC: admission, the service with the message as its raw request, metrics. */
   function unary(service: TaskService) {
@@ -73,7 +72,7 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
       let leave: (() => void) | undefined;
       try {
         leave = deps.admission.enter(service.task, { client: peerAddress(call.getPeer()), onShutdown: (error) => answer(error) });
-        answer(null, await service.run(serviceDeps, service.grpc.request(withoutSyntheticOneofs(call.request)), context));
+        answer(null, await service.run(deps.services, service.grpc.request(withoutSyntheticOneofs(call.request)), context));
       } catch (error) {
         answer(error);
       } finally {

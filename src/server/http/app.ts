@@ -5,7 +5,7 @@ import type { Limits } from '../config.js';
 import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
-import { TASK_SERVICES } from '../services/index.js';
+import { TASK_SERVICES, type ServiceDeps } from '../services/index.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { imageBody } from './image-body.js';
 import { observeRequest } from './observe-request.js';
@@ -20,6 +20,8 @@ export interface HttpAppDeps {
   requestTimeoutMs: number;
   metrics: ServerMetrics;
   admission: Admission;
+  /** What the task services need (the same object gRPC's handlers get). */
+  services: ServiceDeps;
 }
 
 export function createHttpApp(deps: HttpAppDeps): Express {
@@ -32,13 +34,12 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.end(await deps.metrics.registry.metrics());
   });
-  const serviceDeps = { registry: deps.registry, imageBytesLimit: deps.limits.imageBytes, maxPrompts: deps.limits.maxPrompts };
   for (const service of TASK_SERVICES) {
     app.post(
       service.http.path,
       observeRequest(deps.metrics, deps.admission, service.task, service.name),
       ...imageBody(deps.limits, service.http.body === 'json' ? ['json'] : undefined),
-      serviceRoute(service, serviceDeps, deps.requestTimeoutMs),
+      serviceRoute(service, deps.services, deps.requestTimeoutMs),
     );
   }
   app.use(notFoundHandler);
