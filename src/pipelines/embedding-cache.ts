@@ -4,8 +4,8 @@
  * one key share a single computation.
  *
  * @example
- *   const cache = new EmbeddingCache({ maxBytes: 64 << 20 });
- *   const vector = await cache.getOrCompute('clip\0a photo of a cat.', () => encode('a photo of a cat.'));
+ *   const cache = new EmbeddingCache<{ vector: Float32Array }>({ maxBytes: 64 << 20 });
+ *   const { vector } = await cache.getOrCompute('clip\0a photo of a cat.', async () => ({ vector: await encode('a photo of a cat.') }));
  */
 export interface EmbeddingCacheOptions {
   maxBytes: number;
@@ -15,9 +15,12 @@ export interface EmbeddingCacheOptions {
   onSize?: (bytes: number) => void;
 }
 
-export class EmbeddingCache {
-  private readonly entries = new Map<string, Float32Array>();
-  private readonly pending = new Map<string, Promise<Float32Array>>();
+/** An entry's cost: its vector's bytes and its key's (UTF-16) characters; the rest is small. */
+const costOf = (key: string, entry: { vector: Float32Array }) => entry.vector.byteLength + key.length * 2;
+
+export class EmbeddingCache<V extends { vector: Float32Array }> {
+  private readonly entries = new Map<string, V>();
+  private readonly pending = new Map<string, Promise<V>>();
   private held = 0;
 
   constructor(private readonly options: EmbeddingCacheOptions) {}
@@ -30,8 +33,8 @@ export class EmbeddingCache {
     return this.entries.size;
   }
 
-  /** The cached vector for `key`, else the result of `compute` (cached unless it fails). */
-  getOrCompute(key: string, compute: () => Promise<Float32Array>): Promise<Float32Array> {
+  /** The cached entry for `key`, else the result of `compute` (cached unless it fails). */
+  getOrCompute(key: string, compute: () => Promise<V>): Promise<V> {
     const cached = this.entries.get(key);
     if (cached) {
       this.entries.delete(key); // re-insert: the Map's order is the recency order
@@ -46,10 +49,10 @@ export class EmbeddingCache {
     }
     this.options.onMiss?.();
     const computed = compute().then(
-      (vector) => {
+      (entry) => {
         this.pending.delete(key);
-        this.store(key, vector);
-        return vector;
+        this.store(key, entry);
+        return entry;
       },
       (error: unknown) => {
         this.pending.delete(key);
@@ -60,15 +63,15 @@ export class EmbeddingCache {
     return computed;
   }
 
-  private store(key: string, vector: Float32Array): void {
-    const cost = vector.byteLength + key.length * 2;
+  private store(key: string, entry: V): void {
+    const cost = costOf(key, entry);
     if (cost > this.options.maxBytes) return;
-    this.entries.set(key, vector);
+    this.entries.set(key, entry);
     this.held += cost;
     for (const [oldest, value] of this.entries) {
       if (this.held <= this.options.maxBytes) break;
       this.entries.delete(oldest);
-      this.held -= value.byteLength + oldest.length * 2;
+      this.held -= costOf(oldest, value);
     }
     this.options.onSize?.(this.held);
   }

@@ -8,7 +8,7 @@ import { CLIP_TEXT_SESSION, CLIP_VISION_SESSION, loadClipModel } from '../models
 import { EmbeddingCache } from './embedding-cache.js';
 import { closeModel, encoderComponent, logFallbacks, warmedComponent, type LoadDeps, type LoadedModel, type ModelSpec } from './served-model.js';
 import { textEncoderRunBatch } from './text-encoder.js';
-import { createClipPipeline, type ClipPipeline } from './zero-shot.js';
+import { createClipPipeline, type CachedPrompt, type ClipPipeline } from './zero-shot.js';
 
 /** The OpenAI checkpoints' trained exp(logit_scale); config.json only has the init value (2.6592 → 14.3). */
 export const DEFAULT_LOGIT_SCALE = 100;
@@ -46,7 +46,7 @@ export async function loadZeroShot(spec: ModelSpec, deps: LoadDeps): Promise<Loa
     );
     const warmupSeconds = (performance.now() - warmupStarted) / 1000;
     const components = { [CLIP_TEXT_SESSION]: text, [CLIP_VISION_SESSION]: vision };
-    const cache = new EmbeddingCache({ maxBytes: deps.embeddingCacheBytes ?? 64 * 1024 * 1024, ...deps.embeddingCacheEvents });
+    const cache = new EmbeddingCache<CachedPrompt>({ maxBytes: deps.embeddingCacheBytes ?? 64 * 1024 * 1024, ...deps.embeddingCacheEvents });
     const logitScale = spec.logitScale ?? DEFAULT_LOGIT_SCALE;
     return {
       family: 'clip',

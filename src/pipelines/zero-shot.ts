@@ -44,6 +44,13 @@ export interface ZeroShotResult {
   timing: { textMs: number; preprocessMs: number; imageMs: number; totalMs: number };
 }
 
+/** What the cache keeps per prompt: its embedding, and what tokenizing it said (so a hit tokenizes nothing). */
+export interface CachedPrompt {
+  vector: Float32Array;
+  tokens: number;
+  truncated: boolean;
+}
+
 export interface ClipPipelineDeps {
   /** Cache keys start with it: the served id, tag included. */
   modelId: string;
@@ -52,7 +59,7 @@ export interface ClipPipelineDeps {
   preprocessor: Pick<PreprocessPool, 'preprocess'>;
   textBatcher: Pick<Batcher<readonly number[], EncodedRow>, 'submit'>;
   visionBatcher: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
-  cache: EmbeddingCache;
+  cache: EmbeddingCache<CachedPrompt>;
   /** exp(logit_scale) of the trained model: 100 for the OpenAI checkpoints. */
   logitScale: number;
 }
@@ -77,16 +84,19 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
     let misses = 0;
     let tokens = 0;
     const vectors = await Promise.all(
-      texts.map((text) => {
-        const encoded = tokenizer.encode(text);
-        tokens += encoded.ids.length;
-        if (encoded.truncated) truncated.push(text);
+      texts.map(async (text) => {
         let computed = false;
-        const vector = cache.getOrCompute(`${deps.modelId}\0${text}`, async () => {
+        const entry = await cache.getOrCompute(`${deps.modelId}\0${text}`, async () => {
           computed = true;
-          return normalise((await deps.textBatcher.submit(encoded.ids, options)).row);
+          const encoded = tokenizer.encode(text);
+          const vector = normalise((await deps.textBatcher.submit(encoded.ids, options)).row);
+          return { vector, tokens: encoded.ids.length, truncated: encoded.truncated };
         });
-        return vector.finally(() => (computed ? misses++ : hits++));
+        if (computed) misses++;
+        else hits++;
+        tokens += entry.tokens;
+        if (entry.truncated) truncated.push(text);
+        return entry.vector;
       }),
     );
     return { vectors, truncated: [...new Set(truncated)], hits, misses, tokens };

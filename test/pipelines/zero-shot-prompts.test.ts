@@ -62,11 +62,11 @@ describe('prompt strategies', () => {
 describe('embedding cache', () => {
   it('computes a key once, shares a pending computation, evicts the least recently used by bytes', async () => {
     const counts = { hit: 0, miss: 0 };
-    const cache = new EmbeddingCache({ maxBytes: 3 * (16 + 2 * 2), onHit: () => counts.hit++, onMiss: () => counts.miss++ });
+    const cache = new EmbeddingCache<{ vector: Float32Array }>({ maxBytes: 3 * (16 + 2 * 2), onHit: () => counts.hit++, onMiss: () => counts.miss++ });
     let computed = 0;
     const vector = (value: number) => async () => {
       computed++;
-      return new Float32Array(4).fill(value);
+      return { vector: new Float32Array(4).fill(value) };
     };
     const [x, y] = await Promise.all([cache.getOrCompute('k1', vector(1)), cache.getOrCompute('k1', vector(9))]);
     assert.equal(computed, 1, 'concurrent misses on one key compute once');
@@ -77,16 +77,16 @@ describe('embedding cache', () => {
     await cache.getOrCompute('k4', vector(4)); // evicts k2, the least recent
     assert.equal(cache.size, 3);
     computed = 0;
-    assert.equal((await cache.getOrCompute('k1', vector(9)))[0], 1, 'k1 kept');
-    assert.equal((await cache.getOrCompute('k2', vector(5)))[0], 5, 'k2 was evicted and recomputed');
+    assert.equal((await cache.getOrCompute('k1', vector(9))).vector[0], 1, 'k1 kept');
+    assert.equal((await cache.getOrCompute('k2', vector(5))).vector[0], 5, 'k2 was evicted and recomputed');
     assert.equal(computed, 1);
     assert.ok(cache.bytes <= 3 * 20);
     assert.deepEqual(counts, { hit: 3, miss: 5 });
   });
 
   it('does not cache a failure', async () => {
-    const cache = new EmbeddingCache({ maxBytes: 1024 });
+    const cache = new EmbeddingCache<{ vector: Float32Array }>({ maxBytes: 1024 });
     await assert.rejects(cache.getOrCompute('k', async () => Promise.reject(new Error('tower failed'))));
-    assert.equal((await cache.getOrCompute('k', async () => new Float32Array([1])))[0], 1);
+    assert.equal((await cache.getOrCompute('k', async () => ({ vector: new Float32Array([1]) }))).vector[0], 1);
   });
 });
