@@ -120,10 +120,12 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
       if (input.maxPrompts !== undefined && count > input.maxPrompts) {
         throw new ApiError('invalid_request', `${input.labels.length} labels make ${count} prompts, over the limit of ${input.maxPrompts} per request`);
       }
-      // Texts and images at once: the two towers run side by side.
-      const textsDone = embedTexts(prompts.flat(), options).then((texts) => ({ ...texts, textMs: performance.now() - started }));
-      const images = await Promise.all(input.images.map((bytes) => embedImage(bytes, options)));
-      const texts = await textsDone;
+      // Texts and images at once: the two towers run side by side (one Promise.all, so a failure
+      // on either side is handled, never left rejecting unobserved).
+      const [texts, images] = await Promise.all([
+        embedTexts(prompts.flat(), options).then((done) => ({ ...done, textMs: performance.now() - started })),
+        Promise.all(input.images.map((bytes) => embedImage(bytes, options))),
+      ]);
       let next = 0;
       const labelVectors = prompts.map((group) => meanOfNormalised(texts.vectors.slice(next, (next += group.length))));
       const k = Math.min(input.topK, input.labels.length);
