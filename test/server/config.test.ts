@@ -71,6 +71,23 @@ describe('settings precedence: flags > environment > config file > model default
     assert.throws(() => loadConfig([], { MMS_PULL: 'maybe' }), /MMS_PULL must be 1\/true or 0\/false, got 'maybe'/);
   });
 
+  it('reads the robustness limits from the environment over the config file, with defaults', async () => {
+    const defaults = loadConfig([], {}).limits;
+    assert.equal(defaults.decodeTimeoutMs, 10_000);
+    assert.equal(defaults.headersTimeoutMs, 10_000);
+    assert.equal(defaults.bodyTimeoutMs, 60_000);
+    assert.equal(defaults.maxInFlightPerClient, 64);
+    assert.ok(defaults.pixelBudgetBytes >= 256 * 2 ** 20 && defaults.pixelBudgetBytes <= 4096 * 2 ** 20);
+    assert.equal(loadConfig([], {}).drainTimeoutMs, 25_000);
+    const file = path.join(dir, 'limits.json');
+    await writeFile(file, JSON.stringify({ drain_timeout_ms: 100, limits: { decode_timeout_ms: 3000, pixel_budget_bytes: 2 ** 30, max_prompts: 10 } }));
+    const fromFile = loadConfig(['--config', file], {});
+    assert.deepEqual([fromFile.limits.decodeTimeoutMs, fromFile.limits.pixelBudgetBytes, fromFile.limits.maxPrompts, fromFile.drainTimeoutMs], [3000, 2 ** 30, 10, 100]);
+    const fromEnv = loadConfig(['--config', file], { MMS_DECODE_TIMEOUT_MS: '2500', MMS_PIXEL_BUDGET_BYTES: String(2 ** 29), MMS_DRAIN_TIMEOUT_MS: '5' });
+    assert.deepEqual([fromEnv.limits.decodeTimeoutMs, fromEnv.limits.pixelBudgetBytes, fromEnv.drainTimeoutMs], [2500, 2 ** 29, 5]);
+    assert.throws(() => loadConfig([], { MMS_DECODE_TIMEOUT_MS: '10' }), /MMS_DECODE_TIMEOUT_MS must be an integer ≥ 1000/);
+  });
+
   it('applies flags and environment to models added later (the demo)', () => {
     const config = loadConfig(['--demo', '--max-batch-size', '8', '--providers', 'cuda,cpu'], {});
     const demo = modelSettings({ id: 'vit-demo', dir: '/tmp/demo' }, config.modelOverrides, config.fileDefaults);
