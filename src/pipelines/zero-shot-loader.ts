@@ -61,6 +61,7 @@ export async function loadZeroShot(spec: ModelSpec, deps: LoadDeps): Promise<Loa
         visionBatcher: vision.batcher,
         cache,
         logitScale,
+        dim: clip.projectionDim,
       }),
       components,
       describe: () => ({ embedding_dim: clip.projectionDim, logit_scale: logitScale }),

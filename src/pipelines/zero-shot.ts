@@ -22,6 +22,8 @@ import { meanOfNormalised, normalise, promptsFor, type PromptRequest } from './z
 
 export interface ZeroShotInput extends PromptRequest {
   images: readonly Uint8Array[];
+  /** Applied to each image embedding before scoring (a fitted alignment's map). */
+  alignImage?: (embedding: Float32Array) => Float32Array;
   topK: number;
   multiLabel: boolean;
   /** Most prompts (labels × templates) one request may embed; more is `invalid_request`. */
@@ -62,9 +64,24 @@ export interface ClipPipelineDeps {
   cache: EmbeddingCache<CachedPrompt>;
   /** exp(logit_scale) of the trained model: 100 for the OpenAI checkpoints. */
   logitScale: number;
+  /** The embeddings' dimensions. */
+  dim: number;
+}
+
+/** Each label's embedding (its prompts' normalised mean) and how the prompts went. */
+export interface LabelEmbeddings {
+  vectors: Float32Array[];
+  prompts: string[][];
+  truncated: string[];
+  hits: number;
+  misses: number;
 }
 
 export interface ClipPipeline {
+  /** Dimensions of the embeddings (the projection). */
+  readonly dim: number;
+  /** The labels' embeddings under a prompt strategy, through the cache. `maxPrompts` bounds the prompts. */
+  labelEmbeddings(request: PromptRequest & { maxPrompts?: number }, options?: CallOptions): Promise<LabelEmbeddings>;
   zeroShot(input: ZeroShotInput, options?: CallOptions): Promise<ZeroShotResult>;
   /** L2-normalised text embeddings (through the cache), and which prompts were truncated. */
   embedTexts(
@@ -110,26 +127,36 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
     return { vector: normalise(result.row), preprocessMs, inferenceMs: result.inferenceMs };
   }
 
+  async function labelEmbeddings(request: PromptRequest & { maxPrompts?: number }, options: CallOptions = {}): Promise<LabelEmbeddings> {
+    const prompts = promptsFor(request);
+    const count = prompts.reduce((total, group) => total + group.length, 0);
+    if (request.maxPrompts !== undefined && count > request.maxPrompts) {
+      throw new ApiError('invalid_request', `${request.labels.length} labels make ${count} prompts, over the limit of ${request.maxPrompts} per request`);
+    }
+    const texts = await embedTexts(prompts.flat(), options);
+    let next = 0;
+    const vectors = prompts.map((group) => meanOfNormalised(texts.vectors.slice(next, (next += group.length))));
+    return { vectors, prompts, truncated: texts.truncated, hits: texts.hits, misses: texts.misses };
+  }
+
   return {
+    dim: deps.dim,
+    labelEmbeddings,
     embedTexts,
     embedImage,
     async zeroShot(input, options = {}) {
       const started = performance.now();
-      const prompts = promptsFor(input);
-      const count = prompts.reduce((total, group) => total + group.length, 0);
-      if (input.maxPrompts !== undefined && count > input.maxPrompts) {
-        throw new ApiError('invalid_request', `${input.labels.length} labels make ${count} prompts, over the limit of ${input.maxPrompts} per request`);
-      }
       // Texts and images at once: the two towers run side by side (one Promise.all, so a failure
       // on either side is handled, never left rejecting unobserved).
       const [texts, images] = await Promise.all([
-        embedTexts(prompts.flat(), options).then((done) => ({ ...done, textMs: performance.now() - started })),
+        labelEmbeddings(input, options).then((done) => ({ ...done, textMs: performance.now() - started })),
         Promise.all(input.images.map((bytes) => embedImage(bytes, options))),
       ]);
-      let next = 0;
-      const labelVectors = prompts.map((group) => meanOfNormalised(texts.vectors.slice(next, (next += group.length))));
+      const prompts = texts.prompts;
+      const labelVectors = texts.vectors;
       const k = Math.min(input.topK, input.labels.length);
-      const results = images.map(({ vector }) => {
+      const results = images.map(({ vector: raw }) => {
+        const vector = input.alignImage ? input.alignImage(raw) : raw;
         const cosines = labelVectors.map((label) => dot(label, vector));
         const scores: ArrayLike<number> = input.multiLabel ? cosines : softmax(cosines.map((c) => c * deps.logitScale));
         return { predictions: topK(scores, k).map((i) => ({ label: input.labels[i]!, score: scores[i]! })) };

@@ -58,6 +58,8 @@ export const zeroShotRequestSchema = z
     descriptions: z.preprocess(jsonField, z.record(z.string(), z.array(z.string().min(1).max(1000)).min(1).max(64))).optional(),
     top_k: intField(1, 1000).optional(),
     multi_label: boolField.optional(),
+    /** A fitted alignment's name: image embeddings are mapped by it before scoring. */
+    alignment: z.string().min(1).max(64).optional(),
     model: z.string().min(1).max(200).optional(),
     timeout_ms: intField(1, 3_600_000).optional(),
   })
@@ -72,11 +74,36 @@ export const zeroShotRequestSchema = z
     descriptions: r.descriptions,
     topK: r.top_k ?? r.labels.length,
     multiLabel: r.multi_label ?? false,
+    alignment: r.alignment,
     model: r.model,
     timeoutMs: r.timeout_ms,
   }));
 
 export type ZeroShotRequest = z.output<typeof zeroShotRequestSchema>;
+
+/** Fitting an alignment: labelled examples (images as base64/data URLs, or embeddings) under a prompt strategy. */
+export const alignmentFitSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][\w.-]{0,63}$/, 'names use letters, digits, ".", "_" and "-" (at most 64)'),
+  model: z.string().min(1).max(200).optional(),
+  strategy: z.enum(['plain', 'template', 'descriptive', 'ensemble']).default('template'),
+  template: withLabel.optional(),
+  templates: z.array(withLabel).min(1).max(64).optional(),
+  descriptions: z.record(z.string(), z.array(z.string().min(1).max(1000)).min(1).max(64)).optional(),
+  examples: z
+    .array(
+      z
+        .strictObject({ image: z.string().min(1).optional(), embedding: z.array(z.number()).min(1).max(4096).optional(), label: z.string().trim().min(1).max(300) })
+        .refine((e) => (e.image === undefined) !== (e.embedding === undefined), { message: 'each example has an `image` or an `embedding`' }),
+    )
+    .min(2, 'give at least two examples')
+    .max(10_000),
+  /** Fraction of the examples kept out of the fit to measure it on (seeded). */
+  holdout: z.number().min(0).max(0.5).default(0),
+  seed: z.number().int().min(0).max(2 ** 31).default(0),
+  timeout_ms: intField(1, 3_600_000).optional(),
+});
+
+export type AlignmentFitRequest = z.output<typeof alignmentFitSchema>;
 
 /**
  * The OpenAI embeddings request. `input` items are texts; an image item is a `data:` URL (a bare

@@ -4,6 +4,7 @@
  * and readiness flips when every model is warm.
  */
 import type { Server } from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { CatalogEntry } from '../models/catalog/catalog.js';
@@ -13,6 +14,8 @@ import { createHttpApp } from './http/app.js';
 import { createHttpServer } from './http/http-server.js';
 import { PreprocessPool } from '../models/image/preprocess-pool.js';
 import { PixelBudget } from './pixel-budget.js';
+import { FitPool } from '../pipelines/alignment/fit-off-thread.js';
+import { AlignmentStore } from './alignment-store.js';
 import { Admission } from './admission.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelRegistry, type ModelLoader } from './model-registry.js';
@@ -64,7 +67,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     maxInFlight: config.limits.maxInFlightRequests,
     maxInFlightPerClient: config.limits.maxInFlightPerClient,
   });
-  const services = { registry, imageBytesLimit: config.limits.imageBytes, maxPrompts: config.limits.maxPrompts };
+  const alignments = new AlignmentStore(path.join(config.cacheDir, 'alignments'));
+  await alignments.load();
+  for (const broken of alignments.list().filter((a) => 'error' in a)) logger.warn({ alignment: broken.name, error: (broken as { error: string }).error }, 'stored alignment unreadable');
+  const fitter = new FitPool();
+  const services = { registry, imageBytesLimit: config.limits.imageBytes, maxPrompts: config.limits.maxPrompts, alignments, fitter };
   const app = createHttpApp({ registry, metrics, admission, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs, services });
   const http = createHttpServer(app, config.limits);
   await new Promise<void>((resolve, reject) => {
@@ -123,6 +130,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       }
       await registry.close();
       await preprocessor.close();
+      await fitter.close();
       await new Promise((resolve) => setImmediate(resolve));
       http.closeAllConnections();
       grpc!.forceClose();

@@ -55,7 +55,7 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
   const { registry, metrics, logger } = deps;
 
   /** One task's unary RPC: admission, the service with the message as its raw request, metrics. */
-  function unary(service: TaskService) {
+  function unary(service: TaskService, toRaw: (message: Record<string, unknown>) => unknown) {
     return async (call: ServerUnaryCall<Record<string, unknown>, unknown>, callback: sendUnaryData<unknown>) => {
       const finish = metrics.startRequest('grpc');
       const context = newCallContext(signalOf(call), deadlineOf(call, deps.requestTimeoutMs));
@@ -72,7 +72,7 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
       let leave: (() => void) | undefined;
       try {
         leave = deps.admission.enter(service.task, { client: peerAddress(call.getPeer()), onShutdown: (error) => answer(error) });
-        answer(null, await service.run(deps.services, service.grpc.request(withoutSyntheticOneofs(call.request)), context));
+        answer(null, await service.run(deps.services, toRaw(withoutSyntheticOneofs(call.request)), context));
       } catch (error) {
         answer(error);
       } finally {
@@ -85,7 +85,9 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
     ListModels: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => callback(null, { models: modelList(registry) }),
   };
   for (const service of TASK_SERVICES) {
-    const handle = unary(service);
+    if (!service.grpc) continue;
+    const { request } = service.grpc;
+    const handle = unary(service, request);
     handlers[service.grpc.method] = (call: ServerUnaryCall<Record<string, unknown>, unknown>, callback: sendUnaryData<unknown>) =>
       void handle(call, callback);
   }

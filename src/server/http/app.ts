@@ -6,6 +6,7 @@ import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { TASK_SERVICES, type ServiceDeps } from '../services/index.js';
+import { alignmentRoutes } from './alignment-routes.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { imageBody } from './image-body.js';
 import { observeRequest } from './observe-request.js';
@@ -42,6 +43,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       serviceRoute(service, deps.services, deps.requestTimeoutMs),
     );
   }
+  app.use(alignmentRoutes(deps.services.alignments));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

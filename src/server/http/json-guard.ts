@@ -13,7 +13,8 @@ export interface JsonShapeLimits {
   maxDepth: number;
 }
 
-export const JSON_SHAPE_LIMITS: JsonShapeLimits = { maxKeys: 10_000, maxDepth: 32 };
+// 50,000 keys: an alignment fit with 10,000 labelled examples has ~30,000.
+export const JSON_SHAPE_LIMITS: JsonShapeLimits = { maxKeys: 50_000, maxDepth: 32 };
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -3,7 +3,9 @@
  * and how each transport reaches it (an HTTP route, a gRPC method). The transports loop over
  * TASK_SERVICES (services/index.ts); neither has a branch for any task.
  */
+import type { FitPool } from '../../pipelines/alignment/fit-off-thread.js';
 import type { Task } from '../../pipelines/tasks.js';
+import type { AlignmentStore } from '../alignment-store.js';
 import type { ModelLabels } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 
@@ -21,6 +23,9 @@ export interface ServiceDeps {
   imageBytesLimit: number;
   /** Most prompts one zero-shot request may embed. */
   maxPrompts: number;
+  /** Fitted zero-shot alignments, and where fits run (off the event loop). */
+  alignments: AlignmentStore;
+  fitter: Pick<FitPool, 'fit'>;
 }
 
 export interface TaskService<Answer extends object = object> {
@@ -32,8 +37,8 @@ export interface TaskService<Answer extends object = object> {
   run(deps: ServiceDeps, raw: unknown, call: CallContext): Promise<Answer>;
   /** `POST <path>`; its body: an image (multipart, JSON or raw bytes, the default) or JSON only. */
   http: { path: string; body?: 'image' | 'json'; answer?(answer: Answer): object };
-  /** The unary RPC of multimodal.v1.InferenceService, and its message as the raw request. */
-  grpc: { method: string; request(message: Record<string, unknown>): unknown };
+  /** The unary RPC of multimodal.v1.InferenceService, and its message as the raw request (none: HTTP only). */
+  grpc?: { method: string; request(message: Record<string, unknown>): unknown };
 }
 
 const RANDOM_WEIGHTS_NOTICE = 'this model has random weights (demo): its labels mean nothing';

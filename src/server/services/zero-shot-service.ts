@@ -5,13 +5,14 @@
 import { ApiError } from '../../errors.js';
 import { parseRequest, zeroShotRequestSchema } from '../schemas.js';
 import { zeroShotResponse } from '../wire.js';
+import { alignmentFor } from './alignment-service.js';
 import { withRandomWeightsNotice, type TaskService } from './task-service.js';
 
 export type ZeroShotAnswer = ReturnType<typeof zeroShotResponse>;
 
 export const zeroShotService: TaskService<ZeroShotAnswer> = {
   task: 'zero-shot-image-classification',
-  async run({ registry, imageBytesLimit, maxPrompts }, raw, call) {
+  async run({ registry, imageBytesLimit, maxPrompts, alignments }, raw, call) {
     const request = parseRequest(zeroShotRequestSchema, raw);
     call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('zero-shot-image-classification'));
     for (const image of request.images) {
@@ -21,7 +22,8 @@ export const zeroShotService: TaskService<ZeroShotAnswer> = {
     }
     const model = registry.resolve('zero-shot-image-classification', request.model);
     const deadlineMs = request.timeoutMs === undefined ? call.deadlineMs : Math.min(call.deadlineMs, Date.now() + request.timeoutMs);
-    const result = await model.loaded.handler.zeroShot({ ...request, maxPrompts }, { signal: call.signal, deadlineMs });
+    const alignImage = request.alignment === undefined ? undefined : alignmentFor(alignments, request.alignment, model.id, model.loaded.handler.dim);
+    const result = await model.loaded.handler.zeroShot({ ...request, maxPrompts, alignImage }, { signal: call.signal, deadlineMs });
     return zeroShotResponse(model.id, request, result, model.loaded.randomWeights);
   },
   http: { path: '/v1/zero-shot', answer: withRandomWeightsNotice },
