@@ -210,7 +210,8 @@ export class Batcher<I, R> {
       for (const entry of entries) this.settle(entry, { ok: false, error }); // a bug, not a run failure
     }
     const durationSeconds = (this.clock.now() - started) / 1000;
-    this.recordDrainRate(entries.length, durationSeconds);
+    // Only batches that ran through measure the drain rate: fast failures would overstate it.
+    if (stats.failedRuns === 0) this.recordDrainRate(entries.length, durationSeconds);
     this.running -= 1;
     this.events.onBatchEnd?.({ size: entries.length, durationSeconds, ok: stats.failedRuns === 0, runs: stats.runs });
     if (this.closedReason === undefined) {

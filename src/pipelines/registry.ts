@@ -1,6 +1,6 @@
 /**
  * The one task table: task → model family → loader → the handler its service calls. Adding a
- * capability adds a row here (and its service and transports in src/server/task-services.ts); the
+ * capability adds a row here (and its service in src/server/services/, which both transports serve); the
  * server has no per-task branches.
  */
 import { loadImageClassification } from './image-classification-loader.js';

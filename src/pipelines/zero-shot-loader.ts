@@ -14,7 +14,7 @@ import { createClipPipeline, type CachedPrompt, type ClipPipeline } from './zero
 export const DEFAULT_LOGIT_SCALE = 100;
 /** Text items are a few dozen ids: batch them wide. */
 const TEXT_BATCH = 64;
-/** An ensemble of 16 templates over 1,000 labels queues 16,000 prompts at once. */
+/** A cold request may queue `max_prompts` (default 4,096) prompts at once, and several may come together. */
 const TEXT_QUEUE_PER_IMAGE_SLOT = 64;
 
 export async function loadZeroShot(spec: ModelSpec, deps: LoadDeps): Promise<LoadedModel<ClipPipeline>> {

@@ -39,7 +39,36 @@ export interface PromptRequest {
   descriptions?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
-const fill = (template: string, label: string) => template.replaceAll('{label}', label);
+/**
+ * Longest prompt kept, in characters: the text tower reads at most 77 tokens, which no text needs
+ * 1,000 characters for, so a longer one is cut before it is tokenized (and flagged as truncated).
+ */
+export const MAX_PROMPT_CHARS = 1000;
+
+const fill = (template: string, label: string) => template.replaceAll('{label}', label).slice(0, MAX_PROMPT_CHARS);
+
+/** How many prompts a request makes, counted before any is built (a request can ask for millions). */
+export function promptCount(request: PromptRequest): number {
+  switch (request.strategy) {
+    case 'plain':
+    case 'template':
+      return request.labels.length;
+    case 'ensemble':
+      return request.labels.length * (request.templates ?? ENSEMBLE_TEMPLATES).length;
+    case 'descriptive':
+      return request.labels.reduce((total, label) => total + descriptionsOf(request, label).length, 0);
+  }
+}
+
+/** A label's own descriptions (never an inherited property: a label may be called 'constructor'). */
+function descriptionsOf(request: PromptRequest, label: string): readonly string[] {
+  const all = request.descriptions;
+  const descriptions = all && Object.hasOwn(all, label) ? all[label] : undefined;
+  if (!Array.isArray(descriptions) || descriptions.length === 0) {
+    throw new ApiError('invalid_request', `strategy 'descriptive' needs descriptions for every label; none for '${label}'`);
+  }
+  return descriptions;
+}
 
 /** The prompts of each label, in label order. Throws `invalid_request` for what a strategy lacks. */
 export function promptsFor(request: PromptRequest): string[][] {
@@ -56,13 +85,7 @@ export function promptsFor(request: PromptRequest): string[][] {
       return labels.map((label) => templates.map((template) => fill(template, label)));
     }
     case 'descriptive':
-      return labels.map((label) => {
-        const descriptions = request.descriptions?.[label];
-        if (!descriptions || descriptions.length === 0) {
-          throw new ApiError('invalid_request', `strategy 'descriptive' needs descriptions for every label; none for '${label}'`);
-        }
-        return [...descriptions];
-      });
+      return labels.map((label) => descriptionsOf(request, label).map((text) => text.slice(0, MAX_PROMPT_CHARS)));
   }
 }
 

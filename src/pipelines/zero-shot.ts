@@ -17,8 +17,9 @@ import type { EncodedRow } from './batched-encoder.js';
 import type { Batcher } from './batcher.js';
 import type { EmbeddingCache } from './embedding-cache.js';
 import type { CallOptions } from './image-classification.js';
+import { inCallScope } from './call-scope.js';
 import { softmax, topK } from './scores.js';
-import { meanOfNormalised, normalise, promptsFor, type PromptRequest } from './zero-shot-prompts.js';
+import { meanOfNormalised, normalise, promptCount, promptsFor, type PromptRequest } from './zero-shot-prompts.js';
 
 export interface ZeroShotInput extends PromptRequest {
   images: readonly Uint8Array[];
@@ -103,12 +104,15 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
     const vectors = await Promise.all(
       texts.map(async (text) => {
         let computed = false;
-        const entry = await cache.getOrCompute(`${deps.modelId}\0${text}`, async () => {
+        // A shared computation is not tied to the caller who started it (its leaving or its
+        // deadline must not fail the others): each caller waits under its own signal and deadline.
+        const shared = cache.getOrCompute(`${deps.modelId}\0${text.slice(0, tokenizer.maxChars)}`, async () => {
           computed = true;
           const encoded = tokenizer.encode(text);
-          const vector = normalise((await deps.textBatcher.submit(encoded.ids, options)).row);
+          const vector = normalise((await deps.textBatcher.submit(encoded.ids)).row);
           return { vector, tokens: encoded.ids.length, truncated: encoded.truncated };
         });
+        const entry = await whileWanted(shared, options);
         if (computed) misses++;
         else hits++;
         tokens += entry.tokens;
@@ -128,11 +132,11 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
   }
 
   async function labelEmbeddings(request: PromptRequest & { maxPrompts?: number }, options: CallOptions = {}): Promise<LabelEmbeddings> {
-    const prompts = promptsFor(request);
-    const count = prompts.reduce((total, group) => total + group.length, 0);
+    const count = promptCount(request);
     if (request.maxPrompts !== undefined && count > request.maxPrompts) {
       throw new ApiError('invalid_request', `${request.labels.length} labels make ${count} prompts, over the limit of ${request.maxPrompts} per request`);
     }
+    const prompts = promptsFor(request);
     const texts = await embedTexts(prompts.flat(), options);
     let next = 0;
     const vectors = prompts.map((group) => meanOfNormalised(texts.vectors.slice(next, (next += group.length))));
@@ -147,11 +151,13 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
     async zeroShot(input, options = {}) {
       const started = performance.now();
       // Texts and images at once: the two towers run side by side (one Promise.all, so a failure
-      // on either side is handled, never left rejecting unobserved).
-      const [texts, images] = await Promise.all([
-        labelEmbeddings(input, options).then((done) => ({ ...done, textMs: performance.now() - started })),
-        Promise.all(input.images.map((bytes) => embedImage(bytes, options))),
-      ]);
+      // on either side is handled; the call scope then stops the other side's work).
+      const [texts, images] = await inCallScope(options, (scoped) =>
+        Promise.all([
+          labelEmbeddings(input, scoped).then((done) => ({ ...done, textMs: performance.now() - started })),
+          Promise.all(input.images.map((bytes) => embedImage(bytes, scoped))),
+        ]),
+      );
       const prompts = texts.prompts;
       const labelVectors = texts.vectors;
       const k = Math.min(input.topK, input.labels.length);
@@ -175,6 +181,35 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
       };
     },
   };
+}
+
+/** `work`, or `cancelled` / `deadline_exceeded` as soon as the caller's signal or deadline says so. */
+function whileWanted<T>(work: Promise<T>, { signal, deadlineMs }: CallOptions): Promise<T> {
+  if (!signal && deadlineMs === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const gone = (error: ApiError) => {
+      cleanup();
+      reject(error);
+    };
+    const onAbort = () => gone(new ApiError('cancelled', 'the request was cancelled'));
+    const timer = deadlineMs === undefined ? undefined : setTimeout(() => gone(new ApiError('deadline_exceeded', 'deadline passed before the text embeddings')), Math.max(0, deadlineMs - Date.now()));
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        cleanup();
+        resolve(value);
+      },
+      (error: unknown) => {
+        cleanup();
+        reject(error);
+      },
+    );
+  });
 }
 
 function dot(a: Float32Array, b: Float32Array): number {

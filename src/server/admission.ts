@@ -87,6 +87,11 @@ export class Admission {
     return estimates.length > 0 ? Math.min(...estimates) : 1;
   }
 
+  /** Refuses new requests from now on. */
+  startDraining(): void {
+    this.draining = true;
+  }
+
   /** Refuses new requests from now on; resolves true once every accepted one is answered, false at the timeout. */
   async drain(timeoutMs: number): Promise<boolean> {
     this.draining = true;

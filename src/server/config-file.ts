@@ -6,6 +6,9 @@ import { DEFAULT_DTYPE, DTYPE_NAMES, dtypeOf } from '../models/dtypes.js';
 import { EXECUTION_PROVIDERS } from '../models/session/execution-providers.js';
 import { TASK_NAMES } from '../pipelines/tasks.js';
 
+/** The longest delay a Node timer takes (longer ones fire at once): the cap of every *_ms setting. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const providerSchema = z.enum(EXECUTION_PROVIDERS);
 
 /** A dtype tag by any of its names, normalised to the dtype (`quantized` → `q8`). */
@@ -44,8 +47,8 @@ export const configFileSchema = z.strictObject({
   cache_dir: z.string().optional(),
   providers: z.array(providerSchema).min(1).optional(),
   require_provider: z.boolean().optional(),
-  request_timeout_ms: z.number().int().min(1).optional(),
-  drain_timeout_ms: z.number().int().min(0).optional(),
+  request_timeout_ms: z.number().int().min(1).max(MAX_TIMER_MS).optional(),
+  drain_timeout_ms: z.number().int().min(0).max(MAX_TIMER_MS).optional(),
   preprocess_threads: z.number().int().min(1).optional(),
   limits: z
     .strictObject({
@@ -58,10 +61,10 @@ export const configFileSchema = z.strictObject({
       pixel_budget_bytes: z.number().int().min(1024 * 1024).optional(),
       max_prompts: z.number().int().min(1).optional(),
       embedding_cache_bytes: z.number().int().min(0).optional(),
-      pixel_budget_wait_ms: z.number().int().min(0).optional(),
-      decode_timeout_ms: z.number().int().min(1000).optional(),
-      headers_timeout_ms: z.number().int().min(1000).optional(),
-      body_timeout_ms: z.number().int().min(1000).optional(),
+      pixel_budget_wait_ms: z.number().int().min(0).max(MAX_TIMER_MS).optional(),
+      decode_timeout_ms: z.number().int().min(1000).max(MAX_TIMER_MS).optional(),
+      headers_timeout_ms: z.number().int().min(1000).max(MAX_TIMER_MS).optional(),
+      body_timeout_ms: z.number().int().min(1000).max(MAX_TIMER_MS).optional(),
     })
     .optional(),
   models: z.array(modelEntrySchema).default([]),

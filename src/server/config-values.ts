@@ -1,12 +1,15 @@
 /** Parsing setting values from flags and environment variables, with messages naming the setting. */
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/session/execution-providers.js';
 import { providerSchema } from './config-file.js';
+export { MAX_TIMER_MS } from './config-file.js';
 
 /** An integer setting from a flag or variable; counts (workers, batch sizes) take min 1. */
-export function intFrom(value: string | undefined, name: string, min = 0): number | undefined {
+export function intFrom(value: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined || value === '') return undefined;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min) throw new Error(`${name} must be an integer ≥ ${min}, got '${value}'`);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw new Error(`${name} must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got '${value}'`);
+  }
   return parsed;
 }
 

@@ -12,7 +12,7 @@ import { defaultPreprocessThreads } from '../models/image/preprocess-pool.js';
 import type { Task } from '../pipelines/tasks.js';
 import { modelEntrySchema, providerSchema, readConfigFile, type ConfigFile, type ModelEntry } from './config-file.js';
 import { defaultPixelBudgetBytes } from './pixel-budget.js';
-import { boolFrom, intFrom, providersFrom } from './config-values.js';
+import { boolFrom, intFrom, MAX_TIMER_MS, providersFrom } from './config-values.js';
 
 export interface Limits {
   /** Largest JSON body (base64 images are ~4/3 of their bytes). */
@@ -216,10 +216,10 @@ function limitsFrom(env: NodeJS.ProcessEnv, file: NonNullable<ConfigFile['limits
     pixelBudgetBytes: pick(intFrom(env.MMS_PIXEL_BUDGET_BYTES, 'MMS_PIXEL_BUDGET_BYTES', 1 << 20), file.pixel_budget_bytes) ?? defaultPixelBudgetBytes(),
     maxPrompts: pick(intFrom(env.MMS_MAX_PROMPTS, 'MMS_MAX_PROMPTS', 1), file.max_prompts) ?? d.maxPrompts,
     embeddingCacheBytes: pick(intFrom(env.MMS_EMBEDDING_CACHE_BYTES, 'MMS_EMBEDDING_CACHE_BYTES'), file.embedding_cache_bytes) ?? d.embeddingCacheBytes,
-    pixelBudgetWaitMs: pick(intFrom(env.MMS_PIXEL_BUDGET_WAIT_MS, 'MMS_PIXEL_BUDGET_WAIT_MS'), file.pixel_budget_wait_ms) ?? d.pixelBudgetWaitMs,
-    decodeTimeoutMs: pick(intFrom(env.MMS_DECODE_TIMEOUT_MS, 'MMS_DECODE_TIMEOUT_MS', 1000), file.decode_timeout_ms) ?? d.decodeTimeoutMs,
-    headersTimeoutMs: pick(intFrom(env.MMS_HEADERS_TIMEOUT_MS, 'MMS_HEADERS_TIMEOUT_MS', 1000), file.headers_timeout_ms) ?? d.headersTimeoutMs,
-    bodyTimeoutMs: pick(intFrom(env.MMS_BODY_TIMEOUT_MS, 'MMS_BODY_TIMEOUT_MS', 1000), file.body_timeout_ms) ?? d.bodyTimeoutMs,
+    pixelBudgetWaitMs: pick(intFrom(env.MMS_PIXEL_BUDGET_WAIT_MS, 'MMS_PIXEL_BUDGET_WAIT_MS', 0, MAX_TIMER_MS), file.pixel_budget_wait_ms) ?? d.pixelBudgetWaitMs,
+    decodeTimeoutMs: pick(intFrom(env.MMS_DECODE_TIMEOUT_MS, 'MMS_DECODE_TIMEOUT_MS', 1000, MAX_TIMER_MS), file.decode_timeout_ms) ?? d.decodeTimeoutMs,
+    headersTimeoutMs: pick(intFrom(env.MMS_HEADERS_TIMEOUT_MS, 'MMS_HEADERS_TIMEOUT_MS', 1000, MAX_TIMER_MS), file.headers_timeout_ms) ?? d.headersTimeoutMs,
+    bodyTimeoutMs: pick(intFrom(env.MMS_BODY_TIMEOUT_MS, 'MMS_BODY_TIMEOUT_MS', 1000, MAX_TIMER_MS), file.body_timeout_ms) ?? d.bodyTimeoutMs,
   };
 }
 
@@ -290,8 +290,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     help: flags.help ?? false,
     pull: pick(flags.pull, boolFrom(env.MMS_PULL, 'MMS_PULL')) ?? false,
     hub: hubSettings(env),
-    requestTimeoutMs: pick(intFrom(env.MMS_REQUEST_TIMEOUT_MS, 'MMS_REQUEST_TIMEOUT_MS'), file.request_timeout_ms) ?? 60_000,
-    drainTimeoutMs: pick(intFrom(env.MMS_DRAIN_TIMEOUT_MS, 'MMS_DRAIN_TIMEOUT_MS'), file.drain_timeout_ms) ?? 25_000,
+    requestTimeoutMs: pick(intFrom(env.MMS_REQUEST_TIMEOUT_MS, 'MMS_REQUEST_TIMEOUT_MS', 0, MAX_TIMER_MS), file.request_timeout_ms) ?? 60_000,
+    drainTimeoutMs: pick(intFrom(env.MMS_DRAIN_TIMEOUT_MS, 'MMS_DRAIN_TIMEOUT_MS', 0, MAX_TIMER_MS), file.drain_timeout_ms) ?? 25_000,
     preprocessThreads:
       pick(intFrom(flags['preprocess-threads'], '--preprocess-threads', 1), intFrom(env.MMS_PREPROCESS_THREADS, 'MMS_PREPROCESS_THREADS', 1), file.preprocess_threads) ??
       defaultPreprocessThreads(os.availableParallelism()),

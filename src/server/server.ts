@@ -55,7 +55,10 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     limits: { maxPixels: config.limits.maxImagePixels, timeoutSeconds: Math.ceil(config.limits.decodeTimeoutMs / 1000) },
     budget,
   });
-  const { specs, missing } = await resolveModels(config, logger, options.catalog);
+  const { specs, missing } = await resolveModels(config, logger, options.catalog).catch(async (error: unknown) => {
+    await preprocessor.close();
+    throw error;
+  });
   let grpc: GrpcTransport | undefined;
   const registry: ModelRegistry = new ModelRegistry(
     specs,
@@ -81,7 +84,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       resolve();
     });
   }).catch(async (error: unknown) => {
-    await preprocessor.close(); // its threads would keep the process alive
+    await preprocessor.close(); // in a process that goes on (tests), its threads would leak
     throw error;
   });
   const httpPort = (http.address() as AddressInfo).port;
@@ -122,6 +125,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
       const grpcClosed = grpc!.stopAccepting();
+      admission.startDraining(); // refuse new requests now, even while models are still loading
       await loaded;
       const drained = await admission.drain(config.drainTimeoutMs);
       if (!drained) {

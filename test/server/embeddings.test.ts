@@ -69,6 +69,11 @@ describe('embeddings on a generated CLIP', () => {
     const badImage = await request(server.http).post('/v1/embeddings').send({ input: ['data:image/png;base64,AAAA'] });
     assert.equal(badImage.status, 400);
     assert.equal(badImage.body.error.code, 'invalid_image');
+    const tooMany = await request(server.http).post('/v1/embeddings').send({ input: Array(17).fill(photoUrl) });
+    assert.equal(tooMany.status, 400);
+    assert.match(tooMany.body.error.message, /17 images in one request; at most 16/);
+    const dataText = await request(server.http).post('/v1/embeddings').send({ input: ['data: 42 rows'] }).expect(200);
+    assert.equal(dataText.body.data.length, 1, 'a text that starts with "data:" is text');
     const metrics = (await request(server.http).get('/metrics')).text;
     assert.match(metrics, /^mms_requests_total\{model="clip",variant="fp32",task="embeddings",transport="http",code="ok"\} \d+$/m);
   });

@@ -121,6 +121,9 @@ describe('hostile input on the classification path', () => {
     assert.match(many.body.error.message, /more than 50000 keys/);
     assert.ok(many.text.length < 300, `${many.text.length}-byte answer`);
     assert.ok(Math.max(...latencies) < 200, `/healthz max ${Math.max(...latencies).toFixed(1)} ms while the body was checked`);
+    const numbers = await request(server.http).post('/v1/classify').set('Content-Type', 'application/json').send(`{"image":"x","top_k":[${Array(300_000).fill(0).join(',')}]}`);
+    assert.equal(numbers.status, 400);
+    assert.match(numbers.body.error.message, /more than 200000 values/);
     const deep = await request(server.http).post('/v1/classify').set('Content-Type', 'application/json').send(`{"image":${'['.repeat(5000)}${']'.repeat(5000)}}`);
     assert.equal(deep.status, 400);
     assert.match(deep.body.error.message, /nests deeper than 32/);

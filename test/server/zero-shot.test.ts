@@ -136,6 +136,44 @@ describe('POST /v1/zero-shot and gRPC ZeroShot on a generated CLIP', () => {
     assert.deepEqual(res.body.truncated_prompts, [long]);
   });
 
+  it('a label named like an Object property, and hostile prompt sizes, get clear answers', async () => {
+    const image = chelsea.toString('base64');
+    const proto = await zeroShot({ image, labels: ['constructor', 'cat'], strategy: 'descriptive', descriptions: { cat: ['a cat'] } }).expect(400);
+    assert.match(proto.body.error.message, /none for 'constructor'/);
+    // 1,000 labels of 300 characters in a template that repeats {label} 142 times: prompts are cut
+    // to 1,000 characters before they are tokenized, and flagged.
+    const long = Array.from({ length: 1000 }, (_, i) => `${i} ${'x'.repeat(295)}`);
+    const started = performance.now();
+    const big = await zeroShot({ image, labels: long, template: '{label}'.repeat(142), top_k: 1 }).expect(200);
+    assert.ok(performance.now() - started < 30_000);
+    assert.equal(big.body.truncated_prompts.length, 1000);
+    assert.ok(big.body.prompts.every((p: { texts: string[] }) => p.texts[0]!.length <= 1000));
+    // 64 templates × 1,000 labels is refused from the counts, before any prompt is built.
+    const templates = Array.from({ length: 64 }, (_, i) => `${i} {label}`);
+    const refused = await zeroShot({ image, labels: long, strategy: 'ensemble', templates }).expect(400);
+    assert.match(refused.body.error.message, /1000 labels make 64000 prompts, over the limit of 4096/);
+  });
+
+  it('one caller leaving does not fail another waiting for the same prompts', async () => {
+    const image = chelsea.toString('base64');
+    const fresh = Array.from({ length: 300 }, (_, i) => `shared label ${i}`);
+    const [leaving, staying] = await Promise.all([
+      zeroShot({ image, labels: fresh, timeout_ms: 1 }),
+      zeroShot({ image, labels: fresh }),
+    ]);
+    assert.equal(leaving.status, 504);
+    assert.equal(staying.status, 200, staying.text);
+  });
+
+  it('gRPC refuses image and images together, as HTTP does', async () => {
+    const error = await unary(client, 'ZeroShot', { image: chelsea, images: [chelsea], labels }).then(
+      () => assert.fail('accepted'),
+      (e: grpc.ServiceError) => e,
+    );
+    assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(error.details, /give one image as `image`, or several as `images`/);
+  });
+
   it('refuses bad input with the table’s error on both transports', async () => {
     const image = chelsea.toString('base64');
     const cases: Array<[string, Record<string, unknown>, RegExp]> = [

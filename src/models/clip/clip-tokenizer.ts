@@ -21,7 +21,12 @@ export interface ClipTokenizer {
   encode(text: string): EncodedPrompt;
   /** Pads a batch (the end-of-text id, as CLIP's pad token). */
   readonly padId: number;
+  /** Characters read of a text; the rest cannot reach the tower (texts sharing them embed alike). */
+  readonly maxChars: number;
 }
+
+/** Text past this many characters cannot reach the tower's positions: cut before tokenizing (BPE cost grows with the text). */
+const MAX_TEXT_CHARS = 1000;
 
 export async function loadClipTokenizer(dir: string, maxTokens: number): Promise<ClipTokenizer> {
   const tokenizer = new Tokenizer(await readJsonFile(dir, 'tokenizer.json'), await readJsonFile(dir, 'tokenizer_config.json'));
@@ -29,9 +34,12 @@ export async function loadClipTokenizer(dir: string, maxTokens: number): Promise
   if (endOfText === undefined) throw new Error(`${dir}/tokenizer.json adds no end-of-text token`);
   return {
     padId: endOfText,
+    maxChars: MAX_TEXT_CHARS,
     encode(text) {
-      const { ids } = tokenizer.encode(text);
-      if (ids.length <= maxTokens) return { ids, truncated: false };
+      const cut = text.length > MAX_TEXT_CHARS;
+      const { ids } = tokenizer.encode(cut ? text.slice(0, MAX_TEXT_CHARS) : text);
+      if (ids.length <= maxTokens && !cut) return { ids, truncated: false };
+      if (ids.length <= maxTokens) return { ids, truncated: true };
       return { ids: [...ids.slice(0, maxTokens - 1), endOfText], truncated: true };
     },
   };

@@ -7,6 +7,7 @@ import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { TASK_SERVICES, type ServiceDeps } from '../services/index.js';
 import { alignmentRoutes } from './alignment-routes.js';
+import { JSON_SHAPE_LIMITS } from './json-guard.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { imageBody } from './image-body.js';
 import { observeRequest } from './observe-request.js';
@@ -39,7 +40,10 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     app.post(
       service.http.path,
       observeRequest(deps.metrics, deps.admission, service.task, service.name),
-      ...imageBody(deps.limits, service.http.body === 'json' ? ['json'] : undefined),
+      ...imageBody(deps.limits, service.http.body === 'json' ? ['json'] : undefined, {
+        ...JSON_SHAPE_LIMITS,
+        maxValues: service.http.maxJsonValues ?? JSON_SHAPE_LIMITS.maxValues,
+      }),
       serviceRoute(service, deps.services, deps.requestTimeoutMs),
     );
   }

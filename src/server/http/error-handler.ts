@@ -49,8 +49,9 @@ export function toHttpError(error: unknown): ApiError {
   if (error && typeof error === 'object') {
     const mapped = fromBodyParser(error as Record<string, unknown>);
     if (mapped) return mapped;
-    // busboy (under multer) reports a broken form as a plain Error.
+    // busboy (under multer) reports a broken form, and a client gone mid-upload, as plain Errors.
     const message = (error as Error).message ?? '';
+    if (/^Request (aborted|closed)$/i.test(message)) return new ApiError('cancelled', 'the client closed the connection during the upload');
     if (/Unexpected end of form|Malformed part header|Multipart: Boundary not found/i.test(message)) {
       return new ApiError('invalid_request', `malformed multipart form: ${message}`);
     }

@@ -8,7 +8,7 @@ import multer from 'multer';
 import { ApiError } from '../../errors.js';
 import type { Limits } from '../config.js';
 import { imageBytesFromString } from '../schemas.js';
-import { checkJsonShape } from './json-guard.js';
+import { checkJsonShape, JSON_SHAPE_LIMITS, type JsonShapeLimits } from './json-guard.js';
 
 export type ImageBodyKind = 'multipart' | 'json' | 'raw';
 
@@ -43,12 +43,16 @@ function bodyKind(req: Request): ImageBodyKind | undefined {
 }
 
 /** Middleware that parses the body by its type and leaves `res.locals.rawRequest`; `kinds` narrows what is accepted. */
-export function imageBody(limits: Limits, kinds: readonly ImageBodyKind[] = ['multipart', 'json', 'raw']): RequestHandler[] {
+export function imageBody(
+  limits: Limits,
+  kinds: readonly ImageBodyKind[] = ['multipart', 'json', 'raw'],
+  jsonShape: JsonShapeLimits = JSON_SHAPE_LIMITS,
+): RequestHandler[] {
   const multipart = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: limits.imageBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 25 },
   }).single('image');
-  const json = express.json({ limit: limits.jsonBodyBytes, type: () => true, verify: (_req, _res, bytes) => checkJsonShape(bytes) });
+  const json = express.json({ limit: limits.jsonBodyBytes, type: () => true, verify: (_req, _res, bytes) => checkJsonShape(bytes, jsonShape) });
   const raw = express.raw({ limit: limits.imageBytes, type: () => true });
 
   const parse: RequestHandler = (req, res, next) => {

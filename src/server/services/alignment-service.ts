@@ -11,7 +11,7 @@ import { applyAlignment } from '../../pipelines/alignment/procrustes.js';
 import { normalise } from '../../pipelines/zero-shot-prompts.js';
 import type { AlignmentRecord, AlignmentStore } from '../alignment-store.js';
 import { alignmentFitSchema, imageBytesFromString, parseRequest } from '../schemas.js';
-import type { TaskService } from './task-service.js';
+import { callOptions, type TaskService } from './task-service.js';
 
 /** Indices 0..n-1 in a seeded random order. */
 function shuffled(n: number, seed: number): number[] {
@@ -34,8 +34,7 @@ async function fitAlignment(deps: Parameters<TaskService['run']>[0], raw: unknow
   call.labels = deps.registry.metricLabels(request.model ?? deps.registry.defaultModelId('zero-shot-image-classification'));
   const model = deps.registry.resolve('zero-shot-image-classification', request.model);
   const clip = model.loaded.handler;
-  const deadlineMs = request.timeout_ms === undefined ? call.deadlineMs : Math.min(call.deadlineMs, Date.now() + request.timeout_ms);
-  const options = { signal: call.signal, deadlineMs };
+  const options = callOptions(call, request.timeout_ms);
 
   const labels = [...new Set(request.examples.map((e) => e.label))];
   if (labels.length < 2) throw new ApiError('invalid_request', 'the examples need at least two different labels');
@@ -101,5 +100,6 @@ export const alignmentFitService: TaskService<AlignmentAnswer> = {
   task: 'zero-shot-image-classification',
   name: 'alignment-fit',
   run: fitAlignment,
-  http: { path: '/v1/zero-shot/alignments', body: 'json' },
+  // 10,000 examples of 512 floats: 5 M values (the 32 MiB body limit bounds it first).
+  http: { path: '/v1/zero-shot/alignments', body: 'json', maxJsonValues: 6_000_000 },
 };

@@ -5,7 +5,7 @@
 import { ApiError } from '../../errors.js';
 import { classifyRequestSchema, parseRequest } from '../schemas.js';
 import { classifyResponse } from '../wire.js';
-import { withRandomWeightsNotice, type TaskService } from './task-service.js';
+import { callOptions, withRandomWeightsNotice, type TaskService } from './task-service.js';
 
 export type ClassifyAnswer = ReturnType<typeof classifyResponse>;
 
@@ -18,8 +18,8 @@ export const classifyService: TaskService<ClassifyAnswer> = {
       throw new ApiError('payload_too_large', `the image is ${request.image.length} bytes, over the ${imageBytesLimit}-byte limit`);
     }
     const model = registry.resolve('image-classification', request.model);
-    const deadlineMs = request.timeoutMs === undefined ? call.deadlineMs : Math.min(call.deadlineMs, Date.now() + request.timeoutMs);
-    const result = await model.loaded.handler.classify({ image: request.image, topK: request.topK }, { signal: call.signal, deadlineMs });
+    const options = callOptions(call, request.timeoutMs);
+    const result = await model.loaded.handler.classify({ image: request.image, topK: request.topK }, options);
     return classifyResponse(model.id, result, model.loaded.randomWeights);
   },
   http: { path: '/v1/classify', answer: withRandomWeightsNotice },

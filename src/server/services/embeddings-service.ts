@@ -5,10 +5,16 @@
  */
 import { ApiError } from '../../errors.js';
 import { embeddingsRequestSchema, imageBytesFromString, parseRequest } from '../schemas.js';
+import { inCallScope } from '../../pipelines/call-scope.js';
 import { embeddingsResponse } from '../wire.js';
-import type { TaskService } from './task-service.js';
+import { callOptions, type TaskService } from './task-service.js';
 
 export type EmbeddingsAnswer = ReturnType<typeof embeddingsResponse>;
+
+/** An input is an image only as a base64 image data URL; any other string is text ("data: 42 rows" too). */
+const IMAGE_DATA_URL = /^data:image\/[\w.+-]+(;[\w-]+=[\w.-]+)*;base64,/i;
+/** Images per request, as for zero-shot: each is decoded and runs the vision tower. */
+const MAX_IMAGES = 16;
 
 export const embeddingsService: TaskService<EmbeddingsAnswer> = {
   task: 'zero-shot-image-classification',
@@ -17,17 +23,20 @@ export const embeddingsService: TaskService<EmbeddingsAnswer> = {
     const request = parseRequest(embeddingsRequestSchema, raw);
     call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('zero-shot-image-classification'));
     const items = request.inputs.map((input, index) =>
-      input.startsWith('data:') ? { index, image: imageBytesFromString(input, imageBytesLimit) } : { index, text: input },
+      IMAGE_DATA_URL.test(input) ? { index, image: imageBytesFromString(input, imageBytesLimit) } : { index, text: input },
     );
+    const imageCount = items.filter((item) => item.image !== undefined).length;
+    if (imageCount > MAX_IMAGES) throw new ApiError('invalid_request', `${imageCount} images in one request; at most ${MAX_IMAGES}`);
     const model = registry.resolve('zero-shot-image-classification', request.model);
-    const deadlineMs = request.timeoutMs === undefined ? call.deadlineMs : Math.min(call.deadlineMs, Date.now() + request.timeoutMs);
-    const options = { signal: call.signal, deadlineMs };
+    const options = callOptions(call, request.timeoutMs);
     const clip = model.loaded.handler;
     const texts = items.filter((item) => item.text !== undefined);
-    const [textVectors, imageVectors] = await Promise.all([
-      clip.embedTexts(texts.map((item) => item.text!), options),
-      Promise.all(items.filter((item) => item.image !== undefined).map((item) => clip.embedImage(item.image!, options))),
-    ]);
+    const [textVectors, imageVectors] = await inCallScope(options, (scoped) =>
+      Promise.all([
+        clip.embedTexts(texts.map((item) => item.text!), scoped),
+        Promise.all(items.filter((item) => item.image !== undefined).map((item) => clip.embedImage(item.image!, scoped))),
+      ]),
+    );
     const vectors: Float32Array[] = [];
     let nextText = 0;
     let nextImage = 0;

@@ -36,7 +36,13 @@ export interface TaskService<Answer extends object = object> {
   /** Validates the raw request (zod), resolves the model, runs the pipeline, shapes the answer. */
   run(deps: ServiceDeps, raw: unknown, call: CallContext): Promise<Answer>;
   /** `POST <path>`; its body: an image (multipart, JSON or raw bytes, the default) or JSON only. */
-  http: { path: string; body?: 'image' | 'json'; answer?(answer: Answer): object };
+  http: {
+    path: string;
+    body?: 'image' | 'json';
+    /** More values than the JSON guard's default (a route that takes embeddings as numbers). */
+    maxJsonValues?: number;
+    answer?(answer: Answer): object;
+  };
   /** The unary RPC of multimodal.v1.InferenceService, and its message as the raw request (none: HTTP only). */
   grpc?: { method: string; request(message: Record<string, unknown>): unknown };
 }
@@ -46,6 +52,11 @@ const RANDOM_WEIGHTS_NOTICE = 'this model has random weights (demo): its labels 
 /** Says so in the JSON answer of a generated demo model (its scores are real inference over random weights). */
 export function withRandomWeightsNotice<A extends { random_weights: boolean }>(answer: A): A | (A & { notice: string }) {
   return answer.random_weights ? { ...answer, notice: RANDOM_WEIGHTS_NOTICE } : answer;
+}
+
+/** The call's options for the pipeline: its signal, and its deadline shortened by the request's `timeout_ms`. */
+export function callOptions(call: CallContext, timeoutMs: number | undefined): { signal: AbortSignal; deadlineMs: number } {
+  return { signal: call.signal, deadlineMs: timeoutMs === undefined ? call.deadlineMs : Math.min(call.deadlineMs, Date.now() + timeoutMs) };
 }
 
 /** A call context before the model is known. */

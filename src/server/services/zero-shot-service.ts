@@ -6,7 +6,7 @@ import { ApiError } from '../../errors.js';
 import { parseRequest, zeroShotRequestSchema } from '../schemas.js';
 import { zeroShotResponse } from '../wire.js';
 import { alignmentFor } from './alignment-service.js';
-import { withRandomWeightsNotice, type TaskService } from './task-service.js';
+import { callOptions, withRandomWeightsNotice, type TaskService } from './task-service.js';
 
 export type ZeroShotAnswer = ReturnType<typeof zeroShotResponse>;
 
@@ -21,20 +21,24 @@ export const zeroShotService: TaskService<ZeroShotAnswer> = {
       }
     }
     const model = registry.resolve('zero-shot-image-classification', request.model);
-    const deadlineMs = request.timeoutMs === undefined ? call.deadlineMs : Math.min(call.deadlineMs, Date.now() + request.timeoutMs);
+    const options = callOptions(call, request.timeoutMs);
     const alignImage = request.alignment === undefined ? undefined : alignmentFor(alignments, request.alignment, model.id, model.loaded.handler.dim);
-    const result = await model.loaded.handler.zeroShot({ ...request, maxPrompts, alignImage }, { signal: call.signal, deadlineMs });
+    const result = await model.loaded.handler.zeroShot({ ...request, maxPrompts, alignImage }, options);
     return zeroShotResponse(model.id, request, result, model.loaded.randomWeights);
   },
   http: { path: '/v1/zero-shot', answer: withRandomWeightsNotice },
   grpc: {
     method: 'ZeroShot',
+    // proto3 cannot tell an empty `bytes`/`repeated` from an absent one: empty means absent, and
+    // both given is refused by the schema as over HTTP.
     request: ({ image, images, descriptions, templates, ...rest }) => {
       const many = Array.isArray(images) && images.length > 0;
+      const one = image instanceof Uint8Array && image.length > 0;
       const texts = descriptions as Record<string, { texts?: string[] }> | undefined;
       return {
         ...rest,
-        ...(many ? { images } : { image: image ?? new Uint8Array() }),
+        ...(many ? { images } : {}),
+        ...(one || !many ? { image: image ?? new Uint8Array() } : {}),
         ...(Array.isArray(templates) && templates.length > 0 ? { templates } : {}),
         ...(texts && Object.keys(texts).length > 0 ? { descriptions: Object.fromEntries(Object.entries(texts).map(([label, d]) => [label, d.texts ?? []])) } : {}),
       };
