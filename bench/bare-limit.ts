@@ -27,6 +27,8 @@ export async function measureBare(
   pixels: Float32Array[],
   itemDims: number[],
   budget: { minImages: number; minSeconds: number },
+  /** The output to fetch: `logits` for a classifier, e.g. `image_embeds` for a CLIP vision tower. */
+  outputName = 'logits',
 ): Promise<BareResult> {
   const pool = await WorkerPool.create({
     sessions: { model: modelPath },
@@ -46,7 +48,7 @@ export async function measureBare(
   };
   try {
     // Warm-up: one run per instance.
-    await Promise.all(Array.from({ length: layout.instances }, () => pool.run('model', batch(), ['logits'])));
+    await Promise.all(Array.from({ length: layout.instances }, () => pool.run('model', batch(), [outputName])));
     const runLatencies: number[] = [];
     let images = 0;
     const started = performance.now();
@@ -55,7 +57,7 @@ export async function measureBare(
       Array.from({ length: layout.instances }, async () => {
         while (!enough()) {
           const t0 = performance.now();
-          await pool.run('model', batch(), ['logits']);
+          await pool.run('model', batch(), [outputName]);
           runLatencies.push(performance.now() - t0);
           images += batchSize;
         }

@@ -97,3 +97,57 @@ export function pollLatency(url: string, intervalMs: number): { stop(): Promise<
     },
   };
 }
+
+/**
+ * The same closed loop for JSON routes: `clients` loops post `bodyFor(i)` (the i-th request's
+ * JSON text) until `requests` answers came back; also returns the parsed 200 answers in order of
+ * arrival, for the caller's own per-route fields (`meanBatchSize`/`meanPreprocessMs` stay unset),
+ * and the first few distinct reasons of requests that got no answer.
+ */
+export async function runJsonLoad<Answer = unknown>(
+  url: string,
+  clients: number,
+  requests: number,
+  bodyFor: (i: number) => string,
+): Promise<LoadResult & { answers: Answer[]; errors: string[] }> {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const answers: Answer[] = [];
+  const errors = new Set<string>();
+  let sent = 0;
+  const started = performance.now();
+  const loop = async () => {
+    while (sent < requests) {
+      const body = bodyFor(sent++);
+      const t0 = performance.now();
+      let status = 'error';
+      try {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const answer = (await res.json()) as Answer;
+        status = String(res.status);
+        if (res.status === 200) {
+          latencies.push(performance.now() - t0);
+          answers.push(answer);
+        }
+      } catch (error) {
+        // counted as 'error'; the first few distinct reasons are kept
+        const cause = (error as { cause?: unknown }).cause;
+        if (errors.size < 5) errors.add(`${String(error)}${cause ? ` (${String(cause)})` : ''} after ${Math.round(performance.now() - t0)} ms`);
+      }
+      statuses[status] = (statuses[status] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, loop));
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    clients,
+    seconds,
+    throughput: latencies.length / seconds,
+    ok: summarize(latencies),
+    statuses,
+    meanBatchSize: undefined,
+    meanPreprocessMs: undefined,
+    answers,
+    errors: [...errors],
+  };
+}

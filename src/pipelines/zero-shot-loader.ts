@@ -45,6 +45,9 @@ export async function loadZeroShot(spec: ModelSpec, deps: LoadDeps): Promise<Loa
       deps,
     );
     const warmupSeconds = (performance.now() - warmupStarted) / 1000;
+    // The two batchers share the pool's instances, each dispatching up to `instances` batches: a
+    // batch may wait in the pool for the other tower's, and that wait counts in its run time (and
+    // so in the measured drain rate). TODO(#21): one dispatcher for a model's components.
     const components = { [CLIP_TEXT_SESSION]: text, [CLIP_VISION_SESSION]: vision };
     const cache = new EmbeddingCache<CachedPrompt>({ maxBytes: deps.embeddingCacheBytes ?? 64 * 1024 * 1024, ...deps.embeddingCacheEvents });
     const logitScale = spec.logitScale ?? DEFAULT_LOGIT_SCALE;
