@@ -45,7 +45,7 @@ const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCode
 const f = (n: number) => n.toFixed(1);
 
 const PANEL = 480;
-const MARGIN = { left: 56, right: 24, top: 78, bottom: 44 };
+const MARGIN = { left: 56, right: 24, top: 92, bottom: 44 };
 const LEGEND_ROW = 22;
 const LEGEND_LABELS_SHOWN = 30;
 

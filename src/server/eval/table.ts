@@ -22,7 +22,8 @@ export function formatTable(rows: readonly StrategyRow[]): string {
       ? [row.strategy, `skipped: ${row.skipped}`]
       : [row.strategy, fixed(row.accuracyAll), fixed(row.accuracyHeldOut), fixed(row.accuracyHeldOutAligned), `${fixed(row.gapBefore)} → ${fixed(row.gapAfter)}`],
   );
-  const widths = TABLE_HEADER.map((h, c) => Math.max(h.length, ...cells.filter((r) => r.length > 2).map((r) => r[c]!.length)));
+  // A skipped row's note runs on past the columns; only its strategy name counts for the widths.
+  const widths = TABLE_HEADER.map((h, c) => Math.max(h.length, ...cells.filter((r) => c < r.length - 1 || r.length > 2).map((r) => r[c]!.length)));
   const line = (values: readonly string[]) => values.map((v, c) => (c < values.length - 1 ? v.padEnd(widths[c]!) : v)).join(' | ');
   return [line(TABLE_HEADER), widths.map((w) => '-'.repeat(w)).join('-|-'), ...cells.map(line)].join('\n');
 }

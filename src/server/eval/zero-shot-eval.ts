@@ -109,8 +109,9 @@ async function servedClip(client: EvalClient): Promise<{ id: string; randomWeigh
   const models = await client.models();
   const model = models[0];
   if (!model || models.length !== 1) throw new Error(`expected one served model, the server has ${models.length}`);
-  if (model.task !== ZERO_SHOT_TASK) throw new UsageError(`model '${model.id}' is a ${model.task} model; zero-shot evaluation needs a CLIP model`);
-  if (model.state !== 'ready') throw new Error(`model '${model.id}' is ${model.state}${model.error ? `: ${model.error}` : ''}`);
+  // Not loading (failed, missing from the cache): what the flags named cannot be served, so exit 2 with the server's reason.
+  if (model.state !== 'ready') throw new UsageError(`model '${model.id}' is not ready (${model.state})${model.error ? `: ${model.error}` : ''}`);
+  if (model.task !== ZERO_SHOT_TASK) throw new UsageError(`model '${model.id}' is an ${model.task} model; zero-shot evaluation needs a CLIP model`);
   return { id: model.id, randomWeights: model.random_weights === true };
 }
 
@@ -158,7 +159,12 @@ export async function runZeroShotEval(args: EvalArgs, io: EvalIO): Promise<ZeroS
       throw new UsageError(error instanceof Error ? error.message : String(error));
     }
     config = { ...config, limits: { ...config.limits, maxPrompts: Math.max(config.limits.maxPrompts, promptsNeeded(data.labels, descriptions)) } };
-    server = await startServer(config, pino({ level: 'silent' }));
+    try {
+      server = await startServer(config, pino({ level: 'silent' }));
+    } catch (error) {
+      // Start-up fails before anything loads only for what the flags say (an unknown catalog id, a bad folder).
+      throw new UsageError(`cannot start the server: ${error instanceof Error ? error.message : String(error)}`);
+    }
     await server.loaded;
     const client = new EvalClient(`http://127.0.0.1:${server.httpPort}`);
     const model = await servedClip(client);

@@ -2,6 +2,7 @@
  * gRPC handlers of multimodal.v1.InferenceService: one unary RPC per task service, the message
  * turned into the same raw request as HTTP's, the same service called. No logic of their own.
  */
+import { setMaxListeners } from 'node:events';
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { toApiError } from '../../errors.js';
@@ -32,6 +33,7 @@ function deadlineOf(call: ServerUnaryCall<unknown, unknown>, defaultTimeoutMs: n
 /** An AbortSignal that fires when the client cancels or the call's deadline passes. */
 function signalOf(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
   const controller = new AbortController();
+  setMaxListeners(10_000, controller.signal); // one listener per queued item of the call
   call.once('cancelled', () => controller.abort());
   return controller.signal;
 }

@@ -1,5 +1,6 @@
 /** Per-request context: id, child logger, and an AbortSignal that fires when the client leaves. */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../../errors.js';
@@ -34,6 +35,7 @@ export function requestContext(logger: Logger): RequestHandler {
     res.locals.requestId = requestId;
     res.locals.log = logger.child({ request_id: requestId });
     const controller = new AbortController();
+    setMaxListeners(10_000, controller.signal); // one listener per queued item of the request
     res.on('close', () => {
       if (!res.writableFinished) controller.abort();
     });
