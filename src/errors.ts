@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   headers_too_large: { http: 431, grpc: 'RESOURCE_EXHAUSTED' },
   request_timeout: { http: 408, grpc: 'DEADLINE_EXCEEDED' },
   model_not_found: { http: 404, grpc: 'NOT_FOUND' },
+  alignment_not_found: { http: 404, grpc: 'NOT_FOUND' },
   not_found: { http: 404, grpc: 'UNIMPLEMENTED' },
   overloaded: { http: 429, grpc: 'RESOURCE_EXHAUSTED' },
   cancelled: { http: 499, grpc: 'CANCELLED' },

@@ -79,14 +79,14 @@ export class AlignmentStore {
     return [...good, ...bad].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** The alignment, or `model_not_found`-style 404 (`not_found`) naming the stored ones. */
+  /** The alignment, or `alignment_not_found` naming the stored ones. */
   get(name: string): AlignmentRecord {
     const record = this.records.get(name);
     if (record) return record;
     const broken = this.broken.get(name);
-    if (broken) throw new ApiError('not_found', `alignment '${name}' is stored but unreadable: ${broken}`);
+    if (broken) throw new ApiError('alignment_not_found', `alignment '${name}' is stored but unreadable: ${broken}`);
     const known = [...this.records.keys()].join(', ') || 'none';
-    throw new ApiError('not_found', `no alignment '${name}' (stored: ${known})`);
+    throw new ApiError('alignment_not_found', `no alignment '${name}' (stored: ${known})`);
   }
 
   async save(record: AlignmentRecord): Promise<void> {

@@ -92,7 +92,12 @@ export const alignmentFitSchema = z.strictObject({
   examples: z
     .array(
       z
-        .strictObject({ image: z.string().min(1).optional(), embedding: z.array(z.number()).min(1).max(4096).optional(), label: z.string().trim().min(1).max(300) })
+        .strictObject({
+          /** base64 or a data URL (JSON), or the bytes (gRPC). */
+          image: z.union([z.string().min(1), z.instanceof(Uint8Array)]).optional(),
+          embedding: z.array(z.number()).min(1).max(4096).optional(),
+          label: z.string().trim().min(1).max(300),
+        })
         .refine((e) => (e.image === undefined) !== (e.embedding === undefined), { message: 'each example has an `image` or an `embedding`' }),
     )
     .min(2, 'give at least two examples')

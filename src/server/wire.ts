@@ -4,6 +4,8 @@
  */
 import type { ClassifyResult } from '../pipelines/image-classification.js';
 import type { ZeroShotResult } from '../pipelines/zero-shot.js';
+import type { GapStats } from '../pipelines/alignment/gap.js';
+import type { AlignmentRecord, AlignmentStore } from './alignment-store.js';
 import type { ModelRegistry } from './model-registry.js';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
@@ -62,6 +64,36 @@ export function embeddingsResponse(modelId: string, vectors: readonly Float32Arr
     model: modelId,
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   };
+}
+
+const gapWire = (stats: GapStats) => ({
+  centroid_distance: stats.centroidDistance,
+  mean_cosine: stats.meanCosine,
+  accuracy: stats.accuracy,
+});
+
+/** A stored alignment as both transports answer it (everything but its matrix). */
+export function alignmentResponse(record: Omit<AlignmentRecord, 'map'>) {
+  const { fit, heldOut } = record.stats;
+  return {
+    name: record.name,
+    model: record.model,
+    dim: record.dim,
+    strategy: record.strategy,
+    labels: record.labels,
+    examples: record.examples,
+    created: record.created,
+    stats: {
+      fit: { examples: record.examples, before: gapWire(fit.before), after: gapWire(fit.after) },
+      ...(heldOut ? { held_out: { examples: heldOut.examples, before: gapWire(heldOut.before), after: gapWire(heldOut.after) } } : {}),
+    },
+    warnings: record.warnings,
+  };
+}
+
+/** The stored alignments; an unreadable file is listed with its error. */
+export function alignmentList(store: AlignmentStore) {
+  return store.list().map((entry) => ('error' in entry ? entry : alignmentResponse(entry)));
 }
 
 /**

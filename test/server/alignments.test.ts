@@ -7,10 +7,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import request from 'supertest';
 import { SeededRandom } from '../../src/models/generator/seeded-random.js';
 import { normalise } from '../../src/pipelines/zero-shot-prompts.js';
 import type { RunningServer } from '../../src/server/server.js';
+import { inferenceClient, unary } from '../helpers/grpc-client.js';
 import { sharedImage } from '../helpers/shared-dir.js';
 import { tinyClipDir } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
@@ -52,14 +54,14 @@ describe('zero-shot alignments', () => {
   it('fits from embeddings: accuracy up and the gap down, on the fit set and a held-out split', async () => {
     const examples = await gappedExamples(200, 3);
     const res = await request(server.http).post('/v1/zero-shot/alignments').send({ name: 'pets', model: 'clip', examples, holdout: 0.25, seed: 5 }).expect(200);
-    const { fit, heldOut } = res.body.stats;
+    const { fit, held_out: heldOut } = res.body.stats;
     assert.equal(res.body.model, 'clip');
     assert.equal(res.body.examples, 150);
     assert.equal(heldOut.examples, 50);
     assert.deepEqual(res.body.warnings, []);
     for (const split of [fit, heldOut]) {
       assert.ok(split.after.accuracy > split.before.accuracy + 0.3, JSON.stringify(split));
-      assert.ok(split.after.centroidDistance < split.before.centroidDistance / 2, JSON.stringify(split));
+      assert.ok(split.after.centroid_distance < split.before.centroid_distance / 2, JSON.stringify(split));
     }
     // Measured with these seeds: held-out accuracy 0.86 (the tiny model's label texts are close: cosine ~0.8).
     assert.ok(heldOut.after.accuracy >= 0.8, `held-out accuracy ${heldOut.after.accuracy}`);
@@ -112,5 +114,27 @@ describe('zero-shot alignments', () => {
     const broken = listed.body.data.find((a: { name: string }) => a.name === 'broken');
     assert.match(broken.error, /cannot read broken.json/);
     await request(server.http).post('/v1/zero-shot').send({ image, labels, model: 'clip', alignment: 'pets' }).expect(200);
+  });
+
+  it('fits, lists and deletes over gRPC with the same answers as HTTP', async () => {
+    const client = inferenceClient(server.grpcPort);
+    try {
+      const examples = (await gappedExamples(60, 9)).map((e) => ({ embedding: e.embedding, label: e.label }));
+      const fitted = await unary(client, 'FitAlignment', { name: 'grpc-pets', model: 'clip', examples, holdout: 0.2, seed: 1 });
+      const overHttp = await request(server.http).get('/v1/zero-shot/alignments/grpc-pets').expect(200);
+      assert.equal(fitted.examples, overHttp.body.examples);
+      assert.ok(Math.abs(fitted.stats.fit.after.accuracy - overHttp.body.stats.fit.after.accuracy) < 1e-9);
+      assert.equal(fitted.stats.held_out.examples, 12);
+      const listed = await unary(client, 'ListAlignments', {});
+      assert.ok(listed.alignments.some((a: { name: string }) => a.name === 'grpc-pets'));
+      assert.deepEqual(await unary(client, 'DeleteAlignment', { name: 'grpc-pets' }), { name: 'grpc-pets', deleted: true });
+      const gone = await unary(client, 'DeleteAlignment', { name: 'grpc-pets' }).then(
+        () => assert.fail('deleted twice'),
+        (e: grpc.ServiceError) => e,
+      );
+      assert.equal(gone.code, grpc.status.NOT_FOUND);
+    } finally {
+      client.close();
+    }
   });
 });

@@ -23,10 +23,10 @@ export interface ModelInfo {
   random_weights?: boolean;
 }
 
-/** The gap statistics the server answers for an alignment (src/pipelines/alignment/gap.ts). */
+/** The gap statistics the server answers for an alignment (src/server/wire.ts, alignmentResponse). */
 export interface GapAnswer {
-  centroidDistance: number;
-  meanCosine: number;
+  centroid_distance: number;
+  mean_cosine: number;
   accuracy: number;
 }
 
@@ -37,7 +37,7 @@ export interface AlignmentAnswer {
   strategy: string;
   labels: string[];
   examples: number;
-  stats: { fit: { before: GapAnswer; after: GapAnswer }; heldOut?: { examples: number; before: GapAnswer; after: GapAnswer } };
+  stats: { fit: { examples: number; before: GapAnswer; after: GapAnswer }; held_out?: { examples: number; before: GapAnswer; after: GapAnswer } };
   warnings: string[];
 }
 

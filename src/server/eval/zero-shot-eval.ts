@@ -222,9 +222,9 @@ export async function runZeroShotEval(args: EvalArgs, io: EvalIO): Promise<ZeroS
         ['after', fitAfter, answer.stats.fit.after],
       ] as const) {
         compared++;
-        if (!near(ours.accuracy, theirs.accuracy, 1e-9) || !near(ours.meanCosine, theirs.meanCosine, 1e-4)) {
+        if (!near(ours.accuracy, theirs.accuracy, 1e-9) || !near(ours.meanCosine, theirs.mean_cosine, 1e-4)) {
           disagreements.push(
-            `${strategy}: fit-split ${when} alignment, ours accuracy ${ours.accuracy.toFixed(4)} / mean cosine ${ours.meanCosine.toFixed(5)}, server ${theirs.accuracy.toFixed(4)} / ${theirs.meanCosine.toFixed(5)}`,
+            `${strategy}: fit-split ${when} alignment, ours accuracy ${ours.accuracy.toFixed(4)} / mean cosine ${ours.meanCosine.toFixed(5)}, server ${theirs.accuracy.toFixed(4)} / ${theirs.mean_cosine.toFixed(5)}`,
           );
         }
       }

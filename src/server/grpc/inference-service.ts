@@ -10,7 +10,7 @@ import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { newCallContext, TASK_SERVICES, type ServiceDeps, type TaskService } from '../services/index.js';
-import { modelList } from '../wire.js';
+import { alignmentList, modelList } from '../wire.js';
 import { toGrpcError } from './grpc-errors.js';
 
 export interface InferenceServiceDeps {
@@ -83,8 +83,18 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
     };
   }
 
+  const { alignments } = deps.services;
   const handlers: UntypedServiceImplementation = {
     ListModels: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => callback(null, { models: modelList(registry) }),
+    ListAlignments: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
+      callback(null, { alignments: alignmentList(alignments) }),
+    DeleteAlignment: (call: ServerUnaryCall<{ name?: string }, unknown>, callback: sendUnaryData<unknown>) => {
+      const name = call.request.name ?? '';
+      alignments.delete(name).then(
+        () => callback(null, { name, deleted: true }),
+        (error: unknown) => callback(toGrpcError(toApiError(error))),
+      );
+    },
   };
   for (const service of TASK_SERVICES) {
     if (!service.grpc) continue;

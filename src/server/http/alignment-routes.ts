@@ -1,15 +1,15 @@
 /** GET and DELETE of stored zero-shot alignments (fitting is a task service: POST /v1/zero-shot/alignments). */
 import { Router } from 'express';
 import type { AlignmentStore } from '../alignment-store.js';
-import { alignmentSummary } from '../services/alignment-service.js';
+import { alignmentList, alignmentResponse } from '../wire.js';
 
 export function alignmentRoutes(store: AlignmentStore): Router {
   const router = Router();
   router.get('/v1/zero-shot/alignments', (_req, res) => {
-    res.json({ object: 'list', data: store.list() });
+    res.json({ object: 'list', data: alignmentList(store) });
   });
   router.get('/v1/zero-shot/alignments/:name', (req, res) => {
-    res.json(alignmentSummary(store.get(req.params.name)));
+    res.json(alignmentResponse(store.get(req.params.name)));
   });
   router.delete('/v1/zero-shot/alignments/:name', async (req, res) => {
     await store.delete(req.params.name);

@@ -11,6 +11,7 @@ import { applyAlignment } from '../../pipelines/alignment/procrustes.js';
 import { normalise } from '../../pipelines/zero-shot-prompts.js';
 import type { AlignmentRecord, AlignmentStore } from '../alignment-store.js';
 import { alignmentFitSchema, imageBytesFromString, parseRequest } from '../schemas.js';
+import { alignmentResponse } from '../wire.js';
 import { callOptions, type TaskService } from './task-service.js';
 
 /** Indices 0..n-1 in a seeded random order. */
@@ -22,11 +23,6 @@ function shuffled(n: number, seed: number): number[] {
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   return order;
-}
-
-/** The stored record without its matrix: what the API answers. */
-export function alignmentSummary({ map: _map, ...summary }: AlignmentRecord) {
-  return summary;
 }
 
 async function fitAlignment(deps: Parameters<TaskService['run']>[0], raw: unknown, call: Parameters<TaskService['run']>[2]) {
@@ -48,7 +44,8 @@ async function fitAlignment(deps: Parameters<TaskService['run']>[0], raw: unknow
         }
         return normalise(Float32Array.from(example.embedding));
       }
-      return (await clip.embedImage(imageBytesFromString(example.image!, deps.imageBytesLimit), options)).vector;
+      const bytes = typeof example.image === 'string' ? imageBytesFromString(example.image, deps.imageBytesLimit) : example.image!;
+      return (await clip.embedImage(bytes, options)).vector;
     }),
   );
   const labelOf = request.examples.map((e) => labels.indexOf(e.label));
@@ -80,7 +77,7 @@ async function fitAlignment(deps: Parameters<TaskService['run']>[0], raw: unknow
     map,
   };
   await deps.alignments.save(record);
-  return alignmentSummary(record);
+  return alignmentResponse(record);
 }
 
 /** The map of a stored alignment, checked against the model a zero-shot request runs on. */
@@ -93,13 +90,30 @@ export function alignmentFor(store: AlignmentStore, name: string, modelId: strin
   return (x) => applyAlignment(record.map, x);
 }
 
-export type AlignmentAnswer = ReturnType<typeof alignmentSummary>;
+export type AlignmentAnswer = ReturnType<typeof alignmentResponse>;
 
-/** `POST /v1/zero-shot/alignments`: fit and store (HTTP only for now). */
+/** `POST /v1/zero-shot/alignments` and gRPC `FitAlignment`: fit and store. */
 export const alignmentFitService: TaskService<AlignmentAnswer> = {
   task: 'zero-shot-image-classification',
   name: 'alignment-fit',
   run: fitAlignment,
   // 10,000 examples of 512 floats: 5 M values (the 32 MiB body limit bounds it first).
   http: { path: '/v1/zero-shot/alignments', body: 'json', maxJsonValues: 6_000_000 },
+  grpc: {
+    method: 'FitAlignment',
+    // proto3: empty image bytes / embedding / templates / descriptions mean absent.
+    request: ({ examples, templates, descriptions, ...rest }) => {
+      const texts = descriptions as Record<string, { texts?: string[] }> | undefined;
+      return {
+        ...rest,
+        examples: ((examples as Array<{ image?: Uint8Array; embedding?: number[]; label?: string }> | undefined) ?? []).map((e) => ({
+          label: e.label ?? '',
+          ...(e.image && e.image.length > 0 ? { image: e.image } : {}),
+          ...(e.embedding && e.embedding.length > 0 ? { embedding: e.embedding } : {}),
+        })),
+        ...(Array.isArray(templates) && templates.length > 0 ? { templates } : {}),
+        ...(texts && Object.keys(texts).length > 0 ? { descriptions: Object.fromEntries(Object.entries(texts).map(([label, d]) => [label, d.texts ?? []])) } : {}),
+      };
+    },
+  },
 };
