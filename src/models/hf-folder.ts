@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { DTYPE_SUFFIX, type Dtype } from './dtypes.js';
+import { fixedOutputSize, parseImageProcessorConfig, type ImageProcessorSettings } from './image/index.js';
 
 export class ModelFolderError extends Error {
   override name = 'ModelFolderError';
@@ -34,4 +35,21 @@ export function onnxFile(dir: string, name: string, variant: Dtype): string {
   const found = candidates.find((candidate) => existsSync(candidate));
   if (!found) throw new ModelFolderError(`no ${variant} ONNX graph in ${dir}: looked for ${candidates.join(' and ')}`);
   return found;
+}
+
+/**
+ * The folder's `preprocessor_config.json`, with the one fixed output size batching needs:
+ * `pixel_values` of [3, height, width] per item. An integer `size` reads as a square for ViT
+ * processors and as the shortest edge for CLIP's (HF `get_size_dict(default_to_square=...)`).
+ */
+export async function loadFolderImageProcessor(
+  dir: string,
+  defaultToSquare: boolean,
+): Promise<{ image: ImageProcessorSettings; itemDims: [number, number, number] }> {
+  const image = parseImageProcessorConfig(await readJsonFile(dir, 'preprocessor_config.json'), {
+    defaultToSquare,
+    source: `${dir}/preprocessor_config.json`,
+  });
+  const size = fixedOutputSize(image);
+  return { image, itemDims: [3, size.height, size.width] };
 }

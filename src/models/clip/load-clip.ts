@@ -7,8 +7,8 @@
  */
 import { checkContract } from '../contract.js';
 import type { FamilyLoadOptions } from '../family-load-options.js';
-import { onnxFile, readJsonFile } from '../hf-folder.js';
-import { fixedOutputSize, parseImageProcessorConfig, type ImageProcessorSettings } from '../image/index.js';
+import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
+import type { ImageProcessorSettings } from '../image/index.js';
 import { WorkerPool } from '../session/worker-pool.js';
 import { parseClipConfig } from './clip-config.js';
 import { CLIP_TEXT_CONTRACT, CLIP_VISION_CONTRACT } from './clip-contract.js';
@@ -34,12 +34,7 @@ export interface ClipModel {
 export async function loadClipModel(options: FamilyLoadOptions): Promise<ClipModel> {
   const { dir } = options;
   const config = parseClipConfig(await readJsonFile(dir, 'config.json'), `${dir}/config.json`);
-  // CLIP processors read an int `size` as the shortest edge (get_size_dict default_to_square=False).
-  const image = parseImageProcessorConfig(await readJsonFile(dir, 'preprocessor_config.json'), {
-    defaultToSquare: false,
-    source: `${dir}/preprocessor_config.json`,
-  });
-  const size = fixedOutputSize(image);
+  const { image, itemDims } = await loadFolderImageProcessor(dir, false);
   const tokenizer = await loadClipTokenizer(dir, config.maxTextTokens);
   const pool = await WorkerPool.create({
     sessions: {
@@ -68,7 +63,7 @@ export async function loadClipModel(options: FamilyLoadOptions): Promise<ClipMod
     return {
       tokenizer,
       image,
-      imageDims: [3, size.height, size.width],
+      imageDims: itemDims,
       projectionDim: config.projectionDim,
       randomWeights: config.randomWeights,
       textTakesAttentionMask: text.inputs.some((i) => i.name === 'attention_mask'),

@@ -4,8 +4,8 @@
  */
 import { checkContract } from '../contract.js';
 import type { FamilyLoadOptions } from '../family-load-options.js';
-import { onnxFile, readJsonFile } from '../hf-folder.js';
-import { fixedOutputSize, parseImageProcessorConfig, type ImageProcessorSettings } from '../image/index.js';
+import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
+import type { ImageProcessorSettings } from '../image/index.js';
 import { WorkerPool } from '../session/worker-pool.js';
 import { parseVitConfig } from './vit-config.js';
 import { VIT_CONTRACT } from './vit-contract.js';
@@ -26,13 +26,7 @@ export interface VitModel {
 export async function loadVitModel(options: FamilyLoadOptions): Promise<VitModel> {
   const { dir } = options;
   const config = parseVitConfig(await readJsonFile(dir, 'config.json'), `${dir}/config.json`);
-  // ViT processors read an int `size` as a square (HF get_size_dict default_to_square=True).
-  const image = parseImageProcessorConfig(await readJsonFile(dir, 'preprocessor_config.json'), {
-    defaultToSquare: true,
-    source: `${dir}/preprocessor_config.json`,
-  });
-  const size = fixedOutputSize(image);
-  const itemDims: [number, number, number] = [3, size.height, size.width];
+  const { image, itemDims } = await loadFolderImageProcessor(dir, true);
 
   const pool = await WorkerPool.create({
     sessions: { [VIT_SESSION]: onnxFile(dir, 'model', options.variant) },

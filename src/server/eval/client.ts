@@ -2,6 +2,7 @@
  * The few HTTP calls the evaluation makes to the server (global fetch). A non-2xx answer throws
  * `ServerError` with the server's error code and message.
  */
+import type { alignmentResponse } from '../wire.js';
 
 export class ServerError extends Error {
   override readonly name = 'ServerError';
@@ -23,23 +24,8 @@ export interface ModelInfo {
   random_weights?: boolean;
 }
 
-/** The gap statistics the server answers for an alignment (src/server/wire.ts, alignmentResponse). */
-export interface GapAnswer {
-  centroid_distance: number;
-  mean_cosine: number;
-  accuracy: number;
-}
-
-export interface AlignmentAnswer {
-  name: string;
-  model: string;
-  dim: number;
-  strategy: string;
-  labels: string[];
-  examples: number;
-  stats: { fit: { examples: number; before: GapAnswer; after: GapAnswer }; held_out?: { examples: number; before: GapAnswer; after: GapAnswer } };
-  warnings: string[];
-}
+/** The server's answer for a fitted alignment (the wire shape both transports use). */
+export type AlignmentAnswer = ReturnType<typeof alignmentResponse>;
 
 export interface PromptOptions {
   strategy: 'plain' | 'template' | 'descriptive' | 'ensemble';
