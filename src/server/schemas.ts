@@ -87,8 +87,8 @@ export const alignmentFitSchema = z.strictObject({
   model: z.string().min(1).max(200).optional(),
   strategy: z.enum(['plain', 'template', 'descriptive', 'ensemble']).default('template'),
   template: withLabel.optional(),
-  templates: z.array(withLabel).min(1).max(64).optional(),
-  descriptions: z.record(z.string(), z.array(z.string().min(1).max(1000)).min(1).max(64)).optional(),
+  templates: z.preprocess(listField, z.array(withLabel).min(1).max(64)).optional(),
+  descriptions: z.preprocess(jsonField, z.record(z.string(), z.array(z.string().min(1).max(1000)).min(1).max(64))).optional(),
   examples: z
     .array(
       z
@@ -103,8 +103,8 @@ export const alignmentFitSchema = z.strictObject({
     .min(2, 'give at least two examples')
     .max(10_000),
   /** Fraction of the examples kept out of the fit to measure it on (seeded). */
-  holdout: z.number().min(0).max(0.5).default(0),
-  seed: z.number().int().min(0).max(2 ** 31).default(0),
+  holdout: z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().min(0).max(0.5)).default(0),
+  seed: intField(0, 2 ** 31).default(0),
   timeout_ms: intField(1, 3_600_000).optional(),
 });
 

@@ -76,6 +76,24 @@ describe('zero-shot alignments', () => {
     assert.match(res.body.warnings[0], /4 examples fit a 16-dimensional map: W is underdetermined.*16 or more examples/);
   });
 
+  it('fits from a multipart form: image files and one labels field per file, in order', async () => {
+    const form = request(server.http).post('/v1/zero-shot/alignments').field('name', 'form').field('model', 'clip').field('strategy', 'plain').field('seed', '3');
+    const names = ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg'] as const;
+    for (const [i, name] of names.entries()) form.attach('image', await readFile(sharedImage(name)), name).field('labels', i % 2 ? 'indoor' : 'outdoor');
+    const res = await form.expect(200);
+    assert.equal(res.body.examples, 4);
+    assert.deepEqual(res.body.labels, ['outdoor', 'indoor']);
+    await request(server.http).delete('/v1/zero-shot/alignments/form').expect(200);
+    const mismatched = await request(server.http)
+      .post('/v1/zero-shot/alignments')
+      .field('name', 'bad')
+      .attach('image', await readFile(sharedImage('chelsea.png')), 'c.png')
+      .attach('image', await readFile(sharedImage('coffee.png')), 'd.png')
+      .field('labels', 'cat')
+      .expect(400);
+    assert.match(mismatched.body.error.message, /2 image files but 1 labels fields/);
+  });
+
   it('is listed, applied by /v1/zero-shot, kept across a restart, and removed by DELETE', async () => {
     const listed = await request(server.http).get('/v1/zero-shot/alignments').expect(200);
     assert.deepEqual(listed.body.data.map((a: { name: string }) => a.name), ['few', 'pets']);

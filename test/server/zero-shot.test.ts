@@ -84,6 +84,15 @@ describe('POST /v1/zero-shot and gRPC ZeroShot on a generated CLIP', () => {
     }
   });
 
+  it('takes a hundred labels as repeated multipart fields', async () => {
+    const many = Array.from({ length: 100 }, (_, i) => `label ${i}`);
+    const form = request(server.http).post('/v1/zero-shot').attach('image', chelsea, 'c.png').field('top_k', '3');
+    for (const label of many) form.field('labels', label);
+    const res = await form.expect(200);
+    assert.equal(res.body.prompts.length, 100);
+    assert.equal(res.body.predictions.length, 3);
+  });
+
   it('scores several images in one request, one result each, like one request per image', async () => {
     const both = await zeroShot({ images: [chelsea.toString('base64'), coffee.toString('base64')], labels, top_k: 2 }).expect(200);
     assert.equal(both.body.results.length, 2);

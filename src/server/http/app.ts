@@ -40,9 +40,10 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     app.post(
       service.http.path,
       observeRequest(deps.metrics, deps.admission, service.task, service.name),
-      ...imageBody(deps.limits, service.http.body === 'json' ? ['json'] : undefined, {
-        ...JSON_SHAPE_LIMITS,
-        maxValues: service.http.maxJsonValues ?? JSON_SHAPE_LIMITS.maxValues,
+      ...imageBody(deps.limits, {
+        kinds: service.http.body === 'json' ? ['json'] : service.http.body === 'form' ? ['multipart', 'json'] : undefined,
+        jsonShape: { ...JSON_SHAPE_LIMITS, maxValues: service.http.maxJsonValues ?? JSON_SHAPE_LIMITS.maxValues },
+        multipart: service.http.multipart,
       }),
       serviceRoute(service, deps.services, deps.requestTimeoutMs),
     );

@@ -42,16 +42,25 @@ function bodyKind(req: Request): ImageBodyKind | undefined {
   return undefined;
 }
 
-/** Middleware that parses the body by its type and leaves `res.locals.rawRequest`; `kinds` narrows what is accepted. */
-export function imageBody(
-  limits: Limits,
-  kinds: readonly ImageBodyKind[] = ['multipart', 'json', 'raw'],
-  jsonShape: JsonShapeLimits = JSON_SHAPE_LIMITS,
-): RequestHandler[] {
-  const multipart = multer({
+/** What a route's body may hold. */
+export interface BodyOptions {
+  /** The body types accepted (default all three). */
+  kinds?: readonly ImageBodyKind[];
+  jsonShape?: JsonShapeLimits;
+  /** Image files (field `image`) and text fields a multipart form may carry (default 1 and 20). */
+  multipart?: { files: number; fields: number };
+}
+
+/** Middleware that parses the body by its type and leaves `res.locals.rawRequest`. */
+export function imageBody(limits: Limits, options: BodyOptions = {}): RequestHandler[] {
+  const kinds = options.kinds ?? ['multipart', 'json', 'raw'];
+  const jsonShape = options.jsonShape ?? JSON_SHAPE_LIMITS;
+  const { files, fields } = options.multipart ?? { files: 1, fields: 20 };
+  const form = multer({
     storage: multer.memoryStorage(),
-    limits: { fileSize: limits.imageBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 25 },
-  }).single('image');
+    limits: { fileSize: limits.imageBytes, files, fields, fieldSize: 64 * 1024, parts: files + fields + 5 },
+  });
+  const multipart = files > 1 ? form.array('image', files) : form.single('image');
   const json = express.json({ limit: limits.jsonBodyBytes, type: () => true, verify: (_req, _res, bytes) => checkJsonShape(bytes, jsonShape) });
   const raw = express.raw({ limit: limits.imageBytes, type: () => true });
 
@@ -71,6 +80,10 @@ export function imageBody(
         new ApiError('unsupported_media_type', `Content-Type ${given} is not accepted: use ${kinds.map((k) => ACCEPTED[k]).join(', ')}`),
       );
     }
+    // Several files in memory: the whole form is bounded like a JSON body, by its announced length.
+    if (kind === 'multipart' && files > 1 && !(Number(req.headers['content-length']) <= limits.jsonBodyBytes)) {
+      return next(new ApiError('payload_too_large', `a form with several images needs a Content-Length of at most ${limits.jsonBodyBytes} bytes`));
+    }
     res.locals.bodyKind = kind;
     ({ multipart, json, raw })[kind](req, res, (error?: unknown) => {
       // A body that does not inflate as its Content-Encoding says (zlib's errors are not body-parser's).
@@ -84,8 +97,9 @@ export function imageBody(
   const shape: RequestHandler = (req, res, next) => {
     const kind = res.locals.bodyKind;
     if (kind === 'multipart') {
-      const fields = req.body && typeof req.body === 'object' ? { ...req.body } : {};
-      res.locals.rawRequest = { ...fields, ...(req.file ? { image: req.file.buffer } : {}) };
+      const body = req.body && typeof req.body === 'object' ? { ...req.body } : {};
+      const uploaded = Array.isArray(req.files) ? req.files.map((f) => f.buffer) : undefined;
+      res.locals.rawRequest = { ...body, ...(req.file ? { image: req.file.buffer } : {}), ...(uploaded?.length ? { images: uploaded } : {}) };
     } else if (kind === 'json') {
       if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) {
         return next(new ApiError('invalid_request', 'the JSON body must be an object'));

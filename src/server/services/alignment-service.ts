@@ -25,8 +25,19 @@ function shuffled(n: number, seed: number): number[] {
   return order;
 }
 
+/** A multipart form's `images` files and `labels` fields (one per file, in order) as examples. */
+function examplesFromForm(raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object' || !('images' in raw) || 'examples' in raw) return raw;
+  const { images, labels, ...rest } = raw as { images: unknown[]; labels?: unknown };
+  const names = Array.isArray(labels) ? labels : labels === undefined ? [] : [labels];
+  if (names.length !== images.length) {
+    throw new ApiError('invalid_request', `${images.length} image files but ${names.length} labels fields: give one label per image, in order`);
+  }
+  return { ...rest, examples: images.map((image, i) => ({ image, label: names[i] })) };
+}
+
 async function fitAlignment(deps: Parameters<TaskService['run']>[0], raw: unknown, call: Parameters<TaskService['run']>[2]) {
-  const request = parseRequest(alignmentFitSchema, raw);
+  const request = parseRequest(alignmentFitSchema, examplesFromForm(raw));
   call.labels = deps.registry.metricLabels(request.model ?? deps.registry.defaultModelId('zero-shot-image-classification'));
   const model = deps.registry.resolve('zero-shot-image-classification', request.model);
   const clip = model.loaded.handler;
@@ -98,7 +109,8 @@ export const alignmentFitService: TaskService<AlignmentAnswer> = {
   name: 'alignment-fit',
   run: fitAlignment,
   // 10,000 examples of 512 floats: 5 M values (the 32 MiB body limit bounds it first).
-  http: { path: '/v1/zero-shot/alignments', body: 'json', maxJsonValues: 6_000_000 },
+  // Multipart: `image` files and one `labels` field per file, in order.
+  http: { path: '/v1/zero-shot/alignments', body: 'form', maxJsonValues: 6_000_000, multipart: { files: 1000, fields: 1100 } },
   grpc: {
     method: 'FitAlignment',
     // proto3: empty image bytes / embedding / templates / descriptions mean absent.

@@ -38,7 +38,10 @@ export interface TaskService<Answer extends object = object> {
   /** `POST <path>`; its body: an image (multipart, JSON or raw bytes, the default) or JSON only. */
   http: {
     path: string;
-    body?: 'image' | 'json';
+    /** image: multipart, JSON or raw image bytes (default); form: multipart or JSON; json: JSON only. */
+    body?: 'image' | 'form' | 'json';
+    /** Image files (field `image`) and text fields a multipart form may carry (default 1 and 20). */
+    multipart?: { files: number; fields: number };
     /** More values than the JSON guard's default (a route that takes embeddings as numbers). */
     maxJsonValues?: number;
     answer?(answer: Answer): object;

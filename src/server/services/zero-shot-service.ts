@@ -26,7 +26,8 @@ export const zeroShotService: TaskService<ZeroShotAnswer> = {
     const result = await model.loaded.handler.zeroShot({ ...request, maxPrompts, alignImage }, options);
     return zeroShotResponse(model.id, request, result, model.loaded.randomWeights);
   },
-  http: { path: '/v1/zero-shot', answer: withRandomWeightsNotice },
+  // Repeated `labels` fields: up to 1,000 labels and the other fields.
+  http: { path: '/v1/zero-shot', multipart: { files: 1, fields: 1100 }, answer: withRandomWeightsNotice },
   grpc: {
     method: 'ZeroShot',
     // proto3 cannot tell an empty `bytes`/`repeated` from an absent one: empty means absent, and
