@@ -24,6 +24,7 @@
  */
 import { ApiError } from '../errors.js';
 import { runIsolated, type ItemOutcome } from './batch-isolation.js';
+import type { InstanceSlots } from './instance-slots.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { HealthGate } from './health-gate.js';
 import { PendingItem, type GoneReason, type InFlightBatch } from './pending-item.js';
@@ -53,6 +54,11 @@ export interface BatcherOptions<I, R> {
   maxQueueSize: number;
   maxQueueDelayMs?: number; // default 0
   concurrency?: number; // instances = most batches in flight; default 1
+  /**
+   * Instances shared with other batchers (the components of one model on one pool): a batch
+   * starts only when one is free. Replaces `concurrency`.
+   */
+  slots?: InstanceSlots;
   maxConsecutiveFailures?: number; // K, default 3; Infinity never marks unhealthy
   unhealthyCooldownMs?: number; // default 5000
   /** Re-runs allowed to isolate failing items in one batch; default 2·⌈log2 maxBatchSize⌉. */
@@ -79,6 +85,8 @@ export class Batcher<I, R> {
   private readonly maxQueueSize: number;
   private readonly delayMs: number;
   private readonly concurrency: number;
+  private readonly slots: InstanceSlots | undefined;
+  private readonly pumpOnFree = () => this.pump();
   private readonly maxReruns: number;
   private readonly clock: Clock;
   private readonly events: BatcherEvents;
@@ -100,7 +108,9 @@ export class Batcher<I, R> {
     this.run = options.runBatch;
     this.maxBatchSize = positive('maxBatchSize', options.maxBatchSize);
     this.maxQueueSize = positive('maxQueueSize', options.maxQueueSize);
-    this.concurrency = positive('concurrency', options.concurrency ?? 1);
+    this.slots = options.slots;
+    this.concurrency = this.slots ? this.slots.size : positive('concurrency', options.concurrency ?? 1);
+    this.slots?.onFree(this.pumpOnFree);
     this.delayMs = Math.max(0, options.maxQueueDelayMs ?? 0);
     this.maxReruns = options.maxIsolationReruns ?? 2 * Math.ceil(Math.log2(this.maxBatchSize));
     this.clock = options.clock ?? realClock;
@@ -165,13 +175,19 @@ export class Batcher<I, R> {
 
   /** Starts batches while an instance is idle and the queue (or the delay) allows. */
   private pump(): void {
-    while (this.running < this.concurrency && this.queue.length > 0) {
+    if (this.closedReason !== undefined) return;
+    while (this.hasIdleInstance() && this.queue.length > 0) {
       const oldest = this.queue[0] as PendingItem<I, R>;
       const due = oldest.enqueuedAt + this.delayMs;
       if (this.queue.length < this.maxBatchSize && due > this.clock.now()) return this.setDelayTimer(due);
+      if (this.slots && !this.slots.take()) break;
       this.dispatch(this.queue.splice(0, this.maxBatchSize));
     }
     this.setDelayTimer(undefined);
+  }
+
+  private hasIdleInstance(): boolean {
+    return this.slots ? this.slots.available > 0 : this.running < this.concurrency;
   }
 
   private setDelayTimer(due: number | undefined): void {
@@ -213,6 +229,7 @@ export class Batcher<I, R> {
     // Only batches that ran through measure the drain rate: fast failures would overstate it.
     if (stats.failedRuns === 0) this.recordDrainRate(entries.length, durationSeconds);
     this.running -= 1;
+    this.slots?.give(this.pumpOnFree);
     this.events.onBatchEnd?.({ size: entries.length, durationSeconds, ok: stats.failedRuns === 0, runs: stats.runs });
     if (this.closedReason === undefined) {
       const gone = batch.controller.signal.aborted; // a run failing after every caller left says nothing

@@ -12,6 +12,7 @@ import type { WorkerPool } from '../models/session/worker-pool.js';
 import { encoderRunBatch, type EncodedRow, type EncoderIo } from './batched-encoder.js';
 import { Batcher, type BatcherEvents, type RunBatch } from './batcher.js';
 import type { EmbeddingCacheOptions } from './embedding-cache.js';
+import type { InstanceSlots } from './instance-slots.js';
 import type { Task } from './tasks.js';
 
 /** How long closing a model waits for its running batches. */
@@ -66,6 +67,8 @@ export interface ComponentHandle {
 export interface ComponentBatching {
   maxBatchSize: number;
   maxQueueSize: number;
+  /** The pool's instances, when several components share them. */
+  slots?: InstanceSlots | undefined;
 }
 
 export interface LoadedModel<H = unknown> {
@@ -109,6 +112,7 @@ export async function warmedComponent<I>(
     maxQueueDelayMs: spec.maxQueueDelayMs,
     maxQueueSize: batching.maxQueueSize,
     concurrency: spec.instances,
+    slots: batching.slots,
     probeItem: warmupItem,
     events: deps.batcherEvents?.(name),
   });
@@ -116,9 +120,15 @@ export async function warmedComponent<I>(
 }
 
 /** An encoder component: fixed-shape float items stacked for session `io.session` (a ViT, a CLIP image tower). */
-export function encoderComponent(pool: WorkerPool, io: EncoderIo, spec: ModelSpec, deps: LoadDeps): Promise<ServedComponent<Float32Array>> {
+export function encoderComponent(
+  pool: WorkerPool,
+  io: EncoderIo,
+  spec: ModelSpec,
+  deps: LoadDeps,
+  batching: ComponentBatching = spec,
+): Promise<ServedComponent<Float32Array>> {
   const itemSize = io.itemDims.reduce((a, b) => a * b, 1);
-  return warmedComponent<Float32Array>(io.session, encoderRunBatch(pool, io), () => new Float32Array(itemSize), spec, deps);
+  return warmedComponent<Float32Array>(io.session, encoderRunBatch(pool, io), () => new Float32Array(itemSize), spec, deps, batching);
 }
 
 /** Refuses new work on every component, lets running batches finish (bounded), then stops the workers. */

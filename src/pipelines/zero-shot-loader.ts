@@ -7,6 +7,7 @@
 import { CLIP_TEXT_SESSION, CLIP_VISION_SESSION, loadClipModel } from '../models/clip/load-clip.js';
 import { EmbeddingCache } from './embedding-cache.js';
 import { closeModel, encoderComponent, logFallbacks, warmedComponent, type LoadDeps, type LoadedModel, type ModelSpec } from './served-model.js';
+import { InstanceSlots } from './instance-slots.js';
 import { textEncoderRunBatch } from './text-encoder.js';
 import { createClipPipeline, type CachedPrompt, type ClipPipeline } from './zero-shot.js';
 
@@ -25,6 +26,9 @@ export async function loadZeroShot(spec: ModelSpec, deps: LoadDeps): Promise<Loa
   logFallbacks(clip.pool, logger);
   try {
     const warmupStarted = performance.now();
+    // Both towers run on the same workers: their batchers share the instances, so a batch starts
+    // only on a free one (no batch waits in the pool for the other tower's).
+    const slots = new InstanceSlots(spec.instances);
     const text = await warmedComponent<readonly number[]>(
       CLIP_TEXT_SESSION,
       textEncoderRunBatch(clip.pool, {
@@ -36,18 +40,16 @@ export async function loadZeroShot(spec: ModelSpec, deps: LoadDeps): Promise<Loa
       () => clip.tokenizer.encode('a photo of a cat.').ids,
       spec,
       deps,
-      { maxBatchSize: Math.max(spec.maxBatchSize, TEXT_BATCH), maxQueueSize: spec.maxQueueSize * TEXT_QUEUE_PER_IMAGE_SLOT },
+      { maxBatchSize: Math.max(spec.maxBatchSize, TEXT_BATCH), maxQueueSize: spec.maxQueueSize * TEXT_QUEUE_PER_IMAGE_SLOT, slots },
     );
     const vision = await encoderComponent(
       clip.pool,
       { session: CLIP_VISION_SESSION, inputName: 'pixel_values', itemDims: clip.imageDims, outputName: 'image_embeds' },
       spec,
       deps,
+      { ...spec, slots },
     );
     const warmupSeconds = (performance.now() - warmupStarted) / 1000;
-    // The two batchers share the pool's instances, each dispatching up to `instances` batches: a
-    // batch may wait in the pool for the other tower's, and that wait counts in its run time (and
-    // so in the measured drain rate). TODO(#21): one dispatcher for a model's components.
     const components = { [CLIP_TEXT_SESSION]: text, [CLIP_VISION_SESSION]: vision };
     const cache = new EmbeddingCache<CachedPrompt>({ maxBytes: deps.embeddingCacheBytes ?? 64 * 1024 * 1024, ...deps.embeddingCacheEvents });
     const logitScale = spec.logitScale ?? DEFAULT_LOGIT_SCALE;

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 
 import { ApiError } from '../../src/errors.js';
 import { Batcher, type BatcherEvents, type BatcherOptions, type RunBatch } from '../../src/pipelines/batcher.js';
+import { InstanceSlots } from '../../src/pipelines/instance-slots.js';
 import { FakeClock, flush } from '../helpers/fake-clock.js';
 
 /** A runBatch the test answers by hand: each call waits until the test resolves or rejects it. */
@@ -616,5 +617,34 @@ describe('invariants', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('instances shared by the batchers of one model (InstanceSlots)', () => {
+  it('a batch starts only on a free instance, and a freed one goes to the other batcher first', async () => {
+    const slots = new InstanceSlots(1);
+    const text = setup({ slots, maxBatchSize: 2 });
+    const vision = setup({ slots, maxBatchSize: 2 });
+    const t1 = track(text.batcher.submit(1));
+    await flush();
+    assert.equal(text.calls.length, 1, 'text took the one instance');
+    const v1 = track(vision.batcher.submit(10));
+    const t2 = track(text.batcher.submit(2));
+    await flush();
+    assert.equal(vision.calls.length, 0, 'vision waits: no batch is sent to a busy pool');
+    assert.equal(vision.batcher.queueDepth, 1);
+    text.calls[0]!.resolve(answer([1]));
+    await flush();
+    assert.equal(t1.value, 'r1');
+    assert.deepEqual(vision.calls.map((c) => c.items), [[10]], 'the freed instance went to the waiting tower');
+    assert.equal(text.calls.length, 1, 'text waits its turn');
+    vision.calls[0]!.resolve(answer([10]));
+    await flush();
+    assert.equal(v1.value, 'r10');
+    assert.deepEqual(text.calls.map((c) => c.items), [[1], [2]]);
+    text.calls[1]!.resolve(answer([2]));
+    await flush();
+    assert.equal(t2.value, 'r2');
+    assert.equal(slots.available, 1);
   });
 });
