@@ -6,10 +6,10 @@
  * trained scale comes from the catalog or the model's `logit_scale` setting.
  */
 import { checkContract } from '../contract.js';
-import type { FamilyLoadOptions } from '../family-load-options.js';
+import { createFamilyPool, type FamilyLoadOptions } from '../family-load-options.js';
 import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
 import type { ImageProcessorSettings } from '../image/index.js';
-import { WorkerPool } from '../session/worker-pool.js';
+import type { WorkerPool } from '../session/worker-pool.js';
 import { parseClipConfig } from './clip-config.js';
 import { CLIP_TEXT_CONTRACT, CLIP_VISION_CONTRACT } from './clip-contract.js';
 import { loadClipTokenizer, type ClipTokenizer } from './clip-tokenizer.js';
@@ -36,18 +36,9 @@ export async function loadClipModel(options: FamilyLoadOptions): Promise<ClipMod
   const config = parseClipConfig(await readJsonFile(dir, 'config.json'), `${dir}/config.json`);
   const { image, itemDims } = await loadFolderImageProcessor(dir, false);
   const tokenizer = await loadClipTokenizer(dir, config.maxTextTokens);
-  const pool = await WorkerPool.create({
-    sessions: {
-      [CLIP_TEXT_SESSION]: onnxFile(dir, CLIP_TEXT_SESSION, options.variant),
-      [CLIP_VISION_SESSION]: onnxFile(dir, CLIP_VISION_SESSION, options.variant),
-    },
-    instances: options.instances,
-    intraOpThreads: options.intraOpThreads,
-    providers: options.providers,
-    requireProvider: options.requireProvider,
-    allowSpinning: options.allowSpinning,
-    logger: options.logger,
-    onWorkerReplaced: options.onWorkerReplaced,
+  const pool = await createFamilyPool(options, {
+    [CLIP_TEXT_SESSION]: onnxFile(dir, CLIP_TEXT_SESSION, options.variant),
+    [CLIP_VISION_SESSION]: onnxFile(dir, CLIP_VISION_SESSION, options.variant),
   });
   try {
     const text = pool.session(CLIP_TEXT_SESSION);

@@ -3,10 +3,10 @@
  * worker, checked against the ViT contract.
  */
 import { checkContract } from '../contract.js';
-import type { FamilyLoadOptions } from '../family-load-options.js';
+import { createFamilyPool, type FamilyLoadOptions } from '../family-load-options.js';
 import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
 import type { ImageProcessorSettings } from '../image/index.js';
-import { WorkerPool } from '../session/worker-pool.js';
+import type { WorkerPool } from '../session/worker-pool.js';
 import { parseVitConfig } from './vit-config.js';
 import { VIT_CONTRACT } from './vit-contract.js';
 
@@ -28,16 +28,7 @@ export async function loadVitModel(options: FamilyLoadOptions): Promise<VitModel
   const config = parseVitConfig(await readJsonFile(dir, 'config.json'), `${dir}/config.json`);
   const { image, itemDims } = await loadFolderImageProcessor(dir, true);
 
-  const pool = await WorkerPool.create({
-    sessions: { [VIT_SESSION]: onnxFile(dir, 'model', options.variant) },
-    instances: options.instances,
-    intraOpThreads: options.intraOpThreads,
-    providers: options.providers,
-    requireProvider: options.requireProvider,
-    allowSpinning: options.allowSpinning,
-    logger: options.logger,
-    onWorkerReplaced: options.onWorkerReplaced,
-  });
+  const pool = await createFamilyPool(options, { [VIT_SESSION]: onnxFile(dir, 'model', options.variant) });
   try {
     const session = pool.session(VIT_SESSION);
     checkContract(VIT_CONTRACT, session, `model ${dir}`);
