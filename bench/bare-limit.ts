@@ -5,6 +5,7 @@
  */
 import { WorkerPool } from '../src/models/session/worker-pool.js';
 import { summarize, type LatencySummary } from './stats.js';
+import { snapshotThreads, totalCpuMs } from './thread-cpu.js';
 
 export interface Layout {
   instances: number;
@@ -18,6 +19,8 @@ export interface BareResult extends Layout {
   imagesPerSecond: number;
   /** Latency of one session run (one batch). */
   run: LatencySummary;
+  /** CPU of this whole process (session threads and the feeding loop) per image. */
+  cpuMsPerImage: number;
 }
 
 export async function measureBare(
@@ -51,6 +54,7 @@ export async function measureBare(
     await Promise.all(Array.from({ length: layout.instances }, () => pool.run('model', batch(), [outputName])));
     const runLatencies: number[] = [];
     let images = 0;
+    const cpuBefore = await snapshotThreads(process.pid);
     const started = performance.now();
     const enough = () => images >= budget.minImages && performance.now() - started >= budget.minSeconds * 1000;
     await Promise.all(
@@ -64,7 +68,8 @@ export async function measureBare(
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    return { ...layout, batchSize, images, seconds, imagesPerSecond: images / seconds, run: summarize(runLatencies) };
+    const cpuMsPerImage = totalCpuMs(cpuBefore, await snapshotThreads(process.pid), process.pid) / images;
+    return { ...layout, batchSize, images, seconds, imagesPerSecond: images / seconds, run: summarize(runLatencies), cpuMsPerImage };
   } finally {
     await pool.close();
   }

@@ -2,8 +2,12 @@
  * `npm run bench` — the side-by-side benchmark on a full-size random-weight ViT-B/16 (fp32, CPU):
  *   1. limit: bare onnxruntime-node in worker threads, per layout and batch size;
  *   2. naive: express + a transformers.js pipeline per request (what Node users write today);
- *   3. ours: the server over HTTP at 1, 4 and 16 clients, plus an overload row (429s).
+ *   3. ours: the server over HTTP at 1, 4 and 16 clients, plus an overload row (429s);
+ *   4. where the CPU goes: per-thread CPU of the 16-client row and a profiled re-run split into
+ *      stages (stage-accounting.ts), beside the bare session's CPU per image.
  * Writes JSON + a markdown table to bench/results/ (`--quick`: tiny model, bench/results/quick/).
+ * `--stages`: only the bare rows, the 16-client row and the stage table, to iterate on the
+ * server's overhead (bench/results/quick/stages.md).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,18 +17,24 @@ import { loadImageProcessorConfig, preprocessImage } from '../src/models/image/i
 import { defaultCacheDir } from '../src/server/config.js';
 import { measureBare, type BareResult, type Layout } from './bare-limit.js';
 import { pollLatency, runLoad, type LoadResult, type Photo } from './load-generator.js';
-import { freePort, startChild } from './processes.js';
+import { freePort, startChild, type ChildOptions } from './processes.js';
 import { cpuDescription, markdownReport } from './report.js';
+import { round } from './stats.js';
+import { measureRowCpu, profileLoad, stageMarkdown, stageTable, type RowCpu } from './stage-accounting.js';
 
 const quick = process.argv.includes('--quick');
+const stagesOnly = process.argv.includes('--stages');
 const cores = os.availableParallelism();
 const settings = quick
-  ? { spec: VIT_TINY, requests: 24, bareImages: 32, bareSeconds: 1, batchSizes: [1, 4], overloadRequests: 32 }
-  : { spec: VIT_BASE, requests: 200, bareImages: 96, bareSeconds: 10, batchSizes: [1, 2, 4, 8], overloadRequests: 96 };
-const outDir = path.join(import.meta.dirname, 'results', quick ? 'quick' : '');
+  ? { spec: VIT_TINY, requests: 24, bareImages: 32, bareSeconds: 1, batchSizes: [1, 4], overloadRequests: 32, profiledRequests: 24 }
+  : stagesOnly
+    ? { spec: VIT_BASE, requests: 200, bareImages: 64, bareSeconds: 8, batchSizes: [1, 4], overloadRequests: 0, profiledRequests: 120 }
+    : { spec: VIT_BASE, requests: 200, bareImages: 96, bareSeconds: 10, batchSizes: [1, 2, 4, 8], overloadRequests: 96, profiledRequests: 120 };
+const outDir = path.join(import.meta.dirname, 'results', quick || stagesOnly ? 'quick' : '');
 const sharedImages = path.join(process.env.SHARED_DIR ?? path.resolve(import.meta.dirname, '..', '..', 'shared'), 'images');
 const log = (message: string) => console.error(`[bench] ${message}`);
 const POLL_MS = 200;
+const WARM_UP_REQUESTS = quick ? 8 : 32;
 
 async function loadPhotos(): Promise<Photo[]> {
   const names = ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg'];
@@ -68,25 +78,33 @@ async function main(): Promise<void> {
   const best = bare.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
 
   // 3. Ours, with its default layout and settings (queue bound 256 ≥ every concurrency here).
-  const oursPort = await freePort();
-  const oursBase = `http://127.0.0.1:${oursPort}`;
-  const ours = await startChild(
-    'src/server/main.ts',
-    ['--model-dir', `vit=${modelDir}`, '--port', String(oursPort), '--grpc-port', String(await freePort()), '--host', '127.0.0.1'],
-    `${oursBase}/readyz`,
-  );
+  const startOurs = async (extraArgs: string[] = [], options: ChildOptions = {}) => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const args = ['--model-dir', `vit=${modelDir}`, '--port', String(port), '--grpc-port', String(await freePort()), '--host', '127.0.0.1', ...extraArgs];
+    return { base, server: await startChild('src/server/main.ts', args, `${base}/readyz`, options) };
+  };
+  const { base: oursBase, server: ours } = await startOurs();
+  let profiledBase = '';
   const oursRows: (LoadResult & { health?: unknown; metrics?: unknown; meanBatchFromMetrics: number })[] = [];
   let oursLayout: Layout;
+  let rowCpu: RowCpu | undefined;
   try {
     const listed = (await (await fetch(`${oursBase}/v1/models`)).json()) as { data: { instances: number; intra_op_threads: number }[] };
     oursLayout = { instances: listed.data[0]!.instances, threads: listed.data[0]!.intra_op_threads };
-    for (const clients of [1, 4, 16]) {
+    // Compiled code before the first measured row (the full run's earlier rows warm it too).
+    await runLoad(`${oursBase}/v1/classify`, 16, WARM_UP_REQUESTS, photos);
+    for (const clients of stagesOnly ? [16] : [1, 4, 16]) {
       const batchesBefore = await metricValue(oursBase, 'mms_batch_size_count{model="vit",component="model",variant="fp32"}');
       const itemsBefore = await metricValue(oursBase, 'mms_batch_size_sum{model="vit",component="model",variant="fp32"}');
       // 5 Hz each: far above a real scrape rate, yet light enough not to eat the row's throughput
       // (at 20 Hz the /metrics renders alone cost ~5% of these 2 cores).
       const pollers = clients === 16 ? [pollLatency(`${oursBase}/healthz`, POLL_MS), pollLatency(`${oursBase}/metrics`, POLL_MS)] : [];
-      const row = await runLoad(`${oursBase}/v1/classify`, clients, settings.requests, photos);
+      const { result: row, cpu } = await measureRowCpu(ours.process.pid!, async () => {
+        const loaded = await runLoad(`${oursBase}/v1/classify`, clients, settings.requests, photos);
+        return { ...loaded, images: loaded.statuses['200'] ?? 0 };
+      });
+      if (clients === 16) rowCpu = cpu;
       const [health, metrics] = await Promise.all(pollers.map((p) => p.stop()));
       const batches = (await metricValue(oursBase, 'mms_batch_size_count{model="vit",component="model",variant="fp32"}')) - batchesBefore;
       const items = (await metricValue(oursBase, 'mms_batch_size_sum{model="vit",component="model",variant="fp32"}')) - itemsBefore;
@@ -97,6 +115,17 @@ async function main(): Promise<void> {
     await ours.stop();
   }
 
+  // 4. The same 16-client load on a profiled server: the samples split each thread's CPU into stages.
+  const profiled = await profileLoad(
+    async (options) => {
+      const { base, server } = await startOurs([], options);
+      profiledBase = base;
+      return server;
+    },
+    async () => ({ images: (await runLoad(`${profiledBase}/v1/classify`, 16, settings.profiledRequests, photos)).statuses['200'] ?? 0 }),
+    () => runLoad(`${profiledBase}/v1/classify`, 16, WARM_UP_REQUESTS, photos),
+  );
+
   // This machine's speed drifts over minutes (shared cores): measure the best bare row again
   // right after the load rows, and divide by the higher of the two.
   const bestAgain = await measureBare(path.join(modelDir, 'onnx', 'model.onnx'), best, best.batchSize, pixels, itemDims, {
@@ -104,6 +133,27 @@ async function main(): Promise<void> {
     minSeconds: settings.bareSeconds,
   });
   log(`bare ${best.instances}×${best.threads} batch ${best.batchSize} again: ${bestAgain.imagesPerSecond.toFixed(2)} img/s`);
+
+  // The bare session in the server's layout, at the batch size the server ran at 16 clients.
+  const ours16 = oursRows.find((row) => row.clients === 16)!;
+  const bareForStages = bare
+    .filter((b) => b.instances === oursLayout.instances && b.threads === oursLayout.threads)
+    .reduce((a, b) => (Math.abs(b.batchSize - ours16.meanBatchFromMetrics) < Math.abs(a.batchSize - ours16.meanBatchFromMetrics) ? b : a));
+  const stages = { bare: bareForStages, cpu: rowCpu!, profiled, table: stageTable(rowCpu!, profiled, bareForStages.cpuMsPerImage) };
+  if (stagesOnly) {
+    const limit = Math.max(best.imagesPerSecond, bestAgain.imagesPerSecond);
+    const markdown = [
+      `ours ${round(ours16.throughput)} img/s at 16 clients (mean batch ${round(ours16.meanBatchFromMetrics)}), limit ${round(limit)}: ours/limit ${round(ours16.throughput / limit)}`,
+      '',
+      stageMarkdown(stages.table, stages.cpu),
+      '',
+    ].join('\n');
+    await mkdir(outDir, { recursive: true });
+    await writeFile(path.join(outDir, 'stages.json'), `${JSON.stringify({ date: new Date().toISOString(), bare, bestAgain, ours: oursRows, stages }, null, 2)}\n`);
+    await writeFile(path.join(outDir, 'stages.md'), markdown);
+    console.log(markdown);
+    return;
+  }
 
   // Overload: a queue bound below the concurrency answers 429 at once.
   const overloadPort = await freePort();
@@ -151,6 +201,7 @@ async function main(): Promise<void> {
     ours: oursRows,
     overload: overloadRow,
     naive: naiveRows,
+    stages,
   };
   await mkdir(outDir, { recursive: true });
   await writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);

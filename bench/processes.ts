@@ -18,9 +18,16 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
+export interface ChildOptions {
+  timeoutMs?: number;
+  /** Node flags before the script, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
+}
+
 /** Spawns `tsx <script> ...args` and resolves once `readyUrl` answers 200. */
-export async function startChild(script: string, args: string[], readyUrl: string, timeoutMs = 180_000): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+export async function startChild(script: string, args: string[], readyUrl: string, options: ChildOptions = {}): Promise<ChildServer> {
+  const { timeoutMs = 180_000, nodeArgs = [] } = options;
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'warn' },
   });

@@ -4,9 +4,12 @@
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { ApiError, toApiError, type ErrorCode } from '../../errors.js';
+import { nameThread, THREAD_NAMES } from '../../thread-name.js';
 import type { DecodeLimits, ImageProbe } from './decode-image.js';
 import type { ImageProcessorSettings } from './image-processor-config.js';
 import { preprocessImage } from './preprocess-image.js';
+
+nameThread(THREAD_NAMES.preprocessing);
 
 export interface PreprocessTask {
   bytes: Uint8Array;

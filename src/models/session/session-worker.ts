@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { nameThread, THREAD_NAMES } from '../../thread-name.js';
 import { providerAttempts, type ExecutionProvider } from './execution-providers.js';
 import { transferablesOf, type NamedTensors, type TensorData, type TensorType } from './tensor.js';
 import type { PoolToWorker, ProviderFailure, SessionWorkerOptions, ValueInfo, WorkerToPool } from './worker-protocol.js';
@@ -12,6 +13,8 @@ import type { PoolToWorker, ProviderFailure, SessionWorkerOptions, ValueInfo, Wo
 const options = workerData as SessionWorkerOptions;
 const port = parentPort;
 if (!port) throw new Error('session-worker must run in a worker thread');
+// Before the sessions exist, so that onnxruntime's intra-op threads inherit the name.
+nameThread(THREAD_NAMES.inference);
 
 function post(message: WorkerToPool, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);

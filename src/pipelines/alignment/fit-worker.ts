@@ -3,7 +3,10 @@
  * takes seconds of CPU). The map's arrays come back transferred.
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { nameThread, THREAD_NAMES } from '../../thread-name.js';
 import { fitProcrustes } from './procrustes.js';
+
+nameThread(THREAD_NAMES.alignmentFit);
 
 export interface FitTask {
   x: Float32Array[];
