@@ -1,8 +1,9 @@
 /**
  * Attributes the samples of V8 CPU profiles (`node --cpu-prof`, one file per thread) to the
- * server's stages, within a time window. A sample goes to the highest-priority stage that any
- * frame of its stack matches (a JSON.stringify inside the logger is logging, not the answer's
- * JSON); idle samples are dropped. V8 stamps samples with the system's monotonic clock in µs,
+ * server's stages, within a time window. A sample goes to the stage of the innermost frame of its
+ * stack that a rule knows: generic frames (JSON.stringify, events, streams) take the stage of
+ * their caller (the logger's stringify is logging; a route handler that multer's callback called
+ * is the route's, not multipart parsing). Idle samples are dropped. V8 stamps samples with the system's monotonic clock in µs,
  * the clock of `process.hrtime`, so the window can be taken in another process.
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -36,16 +37,16 @@ interface StageRule {
 const inUrl = (...parts: string[]) => (frame: CallFrame) => parts.some((part) => frame.url.includes(part));
 const named = (...names: string[]) => (frame: CallFrame) => names.includes(frame.functionName);
 
-/** In priority order: the first rule that matches any frame of a sample's stack takes it. */
+/** For one frame, the first rule that matches it; a frame no rule matches is generic. */
 const RULES: StageRule[] = [
   { stage: 'GC', matches: named('(garbage collector)') },
   { stage: 'logging', matches: inUrl('/pino', '/sonic-boom/', '/thread-stream/', 'src/server/logger') },
   { stage: 'metrics', matches: inUrl('/prom-client/', 'src/server/metrics') },
   { stage: 'multipart parsing', matches: inUrl('/busboy/', '/multer/', '/streamsearch/') },
-  { stage: 'answer JSON', matches: (f) => f.functionName === 'stringify' || (f.url.includes('/express/lib/response') && f.functionName === 'json') },
+  { stage: 'answer JSON', matches: (f) => f.url.includes('/express/lib/response') && ['json', 'send', 'stringify'].includes(f.functionName) },
   { stage: 'normalise to CHW', matches: named('toPixelValues', 'valueTable') },
   { stage: 'exact PIL resize (JS)', matches: inUrl('pil-resample') },
-  { stage: 'image sniff, header probe, sharp calls', matches: inUrl('image-signature', 'decode-image', '/sharp/lib/') },
+  { stage: 'image sniff, header probe, sharp calls', matches: inUrl('image-signature', 'decode-image', 'preprocess-image', '/sharp/') },
   { stage: 'preprocessing hand-off (piscina)', matches: inUrl('/piscina/', 'preprocess-pool', 'preprocess-worker', 'pixel-budget') },
   { stage: 'tensors to and from onnxruntime', matches: (f) => ['toOrtFeeds', 'fromOrtOutputs', 'transferablesOf'].includes(f.functionName) || /onnxruntime-common.*tensor/.test(f.url) },
   // The native run shows as its JS caller in onnxruntime's backend.
@@ -55,7 +56,7 @@ const RULES: StageRule[] = [
   { stage: 'scoring (softmax, top-k, similarity)', matches: inUrl('pipelines/scores', 'zero-shot', 'embedding-cache') },
   { stage: 'validation (zod)', matches: inUrl('/zod/') },
   { stage: 'routing and body reading', matches: inUrl('/express/', '/router/', '/body-parser/', '/raw-body/', '/finalhandler/', '/on-finished/', '/type-is/', 'src/server/') },
-  { stage: 'HTTP parsing and sockets', matches: inUrl('node:_http', 'node:net', 'node:internal/stream_base', 'node:internal/streams', 'node:stream', 'node:internal/http') },
+  { stage: 'HTTP parsing and sockets', matches: inUrl('node:_http', 'node:net', 'node:internal/stream_base', 'node:internal/http') },
   { stage: 'native, unattributed', matches: named('(program)') },
 ];
 const OTHER_STAGE = 'other JS (promises, timers, module code)';
@@ -81,10 +82,13 @@ function stagesOf(profile: CpuProfile, fromUs: number, toUs: number): Map<string
     let stage: string | null = OTHER_STAGE;
     if (IDLE.has(leaf.callFrame.functionName)) stage = null;
     else {
-      const stack: CallFrame[] = [];
-      for (let node: ProfileNode | undefined = leaf; node; node = parent.get(node.id)) stack.push(node.callFrame);
-      const rule = RULES.find((r) => stack.some((frame) => r.matches(frame)));
-      if (rule) stage = rule.stage;
+      for (let node: ProfileNode | undefined = leaf; node; node = parent.get(node.id)) {
+        const rule = RULES.find((r) => r.matches(node!.callFrame));
+        if (rule) {
+          stage = rule.stage;
+          break;
+        }
+      }
     }
     stageOfNode.set(leaf.id, stage);
     return stage;

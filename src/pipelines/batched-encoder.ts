@@ -3,8 +3,9 @@
  * tensor per item and give one row per item (ViT logits today; CLIP towers next).
  */
 import { ApiError } from '../errors.js';
+import { BufferRecycler } from '../models/buffer-recycler.js';
 import type { WorkerPool } from '../models/session/worker-pool.js';
-import { elementCount } from '../models/session/tensor.js';
+import { elementCount, type NamedTensors } from '../models/session/tensor.js';
 import type { RunBatch } from './batcher.js';
 
 export interface EncoderIo {
@@ -25,11 +26,25 @@ export interface EncodedRow {
   inferenceMs: number;
 }
 
-/** Stacks items into one batch tensor, runs it on an idle instance and splits the output rows. */
+/** Batch tensors kept for reuse: a few sizes in flight per instance is plenty. */
+const SPARE_BATCHES = 8;
+
+/**
+ * Stacks items into one batch tensor, runs it on an idle instance and splits the output rows.
+ * The batch buffer comes back from the worker after the run and is reused by a later batch of
+ * the same size.
+ */
 export function encoderRunBatch(pool: Pick<WorkerPool, 'run'>, io: EncoderIo): RunBatch<Float32Array, EncodedRow> {
   const itemSize = elementCount(io.itemDims);
+  const spare = new BufferRecycler(SPARE_BATCHES);
+  const recycle = (feeds: NamedTensors) => {
+    const returned = feeds[io.inputName];
+    if (returned) spare.give(returned.data);
+  };
   return async (items) => {
-    const batch = new Float32Array(items.length * itemSize);
+    const values = items.length * itemSize;
+    const reused = spare.take(values * Float32Array.BYTES_PER_ELEMENT);
+    const batch = reused ? new Float32Array(reused) : new Float32Array(values);
     items.forEach((item, i) => {
       if (item.length !== itemSize) throw new ApiError('internal', `item ${i} has ${item.length} values, expected ${itemSize}`);
       batch.set(item, i * itemSize);
@@ -39,6 +54,7 @@ export function encoderRunBatch(pool: Pick<WorkerPool, 'run'>, io: EncoderIo): R
       io.session,
       { [io.inputName]: { type: 'float32', dims: [items.length, ...io.itemDims], data: batch } },
       [io.outputName],
+      { onFeedsReturned: recycle },
     );
     const inferenceMs = performance.now() - started;
     const output = outputs[io.outputName];

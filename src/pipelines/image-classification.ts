@@ -52,7 +52,7 @@ export interface ImageClassifierDeps {
   labels: readonly string[];
   image: ImageProcessorSettings;
   /** The server's shared preprocessing pool (off the event loop, within the memory budget). */
-  preprocessor: Pick<PreprocessPool, 'preprocess'>;
+  preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle'>;
   batcher: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
 }
 
@@ -65,6 +65,7 @@ export function createImageClassifier(deps: ImageClassifierDeps): ImageClassifie
       const { pixelValues } = await preprocessor.preprocess(input.image, image, options);
       const preprocessMs = performance.now() - started;
       const result = await batcher.submit(pixelValues, options);
+      preprocessor.recycle(pixelValues); // the batch copied it and has run
       const probabilities = softmax(result.row);
       // HF's pipeline clamps top_k to the number of labels; so do we.
       const predictions = topK(probabilities, Math.min(input.topK, labels.length)).map((index) => ({

@@ -40,7 +40,7 @@ export interface ModelSpec {
 export interface LoadDeps {
   logger?: Logger;
   /** The server's shared image preprocessing pool. */
-  preprocessor: Pick<PreprocessPool, 'preprocess'>;
+  preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle'>;
   /** Batcher callbacks for one component of this model, e.g. its metrics. */
   batcherEvents?: (component: string) => BatcherEvents;
   /** Bytes the model's text-embedding cache may hold (CLIP), and its metrics. */

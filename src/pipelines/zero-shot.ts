@@ -59,7 +59,7 @@ export interface ClipPipelineDeps {
   modelId: string;
   tokenizer: ClipTokenizer;
   image: ImageProcessorSettings;
-  preprocessor: Pick<PreprocessPool, 'preprocess'>;
+  preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle'>;
   textBatcher: Pick<Batcher<readonly number[], EncodedRow>, 'submit'>;
   visionBatcher: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
   cache: EmbeddingCache<CachedPrompt>;
@@ -128,6 +128,7 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
     const { pixelValues } = await deps.preprocessor.preprocess(bytes, deps.image, options);
     const preprocessMs = performance.now() - started;
     const result = await deps.visionBatcher.submit(pixelValues, options);
+    deps.preprocessor.recycle(pixelValues); // the batch copied it and has run
     return { vector: normalise(result.row), preprocessMs, inferenceMs: result.inferenceMs };
   }
 

@@ -5,13 +5,36 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { OnnxGraphBuilder, vitPreprocessorJson } from '../../src/models/generator/index.js';
+import type { NamedTensors } from '../../src/models/session/tensor.js';
 import { WorkerPool } from '../../src/models/session/worker-pool.js';
 import { loadVitModel } from '../../src/models/vit/load-vit.js';
 import { sharedImage } from '../helpers/shared-dir.js';
 import { slowVitDir, tinyVitDir } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
 
+const poolOptions = { instances: 1, intraOpThreads: 1, providers: ['cpu' as const], requireProvider: false, allowSpinning: false };
 const vitOptions = { variant: 'fp32', instances: 1, intraOpThreads: 1, providers: ['cpu'], requireProvider: false, allowSpinning: false } as const;
+
+describe('worker pool runs', () => {
+  it('gives the inputs back after a run, for their buffers to be reused', async () => {
+    const pool = await WorkerPool.create({ sessions: { model: path.join(await tinyVitDir(), 'onnx', 'model.onnx') }, ...poolOptions });
+    try {
+      const [, channels, height, width] = pool.session('model').inputs[0]!.shape as number[];
+      const values = Float32Array.from({ length: channels! * height! * width! }, (_, i) => Math.sin(i));
+      const sent = values.slice();
+      let returned: NamedTensors | undefined;
+      const outputs = await pool.run('model', { pixel_values: { type: 'float32', dims: [1, channels!, height!, width!], data: sent } }, ['logits'], {
+        onFeedsReturned: (feeds) => (returned = feeds),
+      });
+      assert.equal(sent.length, 0, 'the input buffer was transferred to the worker, not copied');
+      assert.ok(outputs.logits, 'the run answered');
+      assert.deepEqual(returned?.pixel_values?.dims, [1, channels, height, width]);
+      assert.deepEqual(returned?.pixel_values?.data, values, 'the same values came back');
+    } finally {
+      await pool.close();
+    }
+  });
+});
 
 describe('execution providers', () => {
   it('falls back to CPU when CUDA is not there, and says so', async () => {

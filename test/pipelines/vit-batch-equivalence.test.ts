@@ -45,6 +45,17 @@ describe('ViT: a batch of N equals N single runs', () => {
     // Different photos give different logits: the batch rows are not copies of each other.
     assert.ok(maxAbsDiff(batched[0]!.row, batched[1]!.row) > 1e-2, 'maxAbsDiff(batched[0]!.row, batched[1]!.row) > 1e-2');
   });
+
+  it('reuses a returned batch buffer with only the new batch in it', async () => {
+    const run = encoderRunBatch(model.pool, { session: VIT_SESSION, inputName: 'pixel_values', itemDims: model.itemDims, outputName: 'logits' });
+    const signal = new AbortController().signal;
+    const forward = (await run(pixels.map((p) => p.slice()), signal)) as EncodedRow[];
+    // Same batch size: this batch is stacked into the buffer the first one came back in.
+    const reversed = (await run(pixels.map((p) => p.slice()).reverse(), signal)) as EncodedRow[];
+    for (const [i, row] of forward.entries()) {
+      assert.ok(maxAbsDiff(row.row, reversed[pixels.length - 1 - i]!.row) < 1e-5, `photo ${i} changed when its batch buffer was reused`);
+    }
+  });
 });
 
 describe('legacy (ViTFeatureExtractor) and current (ViTImageProcessor) preprocessor configs', () => {

@@ -46,6 +46,8 @@ export interface PreprocessOptions {
    * shrink-on-load) and runs on the calling thread: for evaluations and tests.
    */
   readonly exactPil?: boolean;
+  /** A buffer to write the pixels into, used when its size is exactly right (else a new one). */
+  readonly output?: ArrayBuffer;
 }
 
 /** sharp kernels matching PIL filters when shrinking (measured within ~10/255 of PIL). */
@@ -101,7 +103,7 @@ export async function preprocessImage(
   if (raw.channels !== 3 || raw.width !== size.width || raw.height !== size.height) {
     throw new ApiError('internal', `resize gave ${raw.width}×${raw.height}×${raw.channels}, expected ${size.width}×${size.height}×3`);
   }
-  return toPixelValues(raw, settings);
+  return toPixelValues(raw, settings, options.output);
 }
 
 /**
@@ -147,7 +149,7 @@ function exactShrinkOnLoad(probe: ImageProbe, size: CropSize): boolean {
 export async function preprocessRgbImage(
   image: RgbImage,
   settings: ImageProcessorSettings,
-  options: Pick<PreprocessOptions, 'exactPil' | 'signal'> = {},
+  options: Pick<PreprocessOptions, 'exactPil' | 'signal' | 'output'> = {},
 ): Promise<PreprocessedImage> {
   let resized = image;
   if (settings.doResize) {
@@ -157,7 +159,7 @@ export async function preprocessRgbImage(
       : await resizeRgbImage(image, size, settings.resample, options.signal);
   }
   options.signal?.throwIfAborted();
-  return toPixelValues(resized, settings);
+  return toPixelValues(resized, settings, options.output);
 }
 
 /** Resizes 8-bit RGB to exactly `size` like PIL: sharp when it matches PIL closely, else the exact port. */
@@ -199,18 +201,25 @@ export function centerCropOffsets(height: number, width: number, crop: CropSize)
   return { top: Math.floor((height - crop.height) / 2), left: Math.floor((width - crop.width) / 2) };
 }
 
+/** The size of the model input for an image of this (resized) size: the crop, if any. */
+export function pixelValuesSize(resized: CropSize, settings: ImageProcessorSettings): CropSize {
+  return settings.doCenterCrop && settings.cropSize ? settings.cropSize : resized;
+}
+
 /**
  * Center crop (or zero pad), rescale and normalise an 8-bit RGB image into float32 CHW, with
  * the same float32 rounding as the Python processors (`x * scale` in float64 → float32, then
- * `(x − mean) / std` in float32), via a 256-entry table per channel.
+ * `(x − mean) / std` in float32), via a 256-entry table per channel. Writes every value of
+ * `output` when given (and exactly the right size), else of a new array.
  */
-export function toPixelValues(image: RgbImage, settings: ImageProcessorSettings): PreprocessedImage {
+export function toPixelValues(image: RgbImage, settings: ImageProcessorSettings, output?: ArrayBuffer): PreprocessedImage {
   const { width: srcW, height: srcH, data } = image;
-  const out = settings.doCenterCrop && settings.cropSize ? settings.cropSize : { height: srcH, width: srcW };
+  const out = pixelValuesSize({ height: srcH, width: srcW }, settings);
   const { top, left } = centerCropOffsets(srcH, srcW, out);
   const lut = valueTable(settings);
   const plane = out.height * out.width;
-  const pixelValues = new Float32Array(3 * plane);
+  const fits = output !== undefined && output.byteLength === 3 * plane * Float32Array.BYTES_PER_ELEMENT;
+  const pixelValues = fits ? new Float32Array(output) : new Float32Array(3 * plane);
   for (let y = 0; y < out.height; y++) {
     const sy = y + top;
     const rowInside = sy >= 0 && sy < srcH;

@@ -18,6 +18,8 @@ export interface PreprocessTask {
   probe: ImageProbe;
   /** One Int32 on a SharedArrayBuffer: the main thread sets it to 1 to cancel. */
   cancel: Int32Array;
+  /** A recycled buffer (transferred) for the pixels, used when it is the right size. */
+  output?: ArrayBuffer;
 }
 
 export type PreprocessReply =
@@ -35,7 +37,11 @@ function cancellation(flag: Int32Array) {
 export default async function preprocessTask(task: PreprocessTask): Promise<unknown> {
   try {
     const signal = cancellation(task.cancel);
-    const { pixelValues, height, width } = await preprocessImage(task.bytes, task.settings, task.limits, { probe: task.probe, signal });
+    const { pixelValues, height, width } = await preprocessImage(task.bytes, task.settings, task.limits, {
+      probe: task.probe,
+      signal,
+      output: task.output,
+    });
     const reply: PreprocessReply = { ok: true, pixelValues, height, width };
     // A custom movable: the reply is the value, the pixels' buffer its transfer list.
     return move({ [transferableSymbol]: [pixelValues.buffer], [valueSymbol]: reply } as Parameters<typeof move>[0]);

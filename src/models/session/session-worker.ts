@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       const session = sessions[message.session];
       if (!session) throw new Error(`no session '${message.session}' in this worker (it has ${Object.keys(sessions).join(', ')})`);
       const outputs = fromOrtOutputs(await session.run(toOrtFeeds(message.feeds), message.outputNames));
-      post({ kind: 'result', id: message.id, outputs }, transferablesOf(outputs));
+      post({ kind: 'result', id: message.id, outputs, feeds: message.feeds }, [...transferablesOf(outputs), ...transferablesOf(message.feeds)]);
     } catch (error) {
       post({ kind: 'run_failed', id: message.id, message: error instanceof Error ? error.message : String(error) });
     }

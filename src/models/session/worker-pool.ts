@@ -20,9 +20,18 @@ export interface WorkerPoolOptions extends SessionWorkerOptions {
   onWorkerReplaced?: () => void;
 }
 
+export interface RunOptions {
+  /**
+   * Receives the run's inputs back after a successful run (their buffers were transferred to the
+   * worker and back), for the caller to reuse instead of allocating new ones.
+   */
+  onFeedsReturned?: (feeds: NamedTensors) => void;
+}
+
 interface PendingRun {
   id: number;
   resolve: (outputs: NamedTensors) => void;
+  onFeedsReturned: RunOptions['onFeedsReturned'];
   reject: (error: Error) => void;
 }
 
@@ -101,12 +110,12 @@ export class WorkerPool {
   }
 
   /** Runs one batch of session `session` on an idle instance (waiting only while a dead worker is replaced). */
-  async run(session: string, feeds: NamedTensors, outputNames: string[]): Promise<NamedTensors> {
+  async run(session: string, feeds: NamedTensors, outputNames: string[], options: RunOptions = {}): Promise<NamedTensors> {
     this.session(session);
     const instance = await this.takeIdle();
     const id = this.nextRunId++;
     return new Promise<NamedTensors>((resolve, reject) => {
-      instance.pending = { id, resolve, reject };
+      instance.pending = { id, resolve, reject, onFeedsReturned: options.onFeedsReturned };
       if (instance.crashOnNextRun) instance.worker.postMessage({ kind: 'crash' });
       else instance.worker.postMessage({ kind: 'run', id, session, feeds, outputNames }, transferablesOf(feeds));
     });
@@ -184,8 +193,10 @@ export class WorkerPool {
     if (message.kind !== 'result' && message.kind !== 'run_failed') return;
     const pending = instance.pending;
     if (!pending || pending.id !== message.id) return;
-    if (message.kind === 'result') pending.resolve(message.outputs);
-    else pending.reject(new ApiError('internal', `inference failed: ${message.message}`));
+    if (message.kind === 'result') {
+      pending.onFeedsReturned?.(message.feeds);
+      pending.resolve(message.outputs);
+    } else pending.reject(new ApiError('internal', `inference failed: ${message.message}`));
     this.release(instance);
   }
 

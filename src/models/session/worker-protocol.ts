@@ -40,7 +40,8 @@ export interface SessionInfo {
 export type WorkerToPool =
   | { kind: 'ready'; provider: ExecutionProvider; fallbacks: ProviderFailure[]; sessions: Record<string, SessionInfo> }
   | { kind: 'load_failed'; message: string; fallbacks: ProviderFailure[] }
-  | { kind: 'result'; id: number; outputs: NamedTensors }
+  /** `feeds`: the run's inputs, transferred back so that the caller can reuse their buffers. */
+  | { kind: 'result'; id: number; outputs: NamedTensors; feeds: NamedTensors }
   | { kind: 'run_failed'; id: number; message: string };
 
 export type PoolToWorker =
