@@ -55,7 +55,8 @@ const RULES: StageRule[] = [
   { stage: 'batching', matches: inUrl('batcher', 'instance-slots', 'pending-item', 'batch-isolation', 'health-gate') },
   { stage: 'scoring (softmax, top-k, similarity)', matches: inUrl('pipelines/scores', 'zero-shot', 'embedding-cache') },
   { stage: 'validation (zod)', matches: inUrl('/zod/') },
-  { stage: 'routing and body reading', matches: inUrl('/express/', '/router/', '/body-parser/', '/raw-body/', '/finalhandler/', '/on-finished/', '/type-is/', 'src/server/') },
+  { stage: 'JSON body, base64 image', matches: inUrl('/body-parser/', '/raw-body/', 'json-guard', 'src/server/schemas') },
+  { stage: 'routing, validation glue, access log', matches: inUrl('/express/', '/router/', '/finalhandler/', '/on-finished/', '/type-is/', 'src/server/') },
   { stage: 'HTTP parsing and sockets', matches: inUrl('node:_http', 'node:net', 'node:internal/stream_base', 'node:internal/http') },
   { stage: 'native, unattributed', matches: named('(program)') },
 ];

@@ -9,7 +9,7 @@ import { THREAD_NAMES } from '../src/thread-name.js';
 export type ThreadRole = 'main' | 'inference' | 'preprocessing' | 'libvips' | 'node-helpers' | 'other';
 
 export const THREAD_ROLE_LABEL: Record<ThreadRole, string> = {
-  main: 'main thread (HTTP, multipart, routing, batching, scoring, JSON, logs, metrics)',
+  main: 'main thread (HTTP, request bodies, routing, batching, scoring, JSON, logs, metrics)',
   inference: 'inference threads (session run, onnxruntime intra-op pool)',
   preprocessing: 'preprocessing threads (JS: hand-off, normalise to CHW)',
   libvips: 'libvips threads (decode, resize)',

@@ -1,5 +1,6 @@
 /** The zero-shot benchmark's result shape and markdown report. */
 import type { BareResult, Layout } from './bare-limit.js';
+import { stageMarkdown, type ProfiledLoad, type RowCpu, type StageTable } from './stage-accounting.js';
 import type { LoadResult } from './load-generator.js';
 import { percentile, round, type LatencySummary } from './stats.js';
 import type { ClipSpec } from '../src/models/generator/index.js';
@@ -51,6 +52,8 @@ export interface ZeroShotBenchResult {
   naive: ZeroShotRow[];
   coldWarm: ColdWarmSample[];
   coldSetTokens: { mean: number; max: number }[];
+  /** Where the CPU goes in the warm 10-label row (stage-accounting.ts). */
+  stages: { bare: BareResult; cpu: RowCpu; profiled: ProfiledLoad; table: StageTable };
   flops: {
     labels: number;
     meanTokens: number;
@@ -88,6 +91,7 @@ function latencyCells(s: LatencySummary): string {
 
 export function zeroShotReport(r: ZeroShotBenchResult): string {
   const limit = Math.max(r.best.imagesPerSecond, r.bestAgain.imagesPerSecond);
+  const warmLoad = r.ours.filter((row) => row.clients === r.clients && row.labels === 10);
   const drift = r.bestAgain.imagesPerSecond / r.best.imagesPerSecond - 1;
   const loadRows = r.ours.filter((row) => row.clients === r.clients);
   const ours1 = r.ours.find((row) => row.clients === 1);
@@ -177,6 +181,14 @@ export function zeroShotReport(r: ZeroShotBenchResult): string {
         `${ms(row.meanTiming.image_ms)} | ${ms(row.meanTiming.preprocess_ms)} | ${ms(row.meanTiming.text_ms)} | ${row.metrics?.textItems ?? '–'} | ${row.cache?.hits ?? '–'} / ${row.cache?.misses ?? '–'} |`,
     ),
     '',
+    `### Where the CPU goes (${r.ours.find((row) => row.clients === r.clients)?.labels ?? ''} labels, warm cache, ${r.clients} clients, CPU-ms per image)`,
+    '',
+    `Per-thread CPU of the first warm ${r.clients}-client row (/proc schedstat), each JS thread split into stages by the samples of a profiled ` +
+      `re-run (\`node --cpu-prof\`, ${r.stages.profiled.images} images). With a warm cache the text tower does not run: the session run is the ` +
+      `vision tower's. The bare tower ran ${r.stages.bare.instances} × ${r.stages.bare.threads}, batch ${r.stages.bare.batchSize}.`,
+    '',
+    stageMarkdown(r.stages.table, r.stages.cpu),
+    '',
     ours1 && bare1
       ? `At 1 client (bench.ts's measure): p50 ${ms(ours1.ok.p50)} ms − bare run p50 ${ms(bare1.run.p50)} ms (${bare1.instances} × ${bare1.threads}, batch 1) − ` +
         `mean preprocessing ${ms(ours1.meanTiming.preprocess_ms)} ms = ${ms(added1)} ms added latency.`
@@ -217,6 +229,9 @@ export function zeroShotReport(r: ZeroShotBenchResult): string {
       const target = TARGETS[f.labels];
       return `- ours/naive at ${f.labels} labels, ${r.clients} clients ≥ ${target}: ${round(measured)} (FLOP-expected ${round(f.expectedSpeedup)}) — ${check(measured >= (target ?? Infinity))}`;
     }),
+    `- ours ÷ the bare vision-tower limit, warm cache, ${warmLoad.map((row) => row.labels).join(' and ')} labels, ${r.clients} clients ≥ 0.85: ` +
+      `${warmLoad.map((row) => round(row.throughput / limit)).join(', ')} (${warmLoad.map((row) => row.phase).join(', ')}) — ${check(warmLoad.every((row) => row.throughput / limit >= 0.85))}`,
+    `- the server's extra CPU per image (all but the session run; 10 labels, warm) ≤ 12 ms: ${ms(r.stages.table.extraMsPerImage)} ms — ${check(r.stages.table.extraMsPerImage <= 12)}`,
     `- warm request runs 0 text items: ${warm.map((x) => x.textItems).join(', ')} — ${check(warm.length > 0 && warm.every((x) => x.textItems === 0))}; ` +
       `load rows ran ${loadRows.map((row) => row.metrics?.textItems ?? '?').join(', ')} text items — ${check(loadRows.every((row) => row.metrics?.textItems === 0))}`,
     '',

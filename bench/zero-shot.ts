@@ -21,8 +21,9 @@ import { loadImageProcessorConfig, preprocessImage } from '../src/models/image/i
 import { defaultCacheDir } from '../src/server/config.js';
 import { measureBare, type BareResult, type Layout } from './bare-limit.js';
 import { runJsonLoad } from './load-generator.js';
-import { freePort, startChild, type ChildServer } from './processes.js';
+import { freePort, startChild, type ChildOptions, type ChildServer } from './processes.js';
 import { cpuDescription } from './report.js';
+import { measureRowCpu, profileLoad, stageTable, type RowCpu } from './stage-accounting.js';
 import { expectedSpeedup, textFlops, visionFlops } from './zero-shot-flops.js';
 import { labelSet } from './zero-shot-labels.js';
 import { zeroShotReport, type ColdWarmSample, type ZeroShotBenchResult, type ZeroShotRow } from './zero-shot-report.js';
@@ -142,14 +143,15 @@ async function main(): Promise<void> {
   // 2 + 3. Both servers up at once (an idle one costs nothing), rows interleaved so that the
   // machine's drift over minutes (shared cores) hits ours and naive alike: per label count
   // ours, naive, ours again; ours ÷ naive divides the mean of the two ours rows by the naive row.
-  const oursPort = await freePort();
-  const oursBase = `http://127.0.0.1:${oursPort}`;
+  const startOurs = async (options: ChildOptions = {}) => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const args = ['--model-dir', `${MODEL_ID}=${modelDir}`, '--port', String(port), '--grpc-port', String(await freePort()), '--host', '127.0.0.1'];
+    return { base, server: await startChild('src/server/main.ts', args, `${base}/readyz`, options) };
+  };
+  const { base: oursBase, server: ours } = await startOurs();
   const oursUrl = `${oursBase}/v1/zero-shot`;
-  const ours = await startChild(
-    'src/server/main.ts',
-    ['--model-dir', `${MODEL_ID}=${modelDir}`, '--port', String(oursPort), '--grpc-port', String(await freePort()), '--host', '127.0.0.1'],
-    `${oursBase}/readyz`,
-  );
+  let warmRowCpu: RowCpu | undefined;
   const naivePort = await freePort();
   const naiveBase = `http://127.0.0.1:${naivePort}`;
   const naiveUrl = `${naiveBase}/v1/zero-shot`;
@@ -165,7 +167,13 @@ async function main(): Promise<void> {
   const oursRow = async (labelCount: number, clients: number, requests: number, phase: string) => {
     const bodies = bodiesFor(loadSets[labelCount]!);
     const before = await counters(oursBase);
-    const { answers, ...row } = await runJsonLoad<ZeroShotAnswer>(oursUrl, clients, requests, (i) => bodies[i % bodies.length]!);
+    const { result, cpu } = await measureRowCpu(ours.process.pid!, async () => {
+      const loaded = await runJsonLoad<ZeroShotAnswer>(oursUrl, clients, requests, (i) => bodies[i % bodies.length]!);
+      return { ...loaded, images: loaded.statuses['200'] ?? 0 };
+    });
+    // The stage table's row: 10 labels, warm cache, the first 16-client row.
+    if (labelCount === LABEL_COUNTS[0] && clients === CLIENTS && !warmRowCpu) warmRowCpu = cpu;
+    const { answers, ...row } = result;
     const metrics = delta(await counters(oursBase), before);
     oursRows.push({
       ...row,
@@ -235,6 +243,20 @@ async function main(): Promise<void> {
     await Promise.all([ours.stop(), naive?.stop()]);
   }
 
+  // Where the CPU goes: the warm 10-label load again, on a profiled server (stage-accounting.ts).
+  const stageBodies = bodiesFor(loadSets[LABEL_COUNTS[0]]!);
+  let profiledUrl = '';
+  const stageLoad = (requests: number) => runJsonLoad(profiledUrl, CLIENTS, requests, (i) => stageBodies[i % stageBodies.length]!);
+  const profiled = await profileLoad(
+    async (options) => {
+      const { base, server } = await startOurs(options);
+      profiledUrl = `${base}/v1/zero-shot`;
+      return server;
+    },
+    async () => ({ images: (await stageLoad(settings.requests)).statuses['200'] ?? 0 }),
+    () => stageLoad(settings.warmupRequests), // also fills the cache: the measured window is warm
+  );
+
   // The machine's speed drifts over minutes: the best bare row again, divide by the higher.
   const bestAgain = await measureBare(visionPath, best, best.batchSize, pixels, itemDims, bareBudget, 'image_embeds');
   log(`bare vision ${best.instances}×${best.threads} batch ${best.batchSize} again: ${bestAgain.imagesPerSecond.toFixed(2)} img/s`);
@@ -299,6 +321,7 @@ async function main(): Promise<void> {
     coldSetTokens: coldSets.map((s) => ({ mean: mean(tokensOf(s)), max: Math.max(...tokensOf(s)) })),
     flops,
     agreement,
+    stages: stagesFor(bare, oursLayout!, oursRows, warmRowCpu!, profiled),
     wallSeconds: (performance.now() - started) / 1000,
   };
   await mkdir(outDir, { recursive: true });
@@ -307,6 +330,15 @@ async function main(): Promise<void> {
   await writeFile(path.join(outDir, 'zero-shot.md'), markdown);
   console.log(markdown);
   log(`done in ${result.wallSeconds.toFixed(0)} s`);
+}
+
+/** The stage table of the warm 10-label row, beside the bare vision tower at the batch size that row ran. */
+function stagesFor(bare: BareResult[], layout: Layout, rows: ZeroShotRow[], cpu: RowCpu, profiled: ZeroShotBenchResult['stages']['profiled']) {
+  const row = rows.find((r) => r.labels === LABEL_COUNTS[0] && r.clients === CLIENTS)!;
+  const batch = row.meanBatchFromMetrics ?? 1;
+  const sameLayout = bare.filter((b) => b.instances === layout.instances && b.threads === layout.threads);
+  const bareRow = sameLayout.reduce((a, b) => (Math.abs(b.batchSize - batch) < Math.abs(a.batchSize - batch) ? b : a));
+  return { bare: bareRow, cpu, profiled, table: stageTable(cpu, profiled, bareRow.cpuMsPerImage) };
 }
 
 main().catch((error: unknown) => {
