@@ -1,9 +1,28 @@
 /**
- * A closed-loop HTTP load generator: `clients` concurrent loops (keep-alive fetch), each
+ * A closed-loop HTTP load generator: `clients` concurrent loops (keep-alive node:http), each
  * posting real photos as multipart (encoded once) until `requests` answers came back. Also a poller that
  * measures a GET endpoint's latency while the load runs.
  */
+import http from 'node:http';
 import { summarize, type LatencySummary } from './stats.js';
+
+/**
+ * One POST over a keep-alive agent, the whole answer read as text. node:http rather than fetch:
+ * the generator shares the server's cores, and fetch's stream machinery costs it several CPU-ms
+ * per request.
+ */
+function post(agent: http.Agent, url: string, body: Uint8Array | string, contentType: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 export interface Photo {
   name: string;
@@ -46,6 +65,7 @@ export async function runLoad(url: string, clients: number, requests: number, ph
   const preprocessMs: number[] = [];
   let sent = 0;
   let done = 0;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const started = performance.now();
   const loop = async () => {
     while (sent < requests) {
@@ -53,8 +73,8 @@ export async function runLoad(url: string, clients: number, requests: number, ph
       const t0 = performance.now();
       let status = 'error';
       try {
-        const res = await fetch(url, { method: 'POST', body: request.body, headers: { 'content-type': request.contentType } });
-        const body = (await res.json()) as { timing?: { batch_size: number; preprocess_ms: number } };
+        const res = await post(agent, url, request.body, request.contentType);
+        const body = JSON.parse(res.text) as { timing?: { batch_size: number; preprocess_ms: number } };
         status = String(res.status);
         if (res.status === 200) {
           latencies.push(performance.now() - t0);
@@ -72,6 +92,7 @@ export async function runLoad(url: string, clients: number, requests: number, ph
   };
   await Promise.all(Array.from({ length: clients }, loop));
   const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
   return {
     clients,
@@ -129,6 +150,7 @@ export async function runJsonLoad<Answer = unknown>(
   const answers: Answer[] = [];
   const errors = new Set<string>();
   let sent = 0;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const started = performance.now();
   const loop = async () => {
     while (sent < requests) {
@@ -136,8 +158,8 @@ export async function runJsonLoad<Answer = unknown>(
       const t0 = performance.now();
       let status = 'error';
       try {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-        const answer = (await res.json()) as Answer;
+        const res = await post(agent, url, body, 'application/json');
+        const answer = JSON.parse(res.text) as Answer;
         status = String(res.status);
         if (res.status === 200) {
           latencies.push(performance.now() - t0);
@@ -153,6 +175,7 @@ export async function runJsonLoad<Answer = unknown>(
   };
   await Promise.all(Array.from({ length: clients }, loop));
   const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
   return {
     clients,
     seconds,
