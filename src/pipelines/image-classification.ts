@@ -41,6 +41,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Absolute deadline in Date.now() milliseconds. */
   deadlineMs?: number;
+  /**
+   * The caller will not read the image bytes again: they may move to the preprocessing thread
+   * (transferred, detached here) instead of being copied. Request handlers set it.
+   */
+  transferImage?: boolean;
 }
 
 export interface ImageClassifier {

@@ -12,9 +12,26 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
   return out;
 }
 
+/** Up to this k, one pass keeping the k best beats sorting every index (1000 ImageNet classes). */
+const SELECTION_MAX_K = 32;
+
 /** Indices of the k largest values, largest first; ties keep the lower index first. */
 export function topK(values: ArrayLike<number>, k: number): number[] {
-  const indices = Array.from({ length: values.length }, (_, i) => i);
-  indices.sort((a, b) => values[b]! - values[a]! || a - b);
-  return indices.slice(0, Math.max(0, Math.min(k, values.length)));
+  const count = Math.max(0, Math.min(k, values.length));
+  if (count > SELECTION_MAX_K) {
+    const indices = Array.from({ length: values.length }, (_, i) => i);
+    indices.sort((a, b) => values[b]! - values[a]! || a - b);
+    return indices.slice(0, count);
+  }
+  // `best` stays sorted, largest first; a later index goes after equal values (lower index first).
+  const best: number[] = [];
+  for (let i = 0; i < values.length && count > 0; i++) {
+    const value = values[i]!;
+    if (best.length === count && !(value > values[best[count - 1]!]!)) continue;
+    let at = best.length;
+    while (at > 0 && value > values[best[at - 1]!]!) at--;
+    best.splice(at, 0, i);
+    if (best.length > count) best.pop();
+  }
+  return best;
 }

@@ -31,6 +31,22 @@ describe('preprocessing pool: recycled pixel buffers', () => {
     assert.deepEqual(second.pixelValues, fresh.pixelValues);
   });
 
+  it('moves the image bytes to the worker only when asked, and only a whole buffer', async () => {
+    const file = await readFile(sharedImage('rocket.jpg'));
+    const expected = (await preprocessImage(file, settings, limits)).pixelValues;
+    const kept = new Uint8Array(file);
+    assert.deepEqual((await pool.preprocess(kept, settings)).pixelValues, expected);
+    assert.equal(kept.length, file.length, 'copied by default: the caller may read them again');
+    const moved = new Uint8Array(file);
+    assert.deepEqual((await pool.preprocess(moved, settings, { transferImage: true })).pixelValues, expected);
+    assert.equal(moved.length, 0, 'transferred: detached here');
+    const slab = new Uint8Array(file.length + 16);
+    slab.set(file, 16);
+    const view = slab.subarray(16);
+    assert.deepEqual((await pool.preprocess(view, settings, { transferImage: true })).pixelValues, expected);
+    assert.equal(view.length, file.length, 'a view of part of a buffer is copied: moving it would detach the rest');
+  });
+
   it('keeps only whole, live buffers', async () => {
     const image = await pool.preprocess(await readFile(sharedImage('coffee.png')), settings);
     pool.recycle(image.pixelValues.subarray(3)); // a view of part of a buffer: not kept

@@ -39,6 +39,16 @@ export interface PreprocessCallOptions {
   signal?: AbortSignal;
   /** Absolute deadline in Date.now() milliseconds. */
   deadlineMs?: number;
+  /**
+   * Move `bytes` to the worker instead of copying them, when they own their whole buffer (a
+   * request body's do): the caller must not read them afterwards (they are detached).
+   */
+  transferImage?: boolean;
+}
+
+/** A view over all of a (non-shared) ArrayBuffer: transferring it detaches nothing else. */
+function ownsWholeBuffer(bytes: Uint8Array): boolean {
+  return bytes.buffer instanceof ArrayBuffer && bytes.byteLength > 0 && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
 /** Pixel buffers kept for reuse: about the images in flight under load (~600 KB each at 224²). */
@@ -98,7 +108,9 @@ export class PreprocessPool {
       const size = pixelValuesSize(route.resizeTo ?? probe, settings);
       const output = this.spare.take(3 * size.height * size.width * Float32Array.BYTES_PER_ELEMENT);
       const task: PreprocessTask = { bytes, settings, limits: this.limits, probe, cancel, output };
-      const reply = (await this.piscina.run(task, { transferList: output ? [output] : [] })) as PreprocessReply;
+      const transferList = output ? [output] : [];
+      if (options.transferImage && ownsWholeBuffer(bytes)) transferList.push(bytes.buffer as ArrayBuffer);
+      const reply = (await this.piscina.run(task, { transferList })) as PreprocessReply;
       if (gone) throw gone;
       if (!reply.ok) throw new ApiError(reply.code, reply.message);
       return { pixelValues: reply.pixelValues, height: reply.height, width: reply.width };

@@ -58,8 +58,13 @@ export function withRandomWeightsNotice<A extends { random_weights: boolean }>(a
 }
 
 /** The call's options for the pipeline: its signal, and its deadline shortened by the request's `timeout_ms`. */
-export function callOptions(call: CallContext, timeoutMs: number | undefined): { signal: AbortSignal; deadlineMs: number } {
-  return { signal: call.signal, deadlineMs: timeoutMs === undefined ? call.deadlineMs : Math.min(call.deadlineMs, Date.now() + timeoutMs) };
+/**
+ * A pipeline call's options from the request's context. A request's image bytes are read once,
+ * so they may move to the preprocessing thread instead of being copied (`transferImage`).
+ */
+export function callOptions(call: CallContext, timeoutMs: number | undefined): { signal: AbortSignal; deadlineMs: number; transferImage: true } {
+  const deadlineMs = timeoutMs === undefined ? call.deadlineMs : Math.min(call.deadlineMs, Date.now() + timeoutMs);
+  return { signal: call.signal, deadlineMs, transferImage: true };
 }
 
 /** A call context before the model is known. */
