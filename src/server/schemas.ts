@@ -156,11 +156,24 @@ export function parseRequest<S extends z.ZodType>(schema: S, raw: unknown): z.ou
 const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+)?(;[\w-]+=[\w.-]+)*;base64,/i;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
+/**
+ * Padded base64 without whitespace (what clients send), decoded in one native pass: Node's
+ * decoder skips characters outside the alphabet, so with a length divisible by 4 the input was
+ * clean exactly when every character decoded. Anything else takes the validating path.
+ */
+function decodeCleanBase64(payload: string, maxBytes: number): Uint8Array | undefined {
+  if (payload.length === 0 || payload.length % 4 !== 0 || (payload.length / 4) * 3 > maxBytes + 3) return undefined;
+  const bytes = Buffer.from(payload, 'base64');
+  return bytes.length === Buffer.byteLength(payload, 'base64') ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) : undefined;
+}
+
 /** Decodes a JSON image field: base64 or a base64 data URL. */
 export function imageBytesFromString(value: string, maxBytes: number): Uint8Array {
   const match = DATA_URL.exec(value);
   if (value.startsWith('data:') && !match) throw new ApiError('invalid_image', 'image data URLs must be base64 encoded (data:<type>;base64,...)');
   if (/^https?:\/\//i.test(value)) throw new ApiError('invalid_request', 'image URLs are not fetched by this server: send the bytes (multipart or base64)');
+  const clean = decodeCleanBase64(match ? value.slice(match[0].length) : value, maxBytes);
+  if (clean) return clean;
   const payload = (match ? value.slice(match[0].length) : value).replace(/\s+/g, '');
   if (payload.length === 0) throw new ApiError('invalid_image', 'image is empty');
   if (!BASE64.test(payload)) throw new ApiError('invalid_image', 'image is neither base64 nor a base64 data URL');
