@@ -95,6 +95,15 @@ export interface ClipPipeline {
 
 export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
   const { tokenizer, cache } = deps;
+  // A one-prompt label's vector, kept beside its cached prompt vector (and dropped with it): a
+  // warm request does no per-label arithmetic. Ensembles average their prompts each time.
+  const oneLabelVector = new WeakMap<Float32Array, Float32Array>();
+  const labelVector = (group: Float32Array[]): Float32Array => {
+    if (group.length !== 1) return meanOfNormalised(group);
+    let vector = oneLabelVector.get(group[0]!);
+    if (!vector) oneLabelVector.set(group[0]!, (vector = meanOfNormalised(group)));
+    return vector;
+  };
 
   async function embedTexts(texts: readonly string[], options: CallOptions = {}) {
     const truncated: string[] = [];
@@ -140,7 +149,7 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
     const prompts = promptsFor(request);
     const texts = await embedTexts(prompts.flat(), options);
     let next = 0;
-    const vectors = prompts.map((group) => meanOfNormalised(texts.vectors.slice(next, (next += group.length))));
+    const vectors = prompts.map((group) => labelVector(texts.vectors.slice(next, (next += group.length))));
     return { vectors, prompts, truncated: texts.truncated, hits: texts.hits, misses: texts.misses };
   }
 
