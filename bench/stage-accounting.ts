@@ -153,6 +153,8 @@ export function stageMarkdown(table: StageTable, roleCpu: RowCpu): string {
   }
   lines.push(`| **server, all threads** | | **${f(table.serverMsPerImage)}** |`);
   lines.push(`| **server's extra CPU per image** | all but the session run | **${f(table.extraMsPerImage)}** |`);
+  // CPU-ms grow when the shared machine is slow; this ratio does much less.
+  lines.push(`| extra ÷ session run | | ${(table.extraMsPerImage / table.sessionRunMsPerImage).toFixed(3)} |`);
   lines.push(`| session run in the server | spinning included | ${f(table.sessionRunMsPerImage)} |`);
   lines.push(`| bare session, whole process (same layout and batch) | spinning included | ${f(table.bareMsPerImage)} |`);
   lines.push(`| load generator (bench process) | not the server, same cores | ${f(table.loadGeneratorMsPerImage)} |`);

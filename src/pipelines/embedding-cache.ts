@@ -33,15 +33,20 @@ export class EmbeddingCache<V extends { vector: Float32Array }> {
     return this.entries.size;
   }
 
+  /** The cached entry for `key` (a hit, now the most recent), or undefined; no computation is shared or started. */
+  get(key: string): V | undefined {
+    const cached = this.entries.get(key);
+    if (!cached) return undefined;
+    this.entries.delete(key); // re-insert: the Map's order is the recency order
+    this.entries.set(key, cached);
+    this.options.onHit?.();
+    return cached;
+  }
+
   /** The cached entry for `key`, else the result of `compute` (cached unless it fails). */
   getOrCompute(key: string, compute: () => Promise<V>): Promise<V> {
-    const cached = this.entries.get(key);
-    if (cached) {
-      this.entries.delete(key); // re-insert: the Map's order is the recency order
-      this.entries.set(key, cached);
-      this.options.onHit?.();
-      return Promise.resolve(cached);
-    }
+    const cached = this.get(key);
+    if (cached) return Promise.resolve(cached);
     const inFlight = this.pending.get(key);
     if (inFlight) {
       this.options.onHit?.();

@@ -106,30 +106,39 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
   };
 
   async function embedTexts(texts: readonly string[], options: CallOptions = {}) {
-    const truncated: string[] = [];
+    const entries: CachedPrompt[] = new Array(texts.length);
     let hits = 0;
     let misses = 0;
-    let tokens = 0;
-    const vectors = await Promise.all(
-      texts.map(async (text) => {
+    const keyOf = (text: string) => `${deps.modelId}\0${text.slice(0, tokenizer.maxChars)}`;
+    // Hits first, synchronously: a warm request of 100 labels sets up no timer or listener per prompt.
+    const missing: number[] = [];
+    texts.forEach((text, i) => {
+      const cached = cache.get(keyOf(text));
+      if (cached) {
+        entries[i] = cached;
+        hits++;
+      } else missing.push(i);
+    });
+    await Promise.all(
+      missing.map(async (i) => {
+        const text = texts[i]!;
         let computed = false;
         // A shared computation is not tied to the caller who started it (its leaving or its
         // deadline must not fail the others): each caller waits under its own signal and deadline.
-        const shared = cache.getOrCompute(`${deps.modelId}\0${text.slice(0, tokenizer.maxChars)}`, async () => {
+        const shared = cache.getOrCompute(keyOf(text), async () => {
           computed = true;
           const encoded = tokenizer.encode(text);
           const vector = normalise((await deps.textBatcher.submit(encoded.ids)).row);
           return { vector, tokens: encoded.ids.length, truncated: encoded.truncated };
         });
-        const entry = await whileWanted(shared, options);
+        entries[i] = await whileWanted(shared, options);
         if (computed) misses++;
         else hits++;
-        tokens += entry.tokens;
-        if (entry.truncated) truncated.push(text);
-        return entry.vector;
       }),
     );
-    return { vectors, truncated: [...new Set(truncated)], hits, misses, tokens };
+    const truncated = texts.filter((_, i) => entries[i]!.truncated);
+    const tokens = entries.reduce((sum, entry) => sum + entry.tokens, 0);
+    return { vectors: entries.map((entry) => entry.vector), truncated: [...new Set(truncated)], hits, misses, tokens };
   }
 
   async function embedImage(bytes: Uint8Array, options: CallOptions = {}) {
