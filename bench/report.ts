@@ -97,7 +97,7 @@ export function markdownReport(r: BenchResult): string {
     '',
     '## Targets',
     '',
-    `- ours/limit at 16 clients ≥ 0.93: ${round(ours16.throughput / limit)} — ${check(ours16.throughput / limit >= 0.93)} ` +
+    `- ours/limit at 16 clients ≥ 0.93: ${round(ours16.throughput / limit, 3)} — ${check(ours16.throughput / limit >= 0.93)} ` +
       `(÷ the bare session in the server's layout at the batch size it ran, ${r.stages.bare.instances} × ${r.stages.bare.threads} batch ${r.stages.bare.batchSize}: ` +
       `${round(ours16.throughput / r.stages.bare.imagesPerSecond)})`,
     `- the server's extra CPU per image (all but the session run) ≤ 12 ms: ${ms(r.stages.table.extraMsPerImage)} ms — ${check(r.stages.table.extraMsPerImage <= 12)}`,
