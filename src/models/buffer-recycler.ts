@@ -4,6 +4,15 @@
  * ones keeps the main thread's external memory flat, and with it the full garbage collections
  * that V8 starts as external memory grows (docs/architecture.md, "Per-image overhead").
  */
+/**
+ * Whether `view` spans all of a live (not detached, not shared) ArrayBuffer: then transferring or
+ * reusing that buffer affects nothing but this view.
+ */
+export function spansWholeBuffer(view: ArrayBufferView): view is ArrayBufferView & { buffer: ArrayBuffer } {
+  const { buffer } = view;
+  return buffer instanceof ArrayBuffer && buffer.byteLength > 0 && view.byteOffset === 0 && view.byteLength === buffer.byteLength;
+}
+
 export class BufferRecycler {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private count = 0;
@@ -23,9 +32,8 @@ export class BufferRecycler {
    * detached and there is room. Only give what nothing will read or write again.
    */
   give(view: ArrayBufferView): void {
+    if (!spansWholeBuffer(view) || this.count >= this.capacity) return;
     const { buffer } = view;
-    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0 || view.byteOffset !== 0 || view.byteLength !== buffer.byteLength) return;
-    if (this.count >= this.capacity) return;
     const list = this.free.get(buffer.byteLength) ?? [];
     if (list.includes(buffer)) return; // given twice: handing it out twice would fail the second transfer
     list.push(buffer);

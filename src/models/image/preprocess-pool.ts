@@ -18,7 +18,7 @@ import { ApiError } from '../../errors.js';
 import { probeImage, type DecodeLimits } from './decode-image.js';
 import type { ImageProcessorSettings } from './image-processor-config.js';
 import { preprocessCost } from './preprocess-cost.js';
-import { BufferRecycler } from '../buffer-recycler.js';
+import { BufferRecycler, spansWholeBuffer } from '../buffer-recycler.js';
 import { pixelValuesSize, preprocessRoute, type PreprocessedImage } from './preprocess-image.js';
 import type { PreprocessReply, PreprocessTask } from './preprocess-worker.js';
 
@@ -44,11 +44,6 @@ export interface PreprocessCallOptions {
    * request body's do): the caller must not read them afterwards (they are detached).
    */
   transferImage?: boolean;
-}
-
-/** A view over all of a (non-shared) ArrayBuffer: transferring it detaches nothing else. */
-function ownsWholeBuffer(bytes: Uint8Array): boolean {
-  return bytes.buffer instanceof ArrayBuffer && bytes.byteLength > 0 && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
 /** Pixel buffers kept for reuse: about the images in flight under load (~600 KB each at 224²). */
@@ -109,7 +104,7 @@ export class PreprocessPool {
       const output = this.spare.take(3 * size.height * size.width * Float32Array.BYTES_PER_ELEMENT);
       const task: PreprocessTask = { bytes, settings, limits: this.limits, probe, cancel, output };
       const transferList = output ? [output] : [];
-      if (options.transferImage && ownsWholeBuffer(bytes)) transferList.push(bytes.buffer as ArrayBuffer);
+      if (options.transferImage && spansWholeBuffer(bytes)) transferList.push(bytes.buffer);
       const reply = (await this.piscina.run(task, { transferList })) as PreprocessReply;
       if (gone) throw gone;
       if (!reply.ok) throw new ApiError(reply.code, reply.message);
