@@ -23,6 +23,13 @@ export interface BareResult extends Layout {
   cpuMsPerImage: number;
 }
 
+/** The bare row of `layout` whose batch size is closest to `batchSize` (e.g. the server's mean batch). */
+export function bareRowNear(bare: readonly BareResult[], layout: Layout, batchSize: number): BareResult {
+  return bare
+    .filter((b) => b.instances === layout.instances && b.threads === layout.threads)
+    .reduce((a, b) => (Math.abs(b.batchSize - batchSize) < Math.abs(a.batchSize - batchSize) ? b : a));
+}
+
 export async function measureBare(
   modelPath: string,
   layout: Layout,

@@ -15,9 +15,9 @@ import path from 'node:path';
 import { ensureVitModel, VIT_BASE, VIT_TINY } from '../src/models/generator/index.js';
 import { loadImageProcessorConfig, preprocessImage } from '../src/models/image/index.js';
 import { defaultCacheDir } from '../src/server/config.js';
-import { measureBare, type BareResult, type Layout } from './bare-limit.js';
+import { bareRowNear, measureBare, type BareResult, type Layout } from './bare-limit.js';
 import { pollLatency, runLoad, type LoadResult, type Photo } from './load-generator.js';
-import { freePort, startChild, type ChildOptions } from './processes.js';
+import { freePort, startChild, startServer } from './processes.js';
 import { cpuDescription, markdownReport } from './report.js';
 import { round } from './stats.js';
 import { measureRowCpu, profileLoad, stageMarkdown, stageTable, type RowCpu } from './stage-accounting.js';
@@ -78,13 +78,7 @@ async function main(): Promise<void> {
   const best = bare.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
 
   // 3. Ours, with its default layout and settings (queue bound 256 ≥ every concurrency here).
-  const startOurs = async (extraArgs: string[] = [], options: ChildOptions = {}) => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const args = ['--model-dir', `vit=${modelDir}`, '--port', String(port), '--grpc-port', String(await freePort()), '--host', '127.0.0.1', ...extraArgs];
-    return { base, server: await startChild('src/server/main.ts', args, `${base}/readyz`, options) };
-  };
-  const { base: oursBase, server: ours } = await startOurs();
+  const { base: oursBase, server: ours } = await startServer('vit', modelDir);
   let profiledBase = '';
   const oursRows: (LoadResult & { polled: boolean; health?: unknown; metrics?: unknown; meanBatchFromMetrics: number })[] = [];
   let oursLayout: Layout;
@@ -121,7 +115,7 @@ async function main(): Promise<void> {
   // 4. The same 16-client load on a profiled server: the samples split each thread's CPU into stages.
   const profiled = await profileLoad(
     async (options) => {
-      const { base, server } = await startOurs([], options);
+      const { base, server } = await startServer('vit', modelDir, [], options);
       profiledBase = base;
       return server;
     },
@@ -139,9 +133,7 @@ async function main(): Promise<void> {
 
   // The bare session in the server's layout, at the batch size the server ran at 16 clients.
   const ours16 = oursRows.find((row) => row.clients === 16 && !row.polled)!;
-  const bareForStages = bare
-    .filter((b) => b.instances === oursLayout.instances && b.threads === oursLayout.threads)
-    .reduce((a, b) => (Math.abs(b.batchSize - ours16.meanBatchFromMetrics) < Math.abs(a.batchSize - ours16.meanBatchFromMetrics) ? b : a));
+  const bareForStages = bareRowNear(bare, oursLayout, ours16.meanBatchFromMetrics);
   const stages = { bare: bareForStages, cpu: rowCpu!, profiled, table: stageTable(rowCpu!, profiled, bareForStages.cpuMsPerImage) };
   if (stagesOnly) {
     const limit = Math.max(best.imagesPerSecond, bestAgain.imagesPerSecond);
@@ -159,15 +151,10 @@ async function main(): Promise<void> {
   }
 
   // Overload: a queue bound below the concurrency answers 429 at once.
-  const overloadPort = await freePort();
-  const overloaded = await startChild(
-    'src/server/main.ts',
-    ['--model-dir', `vit=${modelDir}`, '--port', String(overloadPort), '--grpc-port', String(await freePort()), '--host', '127.0.0.1', '--max-queue-size', '4'],
-    `http://127.0.0.1:${overloadPort}/readyz`,
-  );
+  const { base: overloadBase, server: overloaded } = await startServer('vit', modelDir, ['--max-queue-size', '4']);
   let overloadRow: LoadResult;
   try {
-    overloadRow = await runLoad(`http://127.0.0.1:${overloadPort}/v1/classify`, 16, settings.overloadRequests, photos);
+    overloadRow = await runLoad(`${overloadBase}/v1/classify`, 16, settings.overloadRequests, photos);
     log(`overload (queue bound 4, 16 clients): ${JSON.stringify(overloadRow.statuses)}`);
   } finally {
     await overloaded.stop();

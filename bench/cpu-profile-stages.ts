@@ -37,6 +37,9 @@ interface StageRule {
 const inUrl = (...parts: string[]) => (frame: CallFrame) => parts.some((part) => frame.url.includes(part));
 const named = (...names: string[]) => (frame: CallFrame) => names.includes(frame.functionName);
 
+/** The stage of onnxruntime's run itself (the rest of a session worker's samples is JS around it). */
+export const SESSION_RUN_STAGE = 'session run';
+
 /** For one frame, the first rule that matches it; a frame no rule matches is generic. */
 const RULES: StageRule[] = [
   { stage: 'GC', matches: named('(garbage collector)') },
@@ -50,7 +53,7 @@ const RULES: StageRule[] = [
   { stage: 'preprocessing hand-off (piscina)', matches: inUrl('/piscina/', 'preprocess-pool', 'preprocess-worker', 'pixel-budget') },
   { stage: 'tensors to and from onnxruntime', matches: (f) => ['toOrtFeeds', 'fromOrtOutputs', 'transferablesOf'].includes(f.functionName) || /onnxruntime-common.*tensor/.test(f.url) },
   // The native run shows as its JS caller in onnxruntime's backend.
-  { stage: 'session run', matches: inUrl('/onnxruntime-node/', '/onnxruntime-common/') },
+  { stage: SESSION_RUN_STAGE, matches: inUrl('/onnxruntime-node/', '/onnxruntime-common/') },
   { stage: 'inference hand-off (worker messages)', matches: inUrl('worker-pool', 'batched-encoder', 'node:internal/worker') },
   { stage: 'batching', matches: inUrl('batcher', 'instance-slots', 'pending-item', 'batch-isolation', 'health-gate') },
   { stage: 'scoring (softmax, top-k, similarity)', matches: inUrl('pipelines/scores', 'zero-shot', 'embedding-cache') },

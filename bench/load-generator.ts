@@ -57,51 +57,70 @@ async function multipartBodies(photos: Photo[]): Promise<{ body: Uint8Array<Arra
   );
 }
 
-export async function runLoad(url: string, clients: number, requests: number, photos: Photo[]): Promise<LoadResult> {
-  const bodies = await multipartBodies(photos);
+/** What a closed loop gathered: the 200 answers (parsed, in order of arrival) and their latencies. */
+interface LoopOutcome<Answer> {
+  seconds: number;
+  latencies: number[];
+  statuses: Record<string, number>;
+  answers: Answer[];
+  /** The first few distinct reasons of requests that got no answer. */
+  errors: string[];
+}
+
+/** `clients` loops post `requestFor(i)` (the i-th request) over one keep-alive agent until `requests` were sent. */
+async function closedLoop<Answer>(
+  url: string,
+  clients: number,
+  requests: number,
+  requestFor: (i: number) => { body: Uint8Array | string; contentType: string },
+): Promise<LoopOutcome<Answer>> {
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
-  const batchSizes: number[] = [];
-  const preprocessMs: number[] = [];
+  const answers: Answer[] = [];
+  const errors = new Set<string>();
   let sent = 0;
-  let done = 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const started = performance.now();
   const loop = async () => {
     while (sent < requests) {
-      const request = bodies[sent++ % bodies.length]!;
+      const { body, contentType } = requestFor(sent++);
       const t0 = performance.now();
       let status = 'error';
       try {
-        const res = await post(agent, url, request.body, request.contentType);
-        const body = JSON.parse(res.text) as { timing?: { batch_size: number; preprocess_ms: number } };
+        const res = await post(agent, url, body, contentType);
+        const answer = JSON.parse(res.text) as Answer;
         status = String(res.status);
         if (res.status === 200) {
           latencies.push(performance.now() - t0);
-          if (body.timing) {
-            batchSizes.push(body.timing.batch_size);
-            preprocessMs.push(body.timing.preprocess_ms);
-          }
+          answers.push(answer);
         }
-      } catch {
-        // counted as 'error'
+      } catch (error) {
+        // counted as 'error'; the first few distinct reasons are kept
+        const cause = (error as { cause?: unknown }).cause;
+        if (errors.size < 5) errors.add(`${String(error)}${cause ? ` (${String(cause)})` : ''} after ${Math.round(performance.now() - t0)} ms`);
       }
       statuses[status] = (statuses[status] ?? 0) + 1;
-      done++;
     }
   };
   await Promise.all(Array.from({ length: clients }, loop));
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
+  return { seconds, latencies, statuses, answers, errors: [...errors] };
+}
+
+export async function runLoad(url: string, clients: number, requests: number, photos: Photo[]): Promise<LoadResult> {
+  const bodies = await multipartBodies(photos);
+  const outcome = await closedLoop<{ timing?: { batch_size: number; preprocess_ms: number } }>(url, clients, requests, (i) => bodies[i % bodies.length]!);
+  const timings = outcome.answers.flatMap((answer) => (answer.timing ? [answer.timing] : []));
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
   return {
     clients,
-    seconds,
-    throughput: latencies.length / seconds,
-    ok: summarize(latencies),
-    statuses,
-    meanBatchSize: mean(batchSizes),
-    meanPreprocessMs: mean(preprocessMs),
+    seconds: outcome.seconds,
+    throughput: outcome.latencies.length / outcome.seconds,
+    ok: summarize(outcome.latencies),
+    statuses: outcome.statuses,
+    meanBatchSize: mean(timings.map((t) => t.batch_size)),
+    meanPreprocessMs: mean(timings.map((t) => t.preprocess_ms)),
   };
 }
 
@@ -145,46 +164,16 @@ export async function runJsonLoad<Answer = unknown>(
   requests: number,
   bodyFor: (i: number) => string,
 ): Promise<LoadResult & { answers: Answer[]; errors: string[] }> {
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-  const answers: Answer[] = [];
-  const errors = new Set<string>();
-  let sent = 0;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-  const started = performance.now();
-  const loop = async () => {
-    while (sent < requests) {
-      const body = bodyFor(sent++);
-      const t0 = performance.now();
-      let status = 'error';
-      try {
-        const res = await post(agent, url, body, 'application/json');
-        const answer = JSON.parse(res.text) as Answer;
-        status = String(res.status);
-        if (res.status === 200) {
-          latencies.push(performance.now() - t0);
-          answers.push(answer);
-        }
-      } catch (error) {
-        // counted as 'error'; the first few distinct reasons are kept
-        const cause = (error as { cause?: unknown }).cause;
-        if (errors.size < 5) errors.add(`${String(error)}${cause ? ` (${String(cause)})` : ''} after ${Math.round(performance.now() - t0)} ms`);
-      }
-      statuses[status] = (statuses[status] ?? 0) + 1;
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, loop));
-  const seconds = (performance.now() - started) / 1000;
-  agent.destroy();
+  const outcome = await closedLoop<Answer>(url, clients, requests, (i) => ({ body: bodyFor(i), contentType: 'application/json' }));
   return {
     clients,
-    seconds,
-    throughput: latencies.length / seconds,
-    ok: summarize(latencies),
-    statuses,
+    seconds: outcome.seconds,
+    throughput: outcome.latencies.length / outcome.seconds,
+    ok: summarize(outcome.latencies),
+    statuses: outcome.statuses,
     meanBatchSize: undefined,
     meanPreprocessMs: undefined,
-    answers,
-    errors: [...errors],
+    answers: outcome.answers,
+    errors: outcome.errors,
   };
 }

@@ -24,6 +24,22 @@ export interface ChildOptions {
   nodeArgs?: string[];
 }
 
+/**
+ * This server (src/server/main.ts) serving `modelDir` as model `id` on free local ports, once
+ * ready; `base` is its HTTP address.
+ */
+export async function startServer(
+  id: string,
+  modelDir: string,
+  extraArgs: string[] = [],
+  options: ChildOptions = {},
+): Promise<{ base: string; server: ChildServer }> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const args = ['--model-dir', `${id}=${modelDir}`, '--port', String(port), '--grpc-port', String(await freePort()), '--host', '127.0.0.1', ...extraArgs];
+  return { base, server: await startChild('src/server/main.ts', args, `${base}/readyz`, options) };
+}
+
 /** Spawns `tsx <script> ...args` and resolves once `readyUrl` answers 200. */
 export async function startChild(script: string, args: string[], readyUrl: string, options: ChildOptions = {}): Promise<ChildServer> {
   const { timeoutMs = 180_000, nodeArgs = [] } = options;

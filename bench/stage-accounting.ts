@@ -10,7 +10,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { monotonicUs, profileStages, type ProfiledThread } from './cpu-profile-stages.js';
+import { monotonicUs, profileStages, SESSION_RUN_STAGE, type ProfiledThread } from './cpu-profile-stages.js';
 import type { ChildServer, ChildOptions } from './processes.js';
 import { cpuByRole, snapshotThreads, THREAD_ROLE_LABEL, type ThreadRole } from './thread-cpu.js';
 
@@ -116,7 +116,7 @@ export function stageTable(cpu: RowCpu, profiled: ProfiledLoad, bareMsPerImage: 
   for (const role of ['main', 'preprocessing'] as const) {
     for (const { stage, fraction } of share(profiled.stages[role])) rows.push({ role, stage, cpuMsPerImage: cpu.server[role] * fraction });
   }
-  const inferenceJs = Object.entries(profiled.stages.inference).filter(([stage]) => stage !== 'session run');
+  const inferenceJs = Object.entries(profiled.stages.inference).filter(([stage]) => stage !== SESSION_RUN_STAGE);
   let inferenceRest = cpu.server.inference;
   for (const [stage, ms] of inferenceJs) {
     const perImage = Math.min(inferenceRest, ms / Math.max(1, profiled.images));

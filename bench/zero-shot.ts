@@ -19,9 +19,9 @@ import { CLIP_B32, CLIP_TINY, ensureClipModel } from '../src/models/generator/in
 import { loadClipTokenizer } from '../src/models/clip/clip-tokenizer.js';
 import { loadImageProcessorConfig, preprocessImage } from '../src/models/image/index.js';
 import { defaultCacheDir } from '../src/server/config.js';
-import { measureBare, type BareResult, type Layout } from './bare-limit.js';
+import { bareRowNear, measureBare, type BareResult, type Layout } from './bare-limit.js';
 import { runJsonLoad } from './load-generator.js';
-import { freePort, startChild, type ChildOptions, type ChildServer } from './processes.js';
+import { freePort, startChild, startServer, type ChildServer } from './processes.js';
 import { cpuDescription } from './report.js';
 import { measureRowCpu, profileLoad, stageTable, type RowCpu } from './stage-accounting.js';
 import { expectedSpeedup, textFlops, visionFlops } from './zero-shot-flops.js';
@@ -143,13 +143,7 @@ async function main(): Promise<void> {
   // 2 + 3. Both servers up at once (an idle one costs nothing), rows interleaved so that the
   // machine's drift over minutes (shared cores) hits ours and naive alike: per label count
   // ours, naive, ours again; ours ÷ naive divides the mean of the two ours rows by the naive row.
-  const startOurs = async (options: ChildOptions = {}) => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const args = ['--model-dir', `${MODEL_ID}=${modelDir}`, '--port', String(port), '--grpc-port', String(await freePort()), '--host', '127.0.0.1'];
-    return { base, server: await startChild('src/server/main.ts', args, `${base}/readyz`, options) };
-  };
-  const { base: oursBase, server: ours } = await startOurs();
+  const { base: oursBase, server: ours } = await startServer(MODEL_ID, modelDir);
   const oursUrl = `${oursBase}/v1/zero-shot`;
   let warmRowCpu: RowCpu | undefined;
   const naivePort = await freePort();
@@ -249,7 +243,7 @@ async function main(): Promise<void> {
   const stageLoad = (requests: number) => runJsonLoad(profiledUrl, CLIENTS, requests, (i) => stageBodies[i % stageBodies.length]!);
   const profiled = await profileLoad(
     async (options) => {
-      const { base, server } = await startOurs(options);
+      const { base, server } = await startServer(MODEL_ID, modelDir, [], options);
       profiledUrl = `${base}/v1/zero-shot`;
       return server;
     },
@@ -335,9 +329,7 @@ async function main(): Promise<void> {
 /** The stage table of the warm 10-label row, beside the bare vision tower at the batch size that row ran. */
 function stagesFor(bare: BareResult[], layout: Layout, rows: ZeroShotRow[], cpu: RowCpu, profiled: ZeroShotBenchResult['stages']['profiled']) {
   const row = rows.find((r) => r.labels === LABEL_COUNTS[0] && r.clients === CLIENTS)!;
-  const batch = row.meanBatchFromMetrics ?? 1;
-  const sameLayout = bare.filter((b) => b.instances === layout.instances && b.threads === layout.threads);
-  const bareRow = sameLayout.reduce((a, b) => (Math.abs(b.batchSize - batch) < Math.abs(a.batchSize - batch) ? b : a));
+  const bareRow = bareRowNear(bare, layout, row.meanBatchFromMetrics ?? 1);
   return { bare: bareRow, cpu, profiled, table: stageTable(cpu, profiled, bareRow.cpuMsPerImage) };
 }
 
