@@ -16,9 +16,16 @@ export interface FamilyLoadOptions {
   onWorkerReplaced?: () => void;
 }
 
-/** The family's worker pool: `sessions` (name → ONNX file) in each of the layout's instances. */
-export function createFamilyPool(options: FamilyLoadOptions, sessions: Record<string, string>): Promise<WorkerPool> {
+/**
+ * The family's worker pool: `sessions` (name → ONNX file) in each of the layout's instances,
+ * with `extraOutputs` (name → tensors) added as graph outputs.
+ */
+export function createFamilyPool(
+  options: FamilyLoadOptions,
+  sessions: Record<string, string>,
+  extraOutputs?: Record<string, readonly string[]>,
+): Promise<WorkerPool> {
   // Picked one by one: callers pass whole model specs, whose other fields are not the pool's.
   const { instances, intraOpThreads, providers, requireProvider, allowSpinning, logger, onWorkerReplaced } = options;
-  return WorkerPool.create({ sessions, instances, intraOpThreads, providers, requireProvider, allowSpinning, logger, onWorkerReplaced });
+  return WorkerPool.create({ sessions, extraOutputs, instances, intraOpThreads, providers, requireProvider, allowSpinning, logger, onWorkerReplaced });
 }

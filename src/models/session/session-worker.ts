@@ -4,7 +4,9 @@
  * `session.run()` blocks the thread it runs on, so it must never run on the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { readModelWithOutputs } from '../onnx/model-with-outputs.js';
 import { nameThread, THREAD_NAMES } from '../../thread-name.js';
 import { providerAttempts, type ExecutionProvider } from './execution-providers.js';
 import { transferablesOf, type NamedTensors, type TensorData, type TensorType } from './tensor.js';
@@ -41,14 +43,25 @@ async function createSessions(): Promise<{ sessions: Sessions; provider: Executi
     const sessions: Sessions = {};
     try {
       for (const [name, modelPath] of Object.entries(options.sessions)) {
-        sessions[name] = await ort.InferenceSession.create(modelPath, {
+        const extraOutputs = options.extraOutputs?.[name] ?? [];
+        const sessionOptions: ort.InferenceSession.SessionOptions = {
           executionProviders: [provider],
           intraOpNumThreads: options.intraOpThreads,
           interOpNumThreads: 1,
           executionMode: 'sequential',
           graphOptimizationLevel: 'all',
-          extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
-        });
+          extra: {
+            session: {
+              intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' },
+              // From bytes, external weights (model.onnx_data) are found relative to this folder.
+              model_external_initializers_file_folder_path: path.dirname(modelPath),
+            },
+          },
+        };
+        sessions[name] =
+          extraOutputs.length === 0
+            ? await ort.InferenceSession.create(modelPath, sessionOptions)
+            : await ort.InferenceSession.create(await readModelWithOutputs(modelPath, extraOutputs), sessionOptions);
       }
       return { sessions, provider, fallbacks };
     } catch (error) {

@@ -10,6 +10,11 @@ import type { NamedTensors, TensorType } from './tensor.js';
 export interface SessionWorkerOptions {
   /** Session name → ONNX file, e.g. `{ model: '/m/onnx/model.onnx' }`. */
   sessions: Record<string, string>;
+  /**
+   * Session name → intermediate tensors to add as graph outputs at load (e.g. attention
+   * probabilities). A run still computes and copies only the outputs it names.
+   */
+  extraOutputs?: Record<string, readonly string[]>;
   intraOpThreads: number;
   providers: ExecutionProvider[];
   /** Fail instead of falling back to CPU when the first provider cannot be created. */

@@ -2,6 +2,8 @@
  * Loads a ViT image classifier from a Hugging Face ONNX folder: configs, then one session per
  * worker, checked against the ViT contract.
  */
+import type { AttentionTaps, AttentionUnavailableError } from '../attention/attention-taps.js';
+import { readAttentionTaps, tapOutputs } from '../attention/read-attention-taps.js';
 import { checkContract } from '../contract.js';
 import { createFamilyPool, type FamilyLoadOptions } from '../family-load-options.js';
 import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
@@ -9,7 +11,6 @@ import type { ImageProcessorSettings } from '../image/index.js';
 import type { WorkerPool } from '../session/worker-pool.js';
 import { parseVitConfig } from './vit-config.js';
 import { VIT_CONTRACT } from './vit-contract.js';
-
 
 /** The pool's one session: the classifier graph `onnx/model.onnx`. */
 export const VIT_SESSION = 'model';
@@ -20,6 +21,8 @@ export interface VitModel {
   image: ImageProcessorSettings;
   /** One item's pixel_values shape: [3, height, width]. */
   itemDims: [number, number, number];
+  /** Where the attention maps are read (added as graph outputs), or why they cannot be. */
+  attention: AttentionTaps | AttentionUnavailableError;
   pool: WorkerPool;
 }
 
@@ -28,7 +31,9 @@ export async function loadVitModel(options: FamilyLoadOptions): Promise<VitModel
   const config = parseVitConfig(await readJsonFile(dir, 'config.json'), `${dir}/config.json`);
   const { image, itemDims } = await loadFolderImageProcessor(dir, true);
 
-  const pool = await createFamilyPool(options, { [VIT_SESSION]: onnxFile(dir, 'model', options.variant) });
+  const file = onnxFile(dir, 'model', options.variant);
+  const attention = await readAttentionTaps(file, `model ${dir}`, config.numLayers);
+  const pool = await createFamilyPool(options, { [VIT_SESSION]: file }, { [VIT_SESSION]: tapOutputs(attention) });
   try {
     const session = pool.session(VIT_SESSION);
     checkContract(VIT_CONTRACT, session, `model ${dir}`);
@@ -43,5 +48,5 @@ export async function loadVitModel(options: FamilyLoadOptions): Promise<VitModel
     await pool.close();
     throw error;
   }
-  return { labels: config.labels, randomWeights: config.randomWeights, image, itemDims, pool };
+  return { labels: config.labels, randomWeights: config.randomWeights, image, itemDims, attention, pool };
 }

@@ -1,0 +1,84 @@
+/**
+ * Reads an ONNX model's graph structure (its nodes, inputs and outputs) without decoding the
+ * weights: the protobuf is walked field by field and the initializers are skipped, so a 346 MB
+ * ViT-B/16 is summarised in milliseconds. Graph edits (adding outputs) are decided on this.
+ *
+ *   const summary = readGraphSummary(await readFile('onnx/model.onnx'));
+ *   summary.nodes.filter((n) => n.opType === 'Softmax').map((n) => n.outputs[0]);
+ */
+import onnxProto from 'onnx-proto';
+import protobuf from 'protobufjs/minimal.js';
+
+const { onnx } = onnxProto;
+
+/** One node, as much as graph edits need. */
+export interface NodeSummary {
+  name: string;
+  opType: string;
+  /** '' for the default ONNX domain, e.g. 'com.microsoft' for onnxruntime's contrib ops. */
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+}
+
+export interface GraphSummary {
+  /** In graph order (ONNX requires a topological order). */
+  nodes: NodeSummary[];
+  inputs: string[];
+  outputs: string[];
+}
+
+/** Field numbers from onnx.proto. */
+const MODEL_GRAPH = 7;
+const GRAPH_NODE = 1;
+const GRAPH_INPUT = 11;
+const GRAPH_OUTPUT = 12;
+const LENGTH_DELIMITED = 2;
+
+/**
+ * Summarises the main graph of a serialised `ModelProto`. Several `graph` fields (which protobuf
+ * merges, e.g. after outputs were appended) are read as one graph.
+ */
+export function readGraphSummary(bytes: Uint8Array): GraphSummary {
+  const summary: GraphSummary = { nodes: [], inputs: [], outputs: [] };
+  const reader = protobuf.Reader.create(bytes);
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === MODEL_GRAPH && (tag & 7) === LENGTH_DELIMITED) {
+      const length = reader.uint32();
+      readGraph(reader, reader.pos + length, summary);
+    } else {
+      reader.skipType(tag & 7);
+    }
+  }
+  return summary;
+}
+
+function readGraph(reader: protobuf.Reader, end: number, summary: GraphSummary): void {
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    if ((tag & 7) !== LENGTH_DELIMITED || ![GRAPH_NODE, GRAPH_INPUT, GRAPH_OUTPUT].includes(field)) {
+      reader.skipType(tag & 7); // initializers (field 5) and the rest: skipped, never decoded
+      continue;
+    }
+    const length = reader.uint32();
+    if (field === GRAPH_NODE) {
+      const node = onnx.NodeProto.decode(reader, length);
+      summary.nodes.push({ name: node.name, opType: node.opType, domain: node.domain, inputs: node.input, outputs: node.output });
+    } else {
+      const value = onnx.ValueInfoProto.decode(reader, length);
+      (field === GRAPH_INPUT ? summary.inputs : summary.outputs).push(value.name);
+    }
+  }
+}
+
+/**
+ * Bytes that, appended to a serialised `ModelProto`, add `names` as graph outputs: protobuf
+ * merges a repeated `graph` field into the first and concatenates its lists, so a 346 MB model
+ * gains outputs without being decoded or re-encoded. The outputs carry no type (onnxruntime
+ * infers it).
+ */
+export function graphOutputsSuffix(names: readonly string[]): Uint8Array {
+  return onnx.ModelProto.encode({ graph: { output: names.map((name) => ({ name })) } }).finish();
+}
