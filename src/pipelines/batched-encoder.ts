@@ -30,41 +30,51 @@ export interface EncodedRow {
 const SPARE_BATCHES = 8;
 
 /**
- * Stacks items into one batch tensor, runs it on an idle instance and splits the output rows.
- * The batch buffer comes back from the worker after the run and is reused by a later batch of
- * the same size.
+ * Stacks fixed-shape items into one batch tensor for `io.inputName`, reusing the buffers of
+ * earlier batches of the same size (given back through `onFeedsReturned` after a run).
  */
-export function encoderRunBatch(pool: Pick<WorkerPool, 'run'>, io: EncoderIo): RunBatch<Float32Array, EncodedRow> {
+export function batchStacker(io: Pick<EncoderIo, 'inputName' | 'itemDims'>) {
   const itemSize = elementCount(io.itemDims);
   const spare = new BufferRecycler(SPARE_BATCHES);
-  const recycle = (feeds: NamedTensors) => {
-    const returned = feeds[io.inputName];
-    if (returned) spare.give(returned.data);
+  return {
+    stack(items: readonly Float32Array[]): NamedTensors {
+      const values = items.length * itemSize;
+      const reused = spare.take(values * Float32Array.BYTES_PER_ELEMENT);
+      const batch = reused ? new Float32Array(reused) : new Float32Array(values);
+      items.forEach((item, i) => {
+        if (item.length !== itemSize) throw new ApiError('internal', `item ${i} has ${item.length} values, expected ${itemSize}`);
+        batch.set(item, i * itemSize);
+      });
+      return { [io.inputName]: { type: 'float32', dims: [items.length, ...io.itemDims], data: batch } };
+    },
+    onFeedsReturned(feeds: NamedTensors): void {
+      const returned = feeds[io.inputName];
+      if (returned) spare.give(returned.data);
+    },
   };
+}
+
+/** An output of a batch run, checked: float32 with one row per item. */
+export function batchOutput(outputs: NamedTensors, name: string, batchSize: number): { data: Float32Array; rowDims: number[]; rowSize: number } {
+  const output = outputs[name];
+  if (!output || !(output.data instanceof Float32Array) || output.dims[0] !== batchSize) {
+    throw new ApiError('internal', `the model returned no float32 '${name}' with batch ${batchSize}`);
+  }
+  const rowDims = output.dims.slice(1);
+  return { data: output.data, rowDims, rowSize: elementCount(rowDims) };
+}
+
+/** Stacks items into one batch tensor, runs it on an idle instance and splits the output rows. */
+export function encoderRunBatch(pool: Pick<WorkerPool, 'run'>, io: EncoderIo): RunBatch<Float32Array, EncodedRow> {
+  const stacker = batchStacker(io);
   return async (items) => {
-    const values = items.length * itemSize;
-    const reused = spare.take(values * Float32Array.BYTES_PER_ELEMENT);
-    const batch = reused ? new Float32Array(reused) : new Float32Array(values);
-    items.forEach((item, i) => {
-      if (item.length !== itemSize) throw new ApiError('internal', `item ${i} has ${item.length} values, expected ${itemSize}`);
-      batch.set(item, i * itemSize);
-    });
+    const feeds = stacker.stack(items);
     const started = performance.now();
-    const outputs = await pool.run(
-      io.session,
-      { [io.inputName]: { type: 'float32', dims: [items.length, ...io.itemDims], data: batch } },
-      [io.outputName],
-      { onFeedsReturned: recycle },
-    );
+    const outputs = await pool.run(io.session, feeds, [io.outputName], { onFeedsReturned: stacker.onFeedsReturned });
     const inferenceMs = performance.now() - started;
-    const output = outputs[io.outputName];
-    if (!output || !(output.data instanceof Float32Array) || output.dims[0] !== items.length) {
-      throw new ApiError('internal', `the model returned no float32 '${io.outputName}' with batch ${items.length}`);
-    }
-    const rowDims = output.dims.slice(1);
-    const rowSize = elementCount(rowDims);
+    const { data, rowDims, rowSize } = batchOutput(outputs, io.outputName, items.length);
     return items.map((_, i) => ({
-      row: output.data.slice(i * rowSize, (i + 1) * rowSize) as Float32Array,
+      row: data.slice(i * rowSize, (i + 1) * rowSize),
       dims: rowDims,
       batchSize: items.length,
       inferenceMs,

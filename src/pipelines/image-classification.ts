@@ -61,6 +61,16 @@ export interface ImageClassifierDeps {
   batcher: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
 }
 
+/** Softmax over the logits, the `k` best with their labels (HF's pipeline clamps k to the labels; so do we). */
+export function topPredictions(logits: Float32Array, labels: readonly string[], k: number): Prediction[] {
+  const probabilities = softmax(logits);
+  return topK(probabilities, Math.min(k, labels.length)).map((index) => ({
+    label: labels[index] ?? `LABEL_${index}`,
+    score: probabilities[index]!,
+    index,
+  }));
+}
+
 export function createImageClassifier(deps: ImageClassifierDeps): ImageClassifier {
   const { labels, image, preprocessor, batcher } = deps;
   return {
@@ -71,13 +81,7 @@ export function createImageClassifier(deps: ImageClassifierDeps): ImageClassifie
       const preprocessMs = performance.now() - started;
       const result = await batcher.submit(pixelValues, options);
       preprocessor.recycle(pixelValues); // the batch copied it and has run
-      const probabilities = softmax(result.row);
-      // HF's pipeline clamps top_k to the number of labels; so do we.
-      const predictions = topK(probabilities, Math.min(input.topK, labels.length)).map((index) => ({
-        label: labels[index] ?? `LABEL_${index}`,
-        score: probabilities[index]!,
-        index,
-      }));
+      const predictions = topPredictions(result.row, labels, input.topK);
       const totalMs = performance.now() - started;
       return {
         predictions,

@@ -5,6 +5,8 @@
  * shape; what a task does lives in its handler and its service.
  */
 import type { Logger } from 'pino';
+import type { AttentionUnavailableError } from '../models/attention/attention-taps.js';
+import type { AttentionExplainer } from './attention/attention-explainer.js';
 import type { Dtype } from '../models/dtypes.js';
 import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { ExecutionProvider } from '../models/session/execution-providers.js';
@@ -40,7 +42,7 @@ export interface ModelSpec {
 export interface LoadDeps {
   logger?: Logger;
   /** The server's shared image preprocessing pool. */
-  preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle'>;
+  preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle' | 'renderHeatmap'>;
   /** Batcher callbacks for one component of this model, e.g. its metrics. */
   batcherEvents?: (component: string) => BatcherEvents;
   /** Bytes the model's text-embedding cache may hold (CLIP), and its metrics. */
@@ -50,9 +52,9 @@ export interface LoadDeps {
 }
 
 /** One session of a model and the batcher in front of it (items: pixel values, token ids, ...). */
-export interface ServedComponent<I> {
+export interface ServedComponent<I, R = EncodedRow> {
   readonly name: string;
-  readonly batcher: Batcher<I, EncodedRow>;
+  readonly batcher: Batcher<I, R>;
   readonly maxQueueSize: number;
 }
 
@@ -79,6 +81,8 @@ export interface LoadedModel<H = unknown> {
   handler: H;
   /** By component name (`model` for a ViT; `text_model` and `vision_model` for CLIP). */
   components: Record<string, ComponentHandle>;
+  /** Attention maps of the model's image encoder, or why it has none to read (a fused export). */
+  attention?: AttentionExplainer | AttentionUnavailableError;
   /** Task-specific fields for `/v1/models` (e.g. `num_labels`). */
   describe(): Record<string, unknown>;
   pool: WorkerPool;
@@ -93,20 +97,20 @@ export interface LoadedModel<H = unknown> {
  * instance (so no request pays first-run costs), then a batcher goes in front of it. Its health
  * probe is the warm-up item.
  */
-export async function warmedComponent<I>(
+export async function warmedComponent<I, R = EncodedRow>(
   name: string,
-  runBatch: RunBatch<I, EncodedRow>,
+  runBatch: RunBatch<I, R>,
   warmupItem: () => I,
   spec: ModelSpec,
   deps: LoadDeps,
   batching: ComponentBatching = spec,
-): Promise<ServedComponent<I>> {
+): Promise<ServedComponent<I, R>> {
   const signal = new AbortController().signal;
   for (const batchSize of new Set([1, batching.maxBatchSize])) {
     const items = Array.from({ length: batchSize }, warmupItem);
     await Promise.all(Array.from({ length: spec.instances }, () => runBatch(items, signal)));
   }
-  const batcher = new Batcher<I, EncodedRow>({
+  const batcher = new Batcher<I, R>({
     runBatch,
     maxBatchSize: batching.maxBatchSize,
     maxQueueDelayMs: spec.maxQueueDelayMs,

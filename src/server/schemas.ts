@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { ApiError, clip } from '../errors.js';
+import { COLORMAPS } from '../models/image/heatmap-overlay.js';
+import { ATTENTION_METHODS } from '../pipelines/attention/attention-explainer.js';
 
 /** Integers that may arrive as strings (multipart fields, query strings). */
 const intField = (min: number, max: number) =>
@@ -19,6 +21,50 @@ export const classifyRequestSchema = z
   .transform((r) => ({ image: r.image, topK: r.top_k ?? 5, model: r.model, timeoutMs: r.timeout_ms }));
 
 export type ClassifyRequest = z.output<typeof classifyRequestSchema>;
+
+/** Booleans that may arrive as strings (multipart fields). */
+const boolField = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
+/** Numbers that may arrive as strings (multipart fields). */
+const numberField = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().min(min).max(max));
+
+/** `heads`: mean, max, all, or a head's index (a string of digits from a form). */
+const headsField = z.preprocess(
+  (v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
+  z.union([z.enum(['mean', 'max', 'all']), z.number().int().min(0).max(4095)], { message: "heads is 'mean', 'max', 'all' or a head index" }),
+);
+
+export const attentionRequestSchema = z
+  .strictObject({
+    image: z.instanceof(Uint8Array, { message: 'image is required' }),
+    method: z.enum(ATTENTION_METHODS).default('cls'),
+    layer: intField(-4096, 4095).optional(),
+    start_layer: intField(-4096, 4095).optional(),
+    heads: headsField.optional(),
+    format: z.enum(['png', 'json', 'both']).default('png'),
+    colormap: z.enum(COLORMAPS).default('jet'),
+    alpha: numberField(0, 1).default(0.5),
+    classify: boolField.optional(),
+    top_k: intField(1, 1000).optional(),
+    model: z.string().min(1).max(200).optional(),
+    timeout_ms: intField(1, 3_600_000).optional(),
+  })
+  .transform((r) => ({
+    image: r.image,
+    method: r.method,
+    layer: r.layer,
+    startLayer: r.start_layer,
+    heads: r.heads,
+    format: r.format,
+    style: { colormap: r.colormap, alpha: r.alpha },
+    classify: r.classify ?? false,
+    topK: r.top_k ?? 5,
+    model: r.model,
+    timeoutMs: r.timeout_ms,
+  }));
+
+export type AttentionRequest = z.output<typeof attentionRequestSchema>;
 
 /** A list that may arrive as an array, one string (one multipart field), or a JSON array in a string. */
 function listField(value: unknown): unknown {
@@ -44,7 +90,6 @@ const jsonField = (value: unknown): unknown => {
   }
 };
 
-const boolField = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 const withLabel = z.string().max(1000).refine((t) => t.includes('{label}'), 'must contain {label}');
 
 export const zeroShotRequestSchema = z

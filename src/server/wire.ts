@@ -2,7 +2,8 @@
  * Response shapes on the wire (snake_case), shared by the HTTP JSON and the gRPC messages so
  * the two transports cannot drift apart.
  */
-import type { ClassifyResult } from '../pipelines/image-classification.js';
+import type { ExplainResult } from '../pipelines/attention/attention-explainer.js';
+import type { ClassifyResult, Prediction } from '../pipelines/image-classification.js';
 import type { ZeroShotResult } from '../pipelines/zero-shot.js';
 import type { GapStats } from '../pipelines/alignment/gap.js';
 import type { AlignmentRecord, AlignmentStore } from './alignment-store.js';
@@ -132,4 +133,65 @@ export function modelList(registry: ModelRegistry) {
       },
     };
   });
+}
+
+/** The attention answer both transports start from; each shapes `maps` and `png` its own way. */
+export function attentionResponse(
+  modelId: string,
+  format: 'png' | 'json' | 'both',
+  result: ExplainResult,
+  predictions: Prediction[] | undefined,
+  randomWeights: boolean,
+) {
+  const { timing, grid, region } = result;
+  return {
+    model: modelId,
+    method: result.method,
+    layer: result.layer,
+    heads: result.heads ?? null,
+    format,
+    grid: { rows: grid.rows, cols: grid.cols, patch_size: grid.patchSize, special_tokens: grid.specialTokens },
+    maps: result.maps,
+    input_size: result.input,
+    image_size: result.photo,
+    region: { x: round(region.x), y: round(region.y), width: round(region.width), height: round(region.height) },
+    ...(predictions && { predictions }),
+    png: result.png,
+    timing: {
+      preprocess_ms: round(timing.preprocessMs),
+      queue_ms: round(timing.queueMs),
+      inference_ms: round(timing.inferenceMs),
+      render_ms: round(timing.renderMs),
+      total_ms: round(timing.totalMs),
+      batch_size: timing.batchSize,
+    },
+    random_weights: randomWeights,
+  };
+}
+
+export type AttentionAnswer = ReturnType<typeof attentionResponse>;
+
+/** HTTP JSON: each map as rows of the grid (what numpy.array() takes), the PNG as base64 with `both`. */
+export function attentionJson(answer: AttentionAnswer) {
+  const { maps, png, format: _format, ...rest } = answer;
+  const { cols } = answer.grid;
+  return {
+    ...rest,
+    maps: maps.map((map) => ({
+      ...(map.head !== undefined && { head: map.head }),
+      values: Array.from({ length: answer.grid.rows }, (_, r) => Array.from(map.values.subarray(r * cols, (r + 1) * cols))),
+    })),
+    ...(png && { png_base64: Buffer.from(png).toString('base64') }),
+  };
+}
+
+/** The gRPC message: maps as flat rows × cols floats, heads as text, the PNG as bytes. */
+export function attentionMessage(answer: AttentionAnswer) {
+  const { maps, png, format: _format, heads, ...rest } = answer;
+  return {
+    ...rest,
+    heads: heads === null ? '' : String(heads),
+    maps: maps.map((map) => ({ head: map.head === undefined ? '' : String(map.head), values: Array.from(map.values) })),
+    png: png ?? new Uint8Array(),
+  };
 }

@@ -54,10 +54,11 @@ describe('health and readiness', () => {
 
       release();
       await server.loaded;
-      // Warm-up: batch 1 and the max batch size (4) once on each of the 2 instances, on the
-      // served model's own pool, all finished before the loader resolved and before readiness.
-      assert.equal(runsWhenLoaderResolved, 4, 'four warm-up runs finished before the loader resolved');
-      assert.deepEqual(runs.map((r) => r.batchSize).sort((a, b) => a - b), [1, 1, 4, 4]);
+      // Warm-up: batch 1 and the max batch size (4) once on each of the 2 instances, for plain and
+      // for attention runs, plus one run that measures the attention's shape; all on the served
+      // model's own pool, finished before the loader resolved and before readiness.
+      assert.equal(runsWhenLoaderResolved, 9, 'nine warm-up runs finished before the loader resolved');
+      assert.deepEqual(runs.map((r) => r.batchSize).sort((a, b) => a - b), [1, 1, 1, 1, 1, 4, 4, 4, 4]);
       assert.ok(runs.every((r) => r.pool === servedPool), 'the warm-up ran on the pool that serves the model');
       assert.ok(runs.every((r) => !r.readyWhenDone), 'no warm-up run finished after the server said ready');
       const ready = await request(server.http).get('/readyz').expect(200);

@@ -20,7 +20,12 @@ import type { ImageProcessorSettings } from './image-processor-config.js';
 import { preprocessCost } from './preprocess-cost.js';
 import { BufferRecycler, spansWholeBuffer } from '../buffer-recycler.js';
 import { pixelValuesSize, preprocessRoute, type PreprocessedImage } from './preprocess-image.js';
-import type { PreprocessReply, PreprocessTask } from './preprocess-worker.js';
+import type { HeatmapReply, HeatmapRequest, PreprocessReply, PreprocessTask, WorkerFailure } from './preprocess-worker.js';
+
+/** Preprocessed pixels, and the size of the photo they came from (after EXIF orientation). */
+export interface PooledImage extends PreprocessedImage {
+  source: { width: number; height: number };
+}
 
 /** A server-wide budget of bytes; `acquire` waits (FIFO) and resolves with the release function. */
 export interface MemoryBudget {
@@ -79,13 +84,48 @@ export class PreprocessPool {
    * Errors: `invalid_image`, `payload_too_large` (pixels, resize work, or more than the whole
    * budget), `overloaded` (the budget stayed full), `cancelled`, `deadline_exceeded`.
    */
-  async preprocess(bytes: Uint8Array, settings: ImageProcessorSettings, options: PreprocessCallOptions = {}): Promise<PreprocessedImage> {
-    const { signal, deadlineMs } = options;
-    signal?.throwIfAborted();
+  async preprocess(bytes: Uint8Array, settings: ImageProcessorSettings, options: PreprocessCallOptions = {}): Promise<PooledImage> {
+    options.signal?.throwIfAborted();
     const probe = await probeImage(bytes, this.limits);
     const route = preprocessRoute(probe, settings, this.limits);
     const cost = preprocessCost(probe, route, settings);
-    const release = this.budget ? await this.budget.acquire(cost.bytes, { signal, deadlineMs }) : () => {};
+    const size = pixelValuesSize(route.resizeTo ?? probe, settings);
+    const output = this.spare.take(3 * size.height * size.width * Float32Array.BYTES_PER_ELEMENT);
+    const transferList = output ? [output] : [];
+    if (options.transferImage && spansWholeBuffer(bytes)) transferList.push(bytes.buffer);
+    const reply = await this.runTask<PreprocessReply>(
+      'default',
+      (cancel) => ({ bytes, settings, limits: this.limits, probe, cancel, output }) satisfies PreprocessTask,
+      transferList,
+      cost.bytes,
+      options,
+    );
+    return { pixelValues: reply.pixelValues, height: reply.height, width: reply.width, source: { width: probe.width, height: probe.height } };
+  }
+
+  /**
+   * Draws maps over the photo in `bytes` as a PNG (heatmap-overlay.ts), off the event loop and
+   * within the memory budget. Errors as for `preprocess`.
+   */
+  async renderHeatmap(bytes: Uint8Array, heatmap: HeatmapRequest, options: Omit<PreprocessCallOptions, 'transferImage'> = {}): Promise<Uint8Array> {
+    options.signal?.throwIfAborted();
+    const probe = await probeImage(bytes, this.limits);
+    // The decoded photo, the blended copy, sharp's copy of it and the PNG: 4 RGB images.
+    const cost = 4 * 3 * probe.width * probe.height;
+    const reply = await this.runTask<HeatmapReply>('renderHeatmap', (cancel) => ({ bytes, probe, limits: this.limits, cancel, ...heatmap }), [], cost, options);
+    return reply.png;
+  }
+
+  /** Runs a worker task within the budget, cancelled when the call's signal fires or its deadline passes. */
+  private async runTask<R extends { ok: true }>(
+    name: string,
+    task: (cancel: Int32Array) => object,
+    transferList: ArrayBuffer[],
+    costBytes: number,
+    options: Omit<PreprocessCallOptions, 'transferImage'>,
+  ): Promise<R> {
+    const { signal, deadlineMs } = options;
+    const release = this.budget ? await this.budget.acquire(costBytes, { signal, deadlineMs }) : () => {};
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     let gone: ApiError | undefined;
     const stop = (error: ApiError) => {
@@ -97,18 +137,13 @@ export class PreprocessPool {
     const timer =
       deadlineMs === undefined
         ? undefined
-        : setTimeout(() => stop(new ApiError('deadline_exceeded', 'deadline passed while the image was preprocessed')), Math.max(0, deadlineMs - Date.now()));
+        : setTimeout(() => stop(new ApiError('deadline_exceeded', 'deadline passed while the image was processed')), Math.max(0, deadlineMs - Date.now()));
     try {
       if (signal?.aborted) onAbort();
-      const size = pixelValuesSize(route.resizeTo ?? probe, settings);
-      const output = this.spare.take(3 * size.height * size.width * Float32Array.BYTES_PER_ELEMENT);
-      const task: PreprocessTask = { bytes, settings, limits: this.limits, probe, cancel, output };
-      const transferList = output ? [output] : [];
-      if (options.transferImage && spansWholeBuffer(bytes)) transferList.push(bytes.buffer);
-      const reply = (await this.piscina.run(task, { transferList })) as PreprocessReply;
+      const reply = (await this.piscina.run(task(cancel), { name, transferList })) as R | WorkerFailure;
       if (gone) throw gone;
       if (!reply.ok) throw new ApiError(reply.code, reply.message);
-      return { pixelValues: reply.pixelValues, height: reply.height, width: reply.width };
+      return reply;
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);

@@ -1,11 +1,13 @@
 /**
- * Piscina worker entry: preprocesses one image off the event loop. Errors come back as values
- * (structured cloning drops an ApiError's code), and the pixels are transferred, not copied.
+ * Piscina worker entry: preprocesses one image off the event loop (the default task), or draws
+ * maps over a photo as a PNG (`renderHeatmap`). Errors come back as values (structured cloning
+ * drops an ApiError's code), and pixels and PNGs are transferred, not copied.
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { ApiError, toApiError, type ErrorCode } from '../../errors.js';
 import { nameThread, THREAD_NAMES } from '../../thread-name.js';
-import type { DecodeLimits, ImageProbe } from './decode-image.js';
+import { decodeProbed, type DecodeLimits, type ImageProbe } from './decode-image.js';
+import { renderHeatmapPng, type HeatmapGridShape, type HeatmapRegion, type HeatmapStyle, type LabelledMap } from './heatmap-overlay.js';
 import type { ImageProcessorSettings } from './image-processor-config.js';
 import { preprocessImage } from './preprocess-image.js';
 
@@ -22,9 +24,30 @@ export interface PreprocessTask {
   output?: ArrayBuffer;
 }
 
-export type PreprocessReply =
-  | { ok: true; pixelValues: Float32Array; height: number; width: number }
-  | { ok: false; code: ErrorCode; message: string };
+export interface WorkerFailure {
+  ok: false;
+  code: ErrorCode;
+  message: string;
+}
+
+export type PreprocessReply = { ok: true; pixelValues: Float32Array; height: number; width: number };
+
+/** What to draw over the photo (see heatmap-overlay.ts). */
+export interface HeatmapRequest {
+  maps: LabelledMap[];
+  grid: HeatmapGridShape;
+  region: HeatmapRegion;
+  style: HeatmapStyle;
+}
+
+export interface HeatmapTask extends HeatmapRequest {
+  bytes: Uint8Array;
+  probe: ImageProbe;
+  limits: DecodeLimits;
+  cancel: Int32Array;
+}
+
+export type HeatmapReply = { ok: true; png: Uint8Array };
 
 function cancellation(flag: Int32Array) {
   return {
@@ -42,13 +65,31 @@ export default async function preprocessTask(task: PreprocessTask): Promise<unkn
       signal,
       output: task.output,
     });
-    const reply: PreprocessReply = { ok: true, pixelValues, height, width };
-    // A custom movable: the reply is the value, the pixels' buffer its transfer list.
-    return move({ [transferableSymbol]: [pixelValues.buffer], [valueSymbol]: reply } as Parameters<typeof move>[0]);
+    return movable({ ok: true, pixelValues, height, width } satisfies PreprocessReply, pixelValues.buffer);
   } catch (error) {
-    // A RangeError (an allocation too large for a typed array) is the image's size, not a bug.
-    const apiError = error instanceof RangeError ? new ApiError('payload_too_large', 'the image is too large to preprocess') : toApiError(error);
-    const reply: PreprocessReply = { ok: false, code: apiError.code, message: apiError.message };
-    return reply;
+    return failure(error);
   }
+}
+
+export async function renderHeatmap(task: HeatmapTask): Promise<unknown> {
+  try {
+    const signal = cancellation(task.cancel);
+    const photo = await decodeProbed(task.bytes, task.probe, task.limits);
+    signal.throwIfAborted();
+    const png = new Uint8Array(await renderHeatmapPng(photo, task.maps, task.grid, task.region, task.style));
+    return movable({ ok: true, png } satisfies HeatmapReply, png.buffer);
+  } catch (error) {
+    return failure(error);
+  }
+}
+
+/** A custom movable: the reply is the value, `buffer` its transfer list. */
+function movable(reply: object, buffer: ArrayBufferLike): unknown {
+  return move({ [transferableSymbol]: [buffer], [valueSymbol]: reply } as Parameters<typeof move>[0]);
+}
+
+function failure(error: unknown): WorkerFailure {
+  // A RangeError (an allocation too large for a typed array) is the image's size, not a bug.
+  const apiError = error instanceof RangeError ? new ApiError('payload_too_large', 'the image is too large to process') : toApiError(error);
+  return { ok: false, code: apiError.code, message: apiError.message };
 }

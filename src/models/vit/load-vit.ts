@@ -21,6 +21,8 @@ export interface VitModel {
   image: ImageProcessorSettings;
   /** One item's pixel_values shape: [3, height, width]. */
   itemDims: [number, number, number];
+  /** config.json's patch size, when given. */
+  patchSize: number | undefined;
   /** Where the attention maps are read (added as graph outputs), or why they cannot be. */
   attention: AttentionTaps | AttentionUnavailableError;
   pool: WorkerPool;
@@ -48,5 +50,5 @@ export async function loadVitModel(options: FamilyLoadOptions): Promise<VitModel
     await pool.close();
     throw error;
   }
-  return { labels: config.labels, randomWeights: config.randomWeights, image, itemDims, attention, pool };
+  return { labels: config.labels, randomWeights: config.randomWeights, image, itemDims, patchSize: config.patchSize, attention, pool };
 }

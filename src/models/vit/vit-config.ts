@@ -6,6 +6,7 @@ const vitConfigSchema = z.looseObject({
   id2label: z.record(z.string(), z.string()).optional(),
   num_labels: z.number().int().min(1).optional(),
   num_hidden_layers: z.number().int().min(1).optional(),
+  patch_size: z.number().int().min(1).optional(),
   /** Written by our test-model generator: the answers come from random weights. */
   _generated: z.looseObject({ random_weights: z.boolean() }).optional(),
 });
@@ -15,6 +16,7 @@ export interface VitConfig {
   randomWeights: boolean;
   /** Encoder layers, when config.json says (it checks the attention maps' Softmax count). */
   numLayers?: number;
+  patchSize?: number;
 }
 
 /** Labels in index order from id2label (HF's default names LABEL_i where it is absent). */
@@ -26,5 +28,5 @@ export function parseVitConfig(raw: unknown, source: string): VitConfig {
   const count = Math.max(config.num_labels ?? 0, Object.keys(id2label).length);
   if (count === 0) throw new Error(`${source} has neither id2label nor num_labels: cannot name the classes`);
   const labels = Array.from({ length: count }, (_, index) => id2label[String(index)] ?? `LABEL_${index}`);
-  return { labels, randomWeights: config._generated?.random_weights ?? false, numLayers: config.num_hidden_layers };
+  return { labels, randomWeights: config._generated?.random_weights ?? false, numLayers: config.num_hidden_layers, patchSize: config.patch_size };
 }

@@ -74,7 +74,8 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
       let leave: (() => void) | undefined;
       try {
         leave = deps.admission.enter(service.task, { client: peerAddress(call.getPeer()), onShutdown: (error) => answer(error) });
-        answer(null, await service.run(deps.services, toRaw(withoutSyntheticOneofs(call.request)), context));
+        const result = await service.run(deps.services, toRaw(withoutSyntheticOneofs(call.request)), context);
+        answer(null, service.grpc?.answer ? service.grpc.answer(result) : result);
       } catch (error) {
         answer(error);
       } finally {

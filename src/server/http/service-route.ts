@@ -8,6 +8,11 @@ export function serviceRoute(service: TaskService, deps: ServiceDeps, defaultTim
     res.locals.call = call; // the access log and metrics read the resolved model from it
     const answer = await service.run(deps, res.locals.rawRequest, call);
     if (res.headersSent) return; // answered meanwhile (a shutdown's 503)
+    const binary = service.http.binary?.(answer);
+    if (binary) {
+      res.set(binary.headers ?? {}).type(binary.contentType).send(Buffer.from(binary.body.buffer, binary.body.byteOffset, binary.body.byteLength));
+      return;
+    }
     res.json(service.http.answer ? service.http.answer(answer) : answer);
   };
 }

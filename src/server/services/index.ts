@@ -1,5 +1,6 @@
 /** Every task's service, as the transports serve them: one row per task. */
 import { alignmentFitService } from './alignment-service.js';
+import { attentionService } from './attention-service.js';
 import { classifyService } from './classify-service.js';
 import { embeddingsService } from './embeddings-service.js';
 import type { TaskService } from './task-service.js';
@@ -10,6 +11,7 @@ export const TASK_SERVICES: readonly TaskService[] = [
   zeroShotService as TaskService,
   embeddingsService as TaskService,
   alignmentFitService as TaskService,
+  attentionService as TaskService,
 ];
 
 export type { CallContext, ServiceDeps, TaskService } from './task-service.js';

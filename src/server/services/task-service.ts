@@ -44,10 +44,24 @@ export interface TaskService<Answer extends object = object> {
     multipart?: { files: number; fields: number };
     /** More values than the JSON guard's default (a route that takes embeddings as numbers). */
     maxJsonValues?: number;
+    /** The JSON answer (default: the service's answer as it is). */
     answer?(answer: Answer): object;
+    /** A non-JSON answer (an image), when the request asked for one; undefined sends JSON. */
+    binary?(answer: Answer): HttpBinary | undefined;
   };
   /** The unary RPC of multimodal.v1.InferenceService, and its message as the raw request (none: HTTP only). */
-  grpc?: { method: string; request(message: Record<string, unknown>): unknown };
+  grpc?: {
+    method: string;
+    request(message: Record<string, unknown>): unknown;
+    /** The reply message (default: the service's answer as it is). */
+    answer?(answer: Answer): object;
+  };
+}
+
+export interface HttpBinary {
+  contentType: string;
+  body: Uint8Array;
+  headers?: Record<string, string>;
 }
 
 const RANDOM_WEIGHTS_NOTICE = 'this model has random weights (demo): its labels mean nothing';
