@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Dtype } from './dtypes.js';
+import type { GraphAdditions } from './onnx/graph-summary.js';
 import type { ExecutionProvider } from './session/execution-providers.js';
 import { WorkerPool } from './session/worker-pool.js';
 
@@ -18,14 +19,14 @@ export interface FamilyLoadOptions {
 
 /**
  * The family's worker pool: `sessions` (name → ONNX file) in each of the layout's instances,
- * with `extraOutputs` (name → tensors) added as graph outputs.
+ * with `graphAdditions` (name → nodes and outputs) added to their graphs.
  */
 export function createFamilyPool(
   options: FamilyLoadOptions,
   sessions: Record<string, string>,
-  extraOutputs?: Record<string, readonly string[]>,
+  graphAdditions?: Record<string, GraphAdditions>,
 ): Promise<WorkerPool> {
   // Picked one by one: callers pass whole model specs, whose other fields are not the pool's.
   const { instances, intraOpThreads, providers, requireProvider, allowSpinning, logger, onWorkerReplaced } = options;
-  return WorkerPool.create({ sessions, extraOutputs, instances, intraOpThreads, providers, requireProvider, allowSpinning, logger, onWorkerReplaced });
+  return WorkerPool.create({ sessions, graphAdditions, instances, intraOpThreads, providers, requireProvider, allowSpinning, logger, onWorkerReplaced });
 }

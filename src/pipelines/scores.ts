@@ -35,3 +35,10 @@ export function topK(values: ArrayLike<number>, k: number): number[] {
   }
   return best;
 }
+
+/** The dot product of two vectors of the same length (a cosine, for normalised ones). */
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < a.length; i++) total += a[i]! * b[i]!;
+  return total;
+}

@@ -4,7 +4,11 @@
  * ensemble asks for many at once) and a `vision_model` component, the embedding cache, and the
  * zero-shot pipeline over them.
  */
+import { AttentionUnavailableError } from '../models/attention/attention-taps.js';
 import { CLIP_TEXT_SESSION, CLIP_VISION_SESSION, loadClipModel } from '../models/clip/load-clip.js';
+import { attentionComponent, ATTENTION_COMPONENT } from './attention/attention-component.js';
+import { createLabelLocalizer } from './attention/label-localizer.js';
+import type { EncoderIo } from './batched-encoder.js';
 import { EmbeddingCache } from './embedding-cache.js';
 import { closeModel, encoderComponent, logFallbacks, warmedComponent, type LoadDeps, type LoadedModel, type ModelSpec } from './served-model.js';
 import { InstanceSlots } from './instance-slots.js';
@@ -42,33 +46,63 @@ export async function loadZeroShot(spec: ModelSpec, deps: LoadDeps): Promise<Loa
       deps,
       { maxBatchSize: Math.max(spec.maxBatchSize, TEXT_BATCH), maxQueueSize: spec.maxQueueSize * TEXT_QUEUE_PER_IMAGE_SLOT, slots },
     );
-    const vision = await encoderComponent(
-      clip.pool,
-      { session: CLIP_VISION_SESSION, inputName: 'pixel_values', itemDims: clip.imageDims, outputName: 'image_embeds' },
-      spec,
-      deps,
-      { ...spec, slots },
-    );
+    const visionIo: EncoderIo = { session: CLIP_VISION_SESSION, inputName: 'pixel_values', itemDims: clip.imageDims, outputName: 'image_embeds' };
+    const vision = await encoderComponent(clip.pool, visionIo, spec, deps, { ...spec, slots });
+    const { taps, patchEmbeds } = clip.visionAttention;
+    const explain =
+      taps instanceof AttentionUnavailableError
+        ? undefined
+        : await attentionComponent(
+            {
+              pool: clip.pool,
+              io: visionIo,
+              taps,
+              image: clip.image,
+              preprocessor: deps.preprocessor,
+              slots,
+              patchSize: clip.visionPatchSize,
+              extraTaps: typeof patchEmbeds === 'string' ? [patchEmbeds] : [],
+            },
+            spec,
+            deps,
+          );
+    if (taps instanceof AttentionUnavailableError) logger?.warn({ reason: taps.message }, 'attention maps unavailable for this model');
     const warmupSeconds = (performance.now() - warmupStarted) / 1000;
-    const components = { [CLIP_TEXT_SESSION]: text, [CLIP_VISION_SESSION]: vision };
+    const components = { [CLIP_TEXT_SESSION]: text, [CLIP_VISION_SESSION]: vision, ...(explain && { [ATTENTION_COMPONENT]: explain.component }) };
     const cache = new EmbeddingCache<CachedPrompt>({ maxBytes: deps.embeddingCacheBytes ?? 64 * 1024 * 1024, ...deps.embeddingCacheEvents });
     const logitScale = spec.logitScale ?? DEFAULT_LOGIT_SCALE;
+    const pipeline = createClipPipeline({
+      modelId: spec.id,
+      tokenizer: clip.tokenizer,
+      image: clip.image,
+      preprocessor: deps.preprocessor,
+      textBatcher: text.batcher,
+      visionBatcher: vision.batcher,
+      cache,
+      logitScale,
+      dim: clip.projectionDim,
+    });
+    const localizer =
+      explain && typeof patchEmbeds === 'string'
+        ? createLabelLocalizer({
+            clip: pipeline,
+            batcher: explain.component.batcher,
+            patchTap: patchEmbeds,
+            grid: explain.explainer.grid,
+            image: clip.image,
+            preprocessor: deps.preprocessor,
+            logitScale,
+          })
+        : patchEmbeds instanceof AttentionUnavailableError
+          ? patchEmbeds
+          : (taps as AttentionUnavailableError);
     return {
       family: 'clip',
       provider: clip.pool.provider,
       randomWeights: clip.randomWeights,
-      handler: createClipPipeline({
-        modelId: spec.id,
-        tokenizer: clip.tokenizer,
-        image: clip.image,
-        preprocessor: deps.preprocessor,
-        textBatcher: text.batcher,
-        visionBatcher: vision.batcher,
-        cache,
-        logitScale,
-        dim: clip.projectionDim,
-      }),
+      handler: { ...pipeline, localizer },
       components,
+      attention: explain?.explainer ?? (taps as AttentionUnavailableError),
       describe: () => ({ embedding_dim: clip.projectionDim, logit_scale: logitScale }),
       pool: clip.pool,
       loadSeconds,

@@ -10,7 +10,9 @@
  *   // result.images[0].predictions → [{ label: 'cat', score: 0.93 }, { label: 'dog', score: 0.07 }]
  */
 import { ApiError } from '../errors.js';
+import type { AttentionUnavailableError } from '../models/attention/attention-taps.js';
 import type { ImageProcessorSettings } from '../models/image/index.js';
+import type { LabelLocalizer } from './attention/label-localizer.js';
 import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { ClipTokenizer } from '../models/clip/clip-tokenizer.js';
 import type { EncodedRow } from './batched-encoder.js';
@@ -18,7 +20,7 @@ import type { Batcher } from './batcher.js';
 import type { EmbeddingCache } from './embedding-cache.js';
 import type { CallOptions } from './image-classification.js';
 import { inCallScope } from './call-scope.js';
-import { softmax, topK } from './scores.js';
+import { dot, softmax, topK } from './scores.js';
 import { meanOfNormalised, normalise, promptCount, promptsFor, type PromptRequest } from './zero-shot-prompts.js';
 
 export interface ZeroShotInput extends PromptRequest {
@@ -81,6 +83,8 @@ export interface LabelEmbeddings {
 export interface ClipPipeline {
   /** Dimensions of the embeddings (the projection). */
   readonly dim: number;
+  /** Where each label is in an image, when the vision tower's patch embeddings could be exposed, or why not. */
+  readonly localizer?: LabelLocalizer | AttentionUnavailableError;
   /** The labels' embeddings under a prompt strategy, through the cache. `maxPrompts` bounds the prompts. */
   labelEmbeddings(request: PromptRequest & { maxPrompts?: number }, options?: CallOptions): Promise<LabelEmbeddings>;
   zeroShot(input: ZeroShotInput, options?: CallOptions): Promise<ZeroShotResult>;
@@ -179,13 +183,9 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
       );
       const prompts = texts.prompts;
       const labelVectors = texts.vectors;
-      const k = Math.min(input.topK, input.labels.length);
-      const results = images.map(({ vector: raw }) => {
-        const vector = input.alignImage ? input.alignImage(raw) : raw;
-        const cosines = labelVectors.map((label) => dot(label, vector));
-        const scores: ArrayLike<number> = input.multiLabel ? cosines : softmax(cosines.map((c) => c * deps.logitScale));
-        return { predictions: topK(scores, k).map((i) => ({ label: input.labels[i]!, score: scores[i]! })) };
-      });
+      const results = images.map(({ vector: raw }) => ({
+        predictions: scoreLabels(labelVectors, input.alignImage ? input.alignImage(raw) : raw, input, deps.logitScale),
+      }));
       return {
         images: results,
         prompts: input.labels.map((label, i) => ({ label, texts: prompts[i]! })),
@@ -200,6 +200,21 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
       };
     },
   };
+}
+
+/**
+ * One image's labels, best first: softmax(scale · cosine) over the labels, or the cosine itself
+ * with `multiLabel`; the `topK` best (at most every label).
+ */
+export function scoreLabels(
+  labelVectors: readonly Float32Array[],
+  image: Float32Array,
+  request: { labels: readonly string[]; topK: number; multiLabel: boolean },
+  logitScale: number,
+): LabelScore[] {
+  const cosines = labelVectors.map((label) => dot(label, image));
+  const scores: ArrayLike<number> = request.multiLabel ? cosines : softmax(cosines.map((c) => c * logitScale));
+  return topK(scores, Math.min(request.topK, request.labels.length)).map((i) => ({ label: request.labels[i]!, score: scores[i]! }));
 }
 
 /** `work`, or `cancelled` / `deadline_exceeded` as soon as the caller's signal or deadline says so. */
@@ -229,12 +244,6 @@ function whileWanted<T>(work: Promise<T>, { signal, deadlineMs }: CallOptions): 
       },
     );
   });
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let total = 0;
-  for (let i = 0; i < a.length; i++) total += a[i]! * b[i]!;
-  return total;
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

@@ -29,6 +29,13 @@ const boolField = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? fal
 const numberField = (min: number, max: number) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().min(min).max(max));
 
+/** How a map is drawn over the photo (attention, localisation). */
+const renderFields = {
+  format: z.enum(['png', 'json', 'both']).default('png'),
+  colormap: z.enum(COLORMAPS).default('jet'),
+  alpha: numberField(0, 1).default(0.5),
+};
+
 /** `heads`: mean, max, all, or a head's index (a string of digits from a form). */
 const headsField = z.preprocess(
   (v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
@@ -42,9 +49,7 @@ export const attentionRequestSchema = z
     layer: intField(-4096, 4095).optional(),
     start_layer: intField(-4096, 4095).optional(),
     heads: headsField.optional(),
-    format: z.enum(['png', 'json', 'both']).default('png'),
-    colormap: z.enum(COLORMAPS).default('jet'),
-    alpha: numberField(0, 1).default(0.5),
+    ...renderFields,
     classify: boolField.optional(),
     top_k: intField(1, 1000).optional(),
     model: z.string().min(1).max(200).optional(),
@@ -92,15 +97,20 @@ const jsonField = (value: unknown): unknown => {
 
 const withLabel = z.string().max(1000).refine((t) => t.includes('{label}'), 'must contain {label}');
 
+/** The labels and how they become prompts (zero-shot and localisation). */
+const promptFields = {
+  labels: z.preprocess(listField, z.array(z.string().trim().min(1).max(300)).min(1, 'give at least one label').max(1000, 'at most 1000 labels')),
+  strategy: z.enum(['plain', 'template', 'descriptive', 'ensemble']).default('template'),
+  template: withLabel.optional(),
+  templates: z.preprocess(listField, z.array(withLabel).min(1).max(64)).optional(),
+  descriptions: z.preprocess(jsonField, z.record(z.string(), z.array(z.string().min(1).max(1000)).min(1).max(64))).optional(),
+};
+
 export const zeroShotRequestSchema = z
   .strictObject({
     image: z.instanceof(Uint8Array).optional(),
     images: z.array(z.instanceof(Uint8Array)).min(1).max(16).optional(),
-    labels: z.preprocess(listField, z.array(z.string().trim().min(1).max(300)).min(1, 'give at least one label').max(1000, 'at most 1000 labels')),
-    strategy: z.enum(['plain', 'template', 'descriptive', 'ensemble']).default('template'),
-    template: withLabel.optional(),
-    templates: z.preprocess(listField, z.array(withLabel).min(1).max(64)).optional(),
-    descriptions: z.preprocess(jsonField, z.record(z.string(), z.array(z.string().min(1).max(1000)).min(1).max(64))).optional(),
+    ...promptFields,
     top_k: intField(1, 1000).optional(),
     multi_label: boolField.optional(),
     /** A fitted alignment's name: image embeddings are mapped by it before scoring. */
@@ -125,6 +135,35 @@ export const zeroShotRequestSchema = z
   }));
 
 export type ZeroShotRequest = z.output<typeof zeroShotRequestSchema>;
+
+/** Label localisation: one image, labels as for zero-shot (at most 64: one map each), how to draw. */
+export const localizeRequestSchema = z
+  .strictObject({
+    image: z.instanceof(Uint8Array, { message: 'image is required' }),
+    ...promptFields,
+    labels: z.preprocess(listField, z.array(z.string().trim().min(1).max(300)).min(1, 'give at least one label').max(64, 'at most 64 labels (one map each)')),
+    top_k: intField(1, 1000).optional(),
+    multi_label: boolField.optional(),
+    ...renderFields,
+    model: z.string().min(1).max(200).optional(),
+    timeout_ms: intField(1, 3_600_000).optional(),
+  })
+  .transform((r) => ({
+    image: r.image,
+    labels: r.labels,
+    strategy: r.strategy,
+    template: r.template,
+    templates: r.templates,
+    descriptions: r.descriptions,
+    topK: r.top_k ?? r.labels.length,
+    multiLabel: r.multi_label ?? false,
+    format: r.format,
+    style: { colormap: r.colormap, alpha: r.alpha },
+    model: r.model,
+    timeoutMs: r.timeout_ms,
+  }));
+
+export type LocalizeRequest = z.output<typeof localizeRequestSchema>;
 
 /** Fitting an alignment: labelled examples (images as base64/data URLs, or embeddings) under a prompt strategy. */
 export const alignmentFitSchema = z.strictObject({

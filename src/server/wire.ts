@@ -2,7 +2,10 @@
  * Response shapes on the wire (snake_case), shared by the HTTP JSON and the gRPC messages so
  * the two transports cannot drift apart.
  */
-import type { ExplainResult } from '../pipelines/attention/attention-explainer.js';
+import { AttentionUnavailableError } from '../models/attention/attention-taps.js';
+import type { AttentionExplainer, ExplainResult } from '../pipelines/attention/attention-explainer.js';
+import type { LocalizeResult } from '../pipelines/attention/label-localizer.js';
+import type { PatchGrid, PhotoRegion } from '../pipelines/attention/patch-grid.js';
 import type { ClassifyResult, Prediction } from '../pipelines/image-classification.js';
 import type { ZeroShotResult } from '../pipelines/zero-shot.js';
 import type { GapStats } from '../pipelines/alignment/gap.js';
@@ -109,6 +112,18 @@ export function openAiModelList(registry: ModelRegistry) {
   };
 }
 
+/** What /v1/attention can ask of a model, or why it cannot. */
+function attentionInfo(attention: AttentionExplainer | AttentionUnavailableError) {
+  if (attention instanceof AttentionUnavailableError) return { unavailable: attention.message };
+  const { grid } = attention;
+  return {
+    layers: attention.layers,
+    heads: attention.heads,
+    grid: { rows: grid.rows, cols: grid.cols, patch_size: grid.patchSize, special_tokens: grid.specialTokens },
+    similarity_layers: attention.hiddenStates.flatMap((known, layer) => (known ? [layer] : [])),
+  };
+}
+
 export function modelList(registry: ModelRegistry) {
   return registry.ids.map((id) => {
     const model = registry.get(id)!;
@@ -124,6 +139,7 @@ export function modelList(registry: ModelRegistry) {
       execution_provider: loaded?.provider,
       ...loaded?.describe(),
       random_weights: loaded?.randomWeights,
+      attention: loaded?.attention && attentionInfo(loaded.attention),
       instances: spec?.instances,
       intra_op_threads: spec?.intraOpThreads,
       batching: spec && {
@@ -135,6 +151,19 @@ export function modelList(registry: ModelRegistry) {
   });
 }
 
+/** The patch grid and the part of the photo it covers (attention and localisation answers). */
+function gridWire(grid: PatchGrid, region: PhotoRegion) {
+  return {
+    grid: { rows: grid.rows, cols: grid.cols, patch_size: grid.patchSize, special_tokens: grid.specialTokens },
+    region: { x: round(region.x), y: round(region.y), width: round(region.width), height: round(region.height) },
+  };
+}
+
+/** A map as rows of the grid (what numpy.array() takes). */
+function gridRows(values: Float32Array, grid: { rows: number; cols: number }): number[][] {
+  return Array.from({ length: grid.rows }, (_, r) => Array.from(values.subarray(r * grid.cols, (r + 1) * grid.cols)));
+}
+
 /** The attention answer both transports start from; each shapes `maps` and `png` its own way. */
 export function attentionResponse(
   modelId: string,
@@ -143,18 +172,17 @@ export function attentionResponse(
   predictions: Prediction[] | undefined,
   randomWeights: boolean,
 ) {
-  const { timing, grid, region } = result;
+  const { timing } = result;
   return {
     model: modelId,
     method: result.method,
     layer: result.layer,
     heads: result.heads ?? null,
     format,
-    grid: { rows: grid.rows, cols: grid.cols, patch_size: grid.patchSize, special_tokens: grid.specialTokens },
+    ...gridWire(result.grid, result.region),
     maps: result.maps,
     input_size: result.input,
     image_size: result.photo,
-    region: { x: round(region.x), y: round(region.y), width: round(region.width), height: round(region.height) },
     ...(predictions && { predictions }),
     png: result.png,
     timing: {
@@ -174,13 +202,9 @@ export type AttentionAnswer = ReturnType<typeof attentionResponse>;
 /** HTTP JSON: each map as rows of the grid (what numpy.array() takes), the PNG as base64 with `both`. */
 export function attentionJson(answer: AttentionAnswer) {
   const { maps, png, format: _format, ...rest } = answer;
-  const { cols } = answer.grid;
   return {
     ...rest,
-    maps: maps.map((map) => ({
-      ...(map.head !== undefined && { head: map.head }),
-      values: Array.from({ length: answer.grid.rows }, (_, r) => Array.from(map.values.subarray(r * cols, (r + 1) * cols))),
-    })),
+    maps: maps.map((map) => ({ ...(map.head !== undefined && { head: map.head }), values: gridRows(map.values, answer.grid) })),
     ...(png && { png_base64: Buffer.from(png).toString('base64') }),
   };
 }
@@ -194,4 +218,45 @@ export function attentionMessage(answer: AttentionAnswer) {
     maps: maps.map((map) => ({ head: map.head === undefined ? '' : String(map.head), values: Array.from(map.values) })),
     png: png ?? new Uint8Array(),
   };
+}
+
+/** The localisation answer: image-level scores, and one map of patch cosines per label. */
+export function localizeResponse(modelId: string, format: 'png' | 'json' | 'both', result: LocalizeResult, randomWeights: boolean) {
+  const { timing } = result;
+  return {
+    model: modelId,
+    format,
+    predictions: result.predictions,
+    ...gridWire(result.grid, result.region),
+    maps: result.maps,
+    input_size: result.input,
+    image_size: result.photo,
+    prompts: result.prompts,
+    cache: result.cache,
+    png: result.png,
+    timing: {
+      text_ms: round(timing.textMs),
+      preprocess_ms: round(timing.preprocessMs),
+      inference_ms: round(timing.inferenceMs),
+      render_ms: round(timing.renderMs),
+      total_ms: round(timing.totalMs),
+    },
+    random_weights: randomWeights,
+  };
+}
+
+export type LocalizeAnswer = ReturnType<typeof localizeResponse>;
+
+export function localizeJson(answer: LocalizeAnswer) {
+  const { maps, png, format: _format, ...rest } = answer;
+  return {
+    ...rest,
+    maps: maps.map((map) => ({ label: map.label, values: gridRows(map.values, answer.grid) })),
+    ...(png && { png_base64: Buffer.from(png).toString('base64') }),
+  };
+}
+
+export function localizeMessage(answer: LocalizeAnswer) {
+  const { maps, png, format: _format, ...rest } = answer;
+  return { ...rest, maps: maps.map((map) => ({ label: map.label, values: Array.from(map.values) })), png: png ?? new Uint8Array() };
 }

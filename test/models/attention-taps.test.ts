@@ -5,10 +5,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { AttentionUnavailableError, findAttentionTaps } from '../../src/models/attention/attention-taps.js';
-import { readAttentionTaps, tapOutputs } from '../../src/models/attention/read-attention-taps.js';
+import { readAttentionGraph, tapNames } from '../../src/models/attention/attention-graph.js';
 import { buildClipVisionGraph, buildVitGraph, CLIP_TINY, OnnxGraphBuilder, VIT_TINY } from '../../src/models/generator/index.js';
 import { readGraphSummary } from '../../src/models/onnx/graph-summary.js';
-import { readModelWithOutputs } from '../../src/models/onnx/model-with-outputs.js';
+import { readModelWithAdditions } from '../../src/models/onnx/model-with-additions.js';
 
 const S = VIT_TINY.imageSize;
 const TOKENS = (S / VIT_TINY.patchSize) ** 2 + 1;
@@ -50,10 +50,11 @@ describe('attention taps (graph surgery)', () => {
   it('adds them as outputs that the session computes only when asked, leaving logits unchanged', async () => {
     const file = path.join(dir, 'vit.onnx');
     await buildVitGraph(VIT_TINY).save(file);
-    const taps = await readAttentionTaps(file, 'tiny', VIT_TINY.numLayers);
+    const { taps, additions } = await readAttentionGraph(file, 'tiny', { expectedLayers: VIT_TINY.numLayers });
     assert.ok(!(taps instanceof AttentionUnavailableError));
+    assert.deepEqual(additions.outputs, tapNames(taps));
     const plain = await ort.InferenceSession.create(file);
-    const tapped = await ort.InferenceSession.create(await readModelWithOutputs(file, tapOutputs(taps)));
+    const tapped = await ort.InferenceSession.create(await readModelWithAdditions(file, additions));
     assert.deepEqual(tapped.outputNames, ['logits', ...taps.attention, ...(taps.hiddenStates as string[])]);
 
     const feeds = { pixel_values: new ort.Tensor('float32', pixels(2), [2, 3, S, S]) };
@@ -84,11 +85,30 @@ describe('attention taps (graph surgery)', () => {
     const file = path.join(sub, 'model.onnx');
     await buildVitGraph(VIT_TINY).save(file, { externalDataThreshold: 1000 });
     const taps = findAttentionTaps(readGraphSummary(await readFile(file)), 'external');
-    const session = await ort.InferenceSession.create(await readModelWithOutputs(file, taps.attention), {
+    const session = await ort.InferenceSession.create(await readModelWithAdditions(file, { outputs: taps.attention }), {
       extra: { session: { model_external_initializers_file_folder_path: sub } },
     });
     const out = await session.run({ pixel_values: new ort.Tensor('float32', pixels(1), [1, 3, S, S]) }, [taps.attention[0]!]);
     assert.deepEqual(out[taps.attention[0]!]!.dims, [1, VIT_TINY.numHeads, TOKENS, TOKENS]);
+    await session.release();
+  });
+
+  it('projects every token of a CLIP vision tower: the CLS row of patch_embeds is image_embeds', async () => {
+    const file = path.join(dir, 'vision_model.onnx');
+    await buildClipVisionGraph(CLIP_TINY).save(file);
+    const { patchEmbeds, additions } = await readAttentionGraph(file, 'clip', { embedsOutput: 'image_embeds' });
+    assert.equal(patchEmbeds, 'patch_embeds');
+    const session = await ort.InferenceSession.create(await readModelWithAdditions(file, additions));
+    const size = CLIP_TINY.imageSize;
+    const out = await session.run({ pixel_values: new ort.Tensor('float32', pixels(2).subarray(0, 2 * 3 * size * size), [2, 3, size, size]) }, ['image_embeds', 'patch_embeds']);
+    const tokens = (size / CLIP_TINY.patchSize) ** 2 + 1;
+    const dim = CLIP_TINY.projectionDim;
+    assert.deepEqual(out.patch_embeds!.dims, [2, tokens, dim]);
+    const image = out.image_embeds!.data as Float32Array;
+    const patches = out.patch_embeds!.data as Float32Array;
+    for (let b = 0; b < 2; b++) {
+      assertClose(patches.subarray(b * tokens * dim, b * tokens * dim + dim), image.subarray(b * dim, (b + 1) * dim), 1e-4);
+    }
     await session.release();
   });
 

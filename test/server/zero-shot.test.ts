@@ -53,7 +53,8 @@ describe('POST /v1/zero-shot and gRPC ZeroShot on a generated CLIP', () => {
     const clip = models.body.data.find((m: { id: string }) => m.id === 'clip');
     assert.equal(clip.task, 'zero-shot-image-classification');
     assert.equal(clip.state, 'ready');
-    assert.deepEqual(clip.components, ['text_model', 'vision_model']);
+    assert.deepEqual(clip.components, ['text_model', 'vision_model', 'attention']);
+    assert.deepEqual(clip.attention, { layers: 2, heads: 2, grid: { rows: 7, cols: 7, patch_size: 32, special_tokens: 1 }, similarity_layers: [0, 1] });
     assert.equal(clip.logit_scale, 100);
   });
 

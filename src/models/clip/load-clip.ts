@@ -5,6 +5,7 @@
  * The towers give unnormalised embeddings and no logit scale: the pipeline normalises, and the
  * trained scale comes from the catalog or the model's `logit_scale` setting.
  */
+import { readAttentionGraph, type AttentionGraph } from '../attention/attention-graph.js';
 import { checkContract } from '../contract.js';
 import { createFamilyPool, type FamilyLoadOptions } from '../family-load-options.js';
 import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
@@ -28,6 +29,9 @@ export interface ClipModel {
   randomWeights: boolean;
   /** Whether the text tower takes `attention_mask` (the Xenova export does not). */
   textTakesAttentionMask: boolean;
+  /** The vision tower's attention taps and per-token embeddings (added at load), or why not. */
+  visionAttention: AttentionGraph;
+  visionPatchSize: number | undefined;
   pool: WorkerPool;
 }
 
@@ -36,10 +40,16 @@ export async function loadClipModel(options: FamilyLoadOptions): Promise<ClipMod
   const config = parseClipConfig(await readJsonFile(dir, 'config.json'), `${dir}/config.json`);
   const { image, itemDims } = await loadFolderImageProcessor(dir, false);
   const tokenizer = await loadClipTokenizer(dir, config.maxTextTokens);
-  const pool = await createFamilyPool(options, {
-    [CLIP_TEXT_SESSION]: onnxFile(dir, CLIP_TEXT_SESSION, options.variant),
-    [CLIP_VISION_SESSION]: onnxFile(dir, CLIP_VISION_SESSION, options.variant),
+  const visionFile = onnxFile(dir, CLIP_VISION_SESSION, options.variant);
+  const visionAttention = await readAttentionGraph(visionFile, `model ${dir} (${CLIP_VISION_SESSION})`, {
+    expectedLayers: config.visionLayers,
+    embedsOutput: 'image_embeds',
   });
+  const pool = await createFamilyPool(
+    options,
+    { [CLIP_TEXT_SESSION]: onnxFile(dir, CLIP_TEXT_SESSION, options.variant), [CLIP_VISION_SESSION]: visionFile },
+    { [CLIP_VISION_SESSION]: visionAttention.additions },
+  );
   try {
     const text = pool.session(CLIP_TEXT_SESSION);
     const vision = pool.session(CLIP_VISION_SESSION);
@@ -58,6 +68,8 @@ export async function loadClipModel(options: FamilyLoadOptions): Promise<ClipMod
       projectionDim: config.projectionDim,
       randomWeights: config.randomWeights,
       textTakesAttentionMask: text.inputs.some((i) => i.name === 'attention_mask'),
+      visionAttention,
+      visionPatchSize: config.visionPatchSize,
       pool,
     };
   } catch (error) {

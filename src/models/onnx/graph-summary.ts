@@ -19,6 +19,7 @@ export interface NodeSummary {
   domain: string;
   inputs: string[];
   outputs: string[];
+  attributes: onnxProto.onnx.IAttributeProto[];
 }
 
 export interface GraphSummary {
@@ -26,11 +27,21 @@ export interface GraphSummary {
   nodes: NodeSummary[];
   inputs: string[];
   outputs: string[];
+  /** The weights' names (their data is never read). */
+  initializers: Set<string>;
+}
+
+/** What to add to a graph: nodes (after the existing ones) and outputs. */
+export interface GraphAdditions {
+  nodes?: onnxProto.onnx.INodeProto[];
+  outputs: readonly string[];
 }
 
 /** Field numbers from onnx.proto. */
 const MODEL_GRAPH = 7;
 const GRAPH_NODE = 1;
+const GRAPH_INITIALIZER = 5;
+const TENSOR_NAME = 8;
 const GRAPH_INPUT = 11;
 const GRAPH_OUTPUT = 12;
 const LENGTH_DELIMITED = 2;
@@ -40,7 +51,7 @@ const LENGTH_DELIMITED = 2;
  * merges, e.g. after outputs were appended) are read as one graph.
  */
 export function readGraphSummary(bytes: Uint8Array): GraphSummary {
-  const summary: GraphSummary = { nodes: [], inputs: [], outputs: [] };
+  const summary: GraphSummary = { nodes: [], inputs: [], outputs: [], initializers: new Set() };
   const reader = protobuf.Reader.create(bytes);
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
@@ -58,14 +69,16 @@ function readGraph(reader: protobuf.Reader, end: number, summary: GraphSummary):
   while (reader.pos < end) {
     const tag = reader.uint32();
     const field = tag >>> 3;
-    if ((tag & 7) !== LENGTH_DELIMITED || ![GRAPH_NODE, GRAPH_INPUT, GRAPH_OUTPUT].includes(field)) {
-      reader.skipType(tag & 7); // initializers (field 5) and the rest: skipped, never decoded
+    if ((tag & 7) !== LENGTH_DELIMITED || ![GRAPH_NODE, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT].includes(field)) {
+      reader.skipType(tag & 7);
       continue;
     }
     const length = reader.uint32();
-    if (field === GRAPH_NODE) {
+    if (field === GRAPH_INITIALIZER) {
+      summary.initializers.add(readTensorName(reader, reader.pos + length));
+    } else if (field === GRAPH_NODE) {
       const node = onnx.NodeProto.decode(reader, length);
-      summary.nodes.push({ name: node.name, opType: node.opType, domain: node.domain, inputs: node.input, outputs: node.output });
+      summary.nodes.push({ name: node.name, opType: node.opType, domain: node.domain, inputs: node.input, outputs: node.output, attributes: node.attribute });
     } else {
       const value = onnx.ValueInfoProto.decode(reader, length);
       (field === GRAPH_INPUT ? summary.inputs : summary.outputs).push(value.name);
@@ -73,12 +86,23 @@ function readGraph(reader: protobuf.Reader, end: number, summary: GraphSummary):
   }
 }
 
+/** A TensorProto's name, its data skipped (never decoded). */
+function readTensorName(reader: protobuf.Reader, end: number): string {
+  let name = '';
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === TENSOR_NAME && (tag & 7) === LENGTH_DELIMITED) name = reader.string();
+    else reader.skipType(tag & 7);
+  }
+  return name;
+}
+
 /**
- * Bytes that, appended to a serialised `ModelProto`, add `names` as graph outputs: protobuf
- * merges a repeated `graph` field into the first and concatenates its lists, so a 346 MB model
- * gains outputs without being decoded or re-encoded. The outputs carry no type (onnxruntime
- * infers it).
+ * Bytes that, appended to a serialised `ModelProto`, add nodes and graph outputs: protobuf merges
+ * a repeated `graph` field into the first and concatenates its lists, so a 346 MB model gains
+ * them without being decoded or re-encoded. The new nodes come after every existing one (they
+ * may read any tensor); the outputs carry no type (onnxruntime infers it).
  */
-export function graphOutputsSuffix(names: readonly string[]): Uint8Array {
-  return onnx.ModelProto.encode({ graph: { output: names.map((name) => ({ name })) } }).finish();
+export function graphSuffix(additions: GraphAdditions): Uint8Array {
+  return onnx.ModelProto.encode({ graph: { node: additions.nodes ?? [], output: additions.outputs.map((name) => ({ name })) } }).finish();
 }

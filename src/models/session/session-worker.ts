@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { readModelWithOutputs } from '../onnx/model-with-outputs.js';
+import { readModelWithAdditions } from '../onnx/model-with-additions.js';
 import { nameThread, THREAD_NAMES } from '../../thread-name.js';
 import { providerAttempts, type ExecutionProvider } from './execution-providers.js';
 import { transferablesOf, type NamedTensors, type TensorData, type TensorType } from './tensor.js';
@@ -43,7 +43,7 @@ async function createSessions(): Promise<{ sessions: Sessions; provider: Executi
     const sessions: Sessions = {};
     try {
       for (const [name, modelPath] of Object.entries(options.sessions)) {
-        const extraOutputs = options.extraOutputs?.[name] ?? [];
+        const additions = options.graphAdditions?.[name];
         const sessionOptions: ort.InferenceSession.SessionOptions = {
           executionProviders: [provider],
           intraOpNumThreads: options.intraOpThreads,
@@ -59,9 +59,9 @@ async function createSessions(): Promise<{ sessions: Sessions; provider: Executi
           },
         };
         sessions[name] =
-          extraOutputs.length === 0
-            ? await ort.InferenceSession.create(modelPath, sessionOptions)
-            : await ort.InferenceSession.create(await readModelWithOutputs(modelPath, extraOutputs), sessionOptions);
+          additions && (additions.outputs.length > 0 || (additions.nodes?.length ?? 0) > 0)
+            ? await ort.InferenceSession.create(await readModelWithAdditions(modelPath, additions), sessionOptions)
+            : await ort.InferenceSession.create(modelPath, sessionOptions);
       }
       return { sessions, provider, fallbacks };
     } catch (error) {

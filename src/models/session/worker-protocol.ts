@@ -4,6 +4,7 @@
  * execution provider, and each run names the session it is for. Stateful work (a decoder keeping
  * its KV cache in the worker between steps) adds message kinds here.
  */
+import type { GraphAdditions } from '../onnx/graph-summary.js';
 import type { ExecutionProvider } from './execution-providers.js';
 import type { NamedTensors, TensorType } from './tensor.js';
 
@@ -11,10 +12,10 @@ export interface SessionWorkerOptions {
   /** Session name → ONNX file, e.g. `{ model: '/m/onnx/model.onnx' }`. */
   sessions: Record<string, string>;
   /**
-   * Session name → intermediate tensors to add as graph outputs at load (e.g. attention
-   * probabilities). A run still computes and copies only the outputs it names.
+   * Session name → nodes and outputs to add to its graph at load (e.g. attention probabilities
+   * as outputs). A run still computes and copies only what the outputs it names need.
    */
-  extraOutputs?: Record<string, readonly string[]>;
+  graphAdditions?: Record<string, GraphAdditions>;
   intraOpThreads: number;
   providers: ExecutionProvider[];
   /** Fail instead of falling back to CPU when the first provider cannot be created. */

@@ -2,8 +2,8 @@
  * Loads a ViT image classifier from a Hugging Face ONNX folder: configs, then one session per
  * worker, checked against the ViT contract.
  */
+import { readAttentionGraph } from '../attention/attention-graph.js';
 import type { AttentionTaps, AttentionUnavailableError } from '../attention/attention-taps.js';
-import { readAttentionTaps, tapOutputs } from '../attention/read-attention-taps.js';
 import { checkContract } from '../contract.js';
 import { createFamilyPool, type FamilyLoadOptions } from '../family-load-options.js';
 import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
@@ -34,8 +34,8 @@ export async function loadVitModel(options: FamilyLoadOptions): Promise<VitModel
   const { image, itemDims } = await loadFolderImageProcessor(dir, true);
 
   const file = onnxFile(dir, 'model', options.variant);
-  const attention = await readAttentionTaps(file, `model ${dir}`, config.numLayers);
-  const pool = await createFamilyPool(options, { [VIT_SESSION]: file }, { [VIT_SESSION]: tapOutputs(attention) });
+  const { taps: attention, additions } = await readAttentionGraph(file, `model ${dir}`, { expectedLayers: config.numLayers });
+  const pool = await createFamilyPool(options, { [VIT_SESSION]: file }, { [VIT_SESSION]: additions });
   try {
     const session = pool.session(VIT_SESSION);
     checkContract(VIT_CONTRACT, session, `model ${dir}`);

@@ -3,16 +3,12 @@
  * centroid and the centroid of their labels' text embeddings, the mean cosine of each image to
  * its label, and zero-shot accuracy (argmax cosine over the labels).
  */
+import { dot } from '../scores.js';
+
 export interface GapStats {
   centroidDistance: number;
   meanCosine: number;
   accuracy: number;
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let total = 0;
-  for (let i = 0; i < a.length; i++) total += a[i]! * b[i]!;
-  return total;
 }
 
 /** `images` L2-normalised, `labelOf[i]` the index of image i's label in `labels` (normalised too). */

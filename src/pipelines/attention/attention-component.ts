@@ -4,7 +4,7 @@
  * the explainer over it. One run at load measures the attention's heads and tokens.
  */
 import type { AttentionTaps } from '../../models/attention/attention-taps.js';
-import { tapOutputs } from '../../models/attention/read-attention-taps.js';
+import { tapNames } from '../../models/attention/attention-graph.js';
 import type { ImageProcessorSettings } from '../../models/image/index.js';
 import type { PreprocessPool } from '../../models/image/preprocess-pool.js';
 import { elementCount } from '../../models/session/tensor.js';
@@ -29,6 +29,8 @@ export interface AttentionComponentOptions {
   slots: InstanceSlots;
   /** config.json's patch size, when it has one (else found from the token count). */
   patchSize?: number;
+  /** Other outputs the component serves (CLIP's `patch_embeds`), warmed up with the taps. */
+  extraTaps?: readonly string[];
 }
 
 export async function attentionComponent(
@@ -38,7 +40,7 @@ export async function attentionComponent(
 ): Promise<{ component: ServedComponent<TappedItem, TappedRow>; explainer: AttentionExplainer }> {
   const { pool, io, taps, slots } = options;
   const itemSize = elementCount(io.itemDims);
-  const every = tapOutputs(taps);
+  const every = [...tapNames(taps), ...(options.extraTaps ?? [])];
   const component = await warmedComponent<TappedItem, TappedRow>(
     ATTENTION_COMPONENT,
     tappedEncoderRunBatch(pool, io),

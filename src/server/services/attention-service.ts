@@ -10,7 +10,8 @@ import type { Task } from '../../pipelines/tasks.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { attentionRequestSchema, parseRequest } from '../schemas.js';
 import { attentionJson, attentionMessage, attentionResponse, type AttentionAnswer } from '../wire.js';
-import { callOptions, type TaskService } from './task-service.js';
+import type { PhotoRegion } from '../../pipelines/attention/patch-grid.js';
+import { callOptions, type HttpBinary, type TaskService } from './task-service.js';
 
 /** The tasks whose models have an image encoder to explain, in the order a default is picked. */
 const EXPLAINABLE_TASKS: readonly Task[] = ['image-classification', 'zero-shot-image-classification'];
@@ -23,6 +24,21 @@ function resolveExplainable(registry: ModelRegistry, id: string | undefined) {
     throw new ApiError('model_not_found', id === undefined ? 'no model serves attention maps' : `model '${id}' is not served for attention maps (image classifiers and CLIP models are)`);
   }
   return { task, model: registry.resolve(task, id) };
+}
+
+/** The PNG itself for `format: png` (the grid's shape and region in headers); JSON otherwise. */
+export function pngReply(answer: { format: string; png?: Uint8Array | undefined; model: string; grid: { rows: number; cols: number }; region: PhotoRegion }): HttpBinary | undefined {
+  if (answer.format !== 'png' || !answer.png) return undefined;
+  const { grid, region } = answer;
+  return {
+    contentType: 'image/png',
+    body: answer.png,
+    headers: {
+      'X-Model': answer.model,
+      'X-Attention-Grid': `${grid.rows}x${grid.cols}`,
+      'X-Attention-Region': [region.x, region.y, region.width, region.height].join(','),
+    },
+  };
 }
 
 export const attentionService: TaskService<AttentionAnswer> = {
@@ -59,18 +75,7 @@ export const attentionService: TaskService<AttentionAnswer> = {
   http: {
     path: '/v1/attention',
     answer: attentionJson,
-    binary: (answer) =>
-      answer.format === 'png' && answer.png
-        ? {
-            contentType: 'image/png',
-            body: answer.png,
-            headers: {
-              'X-Model': answer.model,
-              'X-Attention-Grid': `${answer.grid.rows}x${answer.grid.cols}`,
-              'X-Attention-Region': [answer.region.x, answer.region.y, answer.region.width, answer.region.height].join(','),
-            },
-          }
-        : undefined,
+    binary: pngReply,
   },
   grpc: {
     method: 'Explain',

@@ -3,6 +3,7 @@ import { alignmentFitService } from './alignment-service.js';
 import { attentionService } from './attention-service.js';
 import { classifyService } from './classify-service.js';
 import { embeddingsService } from './embeddings-service.js';
+import { localizeService } from './localize-service.js';
 import type { TaskService } from './task-service.js';
 import { zeroShotService } from './zero-shot-service.js';
 
@@ -12,6 +13,7 @@ export const TASK_SERVICES: readonly TaskService[] = [
   embeddingsService as TaskService,
   alignmentFitService as TaskService,
   attentionService as TaskService,
+  localizeService as TaskService,
 ];
 
 export type { CallContext, ServiceDeps, TaskService } from './task-service.js';

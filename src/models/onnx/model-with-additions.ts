@@ -1,12 +1,12 @@
 /**
- * A model file's bytes with extra graph outputs appended (see `graphOutputsSuffix`), for
+ * A model file's bytes with nodes and outputs appended (see `graphSuffix`), for
  * `InferenceSession.create(bytes)`. Read in one allocation: the file, then the suffix.
  */
 import { open } from 'node:fs/promises';
-import { graphOutputsSuffix } from './graph-summary.js';
+import { graphSuffix, type GraphAdditions } from './graph-summary.js';
 
-export async function readModelWithOutputs(file: string, outputNames: readonly string[]): Promise<Uint8Array> {
-  const suffix = graphOutputsSuffix(outputNames);
+export async function readModelWithAdditions(file: string, additions: GraphAdditions): Promise<Uint8Array> {
+  const suffix = graphSuffix(additions);
   const handle = await open(file, 'r');
   try {
     const { size } = await handle.stat();
