@@ -51,4 +51,15 @@ describe('a ViT exported by PyTorch (not by our generator)', () => {
     t.diagnostic(`max |server - torch| probability difference: ${maxDiff.toFixed(4)} (PIL vs sharp resize)`);
     assert.ok(maxDiff < 0.03, `probabilities differ by ${maxDiff}`);
   });
+
+  it('serves attention maps: its Softmax and layer outputs found by scope (/blocks.N/), grid from the token count', async () => {
+    const chelsea = await readFile(sharedImage('chelsea.png'));
+    const models = await request(server.http).get('/v1/models').expect(200);
+    const info = models.body.data[0].attention;
+    assert.deepEqual(info, { layers: 2, heads: 4, grid: { rows: 7, cols: 7, patch_size: 32, special_tokens: 1 }, similarity_layers: [0, 1] });
+    for (const method of ['cls', 'rollout', 'similarity']) {
+      const res = await request(server.http).post('/v1/attention').field('method', method).field('format', 'json').attach('image', chelsea, 'c.png').expect(200);
+      assert.equal(res.body.maps[0].values.flat().length, 49, method);
+    }
+  });
 });

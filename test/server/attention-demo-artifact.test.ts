@@ -1,0 +1,71 @@
+/**
+ * The demo server's attention overlay and label maps of a real photo, written to
+ * test-artifacts/ for people to look at (the demo's weights are random: the pictures show what
+ * the server draws and where, not what a trained model sees).
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import request from 'supertest';
+import { demoModels } from '../../src/server/demo-models.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { sharedImage } from '../helpers/shared-dir.js';
+import { testCacheDir } from '../helpers/test-models.js';
+import { quietLogger, testConfig } from '../helpers/test-server.js';
+
+const artifacts = process.env.MMS_TEST_ARTIFACTS ?? path.join(import.meta.dirname, '..', '..', 'test-artifacts');
+
+describe('demo server attention artefacts (test-artifacts/)', () => {
+  let server: RunningServer;
+  let chelsea: Buffer;
+
+  before(async () => {
+    // What `npm run demo` serves (main.ts adds the demo models the same way).
+    const config = testConfig(['--demo', '--cache-dir', path.join(testCacheDir(), 'demo')]);
+    config.models.push(...(await demoModels(config)));
+    server = await startServer(config, quietLogger());
+    await server.loaded;
+    chelsea = await readFile(sharedImage('chelsea.png'));
+    await mkdir(artifacts, { recursive: true });
+  });
+  after(() => server?.close());
+
+  const post = (url: string) =>
+    request(server.http)
+      .post(url)
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      });
+
+  it('writes the ViT demo overlays of chelsea.png (last-layer CLS attention, rollout, per head)', async () => {
+    const photo = await sharp(chelsea).metadata();
+    for (const [name, fields] of [
+      ['attention-cls', {}],
+      ['attention-rollout', { method: 'rollout' }],
+      ['attention-heads', { heads: 'all', colormap: 'inferno' }],
+    ] as const) {
+      let call = post('/v1/attention').field('model', 'vit-demo');
+      for (const [key, value] of Object.entries(fields)) call = call.field(key, value);
+      const res = await call.attach('image', chelsea, 'chelsea.png').expect(200).expect('content-type', 'image/png');
+      const meta = await sharp(res.body as Buffer).metadata();
+      if (name !== 'attention-heads') assert.deepEqual([meta.width, meta.height], [photo.width, photo.height]);
+      await writeFile(path.join(artifacts, `chelsea-${name}.png`), res.body as Buffer);
+    }
+  });
+
+  it('writes the CLIP demo label maps of chelsea.png', async () => {
+    const res = await post('/v1/zero-shot/localize')
+      .field('model', 'clip-demo')
+      .field('labels', 'cat')
+      .field('labels', 'remote control')
+      .attach('image', chelsea, 'chelsea.png')
+      .expect(200)
+      .expect('content-type', 'image/png');
+    await writeFile(path.join(artifacts, 'chelsea-localize.png'), res.body as Buffer);
+  });
+});
