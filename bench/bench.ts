@@ -4,7 +4,8 @@
  *   2. naive: express + a transformers.js pipeline per request (what Node users write today);
  *   3. ours: the server over HTTP at 1, 4 and 16 clients, plus an overload row (429s);
  *   4. where the CPU goes: per-thread CPU of the 16-client row and a profiled re-run split into
- *      stages (stage-accounting.ts), beside the bare session's CPU per image.
+ *      stages (stage-accounting.ts), beside the bare session's CPU per image;
+ *   5. attention maps against plain classification on the same server (attention-rows.ts).
  * Writes JSON + a markdown table to bench/results/ (`--quick`: tiny model, bench/results/quick/).
  * `--stages`: only the bare rows, the 16-client row and the stage table, to iterate on the
  * server's overhead (bench/results/quick/stages.md).
@@ -15,6 +16,7 @@ import path from 'node:path';
 import { ensureVitModel, VIT_BASE, VIT_TINY } from '../src/models/generator/index.js';
 import { loadImageProcessorConfig, preprocessImage } from '../src/models/image/index.js';
 import { defaultCacheDir } from '../src/server/config.js';
+import { measureAttention, type AttentionBench } from './attention-rows.js';
 import { bareRowNear, measureBare, type BareResult, type Layout } from './bare-limit.js';
 import { pollLatency, runLoad, type LoadResult, type Photo } from './load-generator.js';
 import { freePort, startChild, startServer } from './processes.js';
@@ -26,10 +28,10 @@ const quick = process.argv.includes('--quick');
 const stagesOnly = process.argv.includes('--stages');
 const cores = os.availableParallelism();
 const settings = quick
-  ? { spec: VIT_TINY, requests: 24, bareImages: 32, bareSeconds: 1, batchSizes: [1, 4], overloadRequests: 32, profiledRequests: 24 }
+  ? { spec: VIT_TINY, requests: 24, bareImages: 32, bareSeconds: 1, batchSizes: [1, 4], overloadRequests: 32, profiledRequests: 24, attentionRequests: 24 }
   : stagesOnly
-    ? { spec: VIT_BASE, requests: 200, bareImages: 64, bareSeconds: 8, batchSizes: [1, 4], overloadRequests: 0, profiledRequests: 120 }
-    : { spec: VIT_BASE, requests: 200, bareImages: 96, bareSeconds: 10, batchSizes: [1, 2, 4, 8], overloadRequests: 96, profiledRequests: 120 };
+    ? { spec: VIT_BASE, requests: 200, bareImages: 64, bareSeconds: 8, batchSizes: [1, 4], overloadRequests: 0, profiledRequests: 120, attentionRequests: 0 }
+    : { spec: VIT_BASE, requests: 200, bareImages: 96, bareSeconds: 10, batchSizes: [1, 2, 4, 8], overloadRequests: 96, profiledRequests: 120, attentionRequests: 100 };
 const outDir = path.join(import.meta.dirname, 'results', quick || stagesOnly ? 'quick' : '');
 const sharedImages = path.join(process.env.SHARED_DIR ?? path.resolve(import.meta.dirname, '..', '..', 'shared'), 'images');
 const log = (message: string) => console.error(`[bench] ${message}`);
@@ -83,6 +85,7 @@ async function main(): Promise<void> {
   const oursRows: (LoadResult & { polled: boolean; health?: unknown; metrics?: unknown; meanBatchFromMetrics: number })[] = [];
   let oursLayout: Layout;
   let rowCpu: RowCpu | undefined;
+  let attention: AttentionBench | undefined;
   try {
     const listed = (await (await fetch(`${oursBase}/v1/models`)).json()) as { data: { instances: number; intra_op_threads: number }[] };
     oursLayout = { instances: listed.data[0]!.instances, threads: listed.data[0]!.intra_op_threads };
@@ -108,6 +111,8 @@ async function main(): Promise<void> {
       oursRows.push({ ...row, polled, health, metrics, meanBatchFromMetrics: items / batches });
       log(`ours ${clients} clients${polled ? ' (polled)' : ''}: ${row.throughput.toFixed(2)} img/s, p50 ${row.ok.p50.toFixed(0)} ms, p99 ${row.ok.p99.toFixed(0)} ms`);
     }
+    // 5. Attention maps on the same server.
+    if (!stagesOnly) attention = await measureAttention(oursBase, photos, settings.attentionRequests, log);
   } finally {
     await ours.stop();
   }
@@ -192,6 +197,7 @@ async function main(): Promise<void> {
     overload: overloadRow,
     naive: naiveRows,
     stages,
+    attention: attention!,
   };
   await mkdir(outDir, { recursive: true });
   await writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);

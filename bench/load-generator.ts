@@ -7,16 +7,24 @@ import http from 'node:http';
 import { summarize, type LatencySummary } from './stats.js';
 
 /**
- * One POST over a keep-alive agent, the whole answer read as text. node:http rather than fetch:
- * the generator shares the server's cores, and fetch's stream machinery costs it several CPU-ms
- * per request.
+ * One POST over a keep-alive agent, the whole answer read. node:http rather than fetch: the
+ * generator shares the server's cores, and fetch's stream machinery costs it several CPU-ms per
+ * request. A JSON answer comes back parsed; another (a PNG) as its size.
  */
-function post(agent: http.Agent, url: string, body: Uint8Array | string, contentType: string): Promise<{ status: number; text: string }> {
+function post(agent: http.Agent, url: string, body: Uint8Array | string, contentType: string): Promise<{ status: number; answer: unknown }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        const json = (res.headers['content-type'] ?? '').includes('json');
+        try {
+          resolve({ status: res.statusCode ?? 0, answer: json ? JSON.parse(bytes.toString('utf8')) : { bytes: bytes.length } });
+        } catch (error) {
+          reject(error);
+        }
+      });
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -43,13 +51,15 @@ export interface LoadResult {
 }
 
 /**
- * Each photo's multipart body, encoded once: the load generator shares the server's cores, so
- * it should spend as little CPU per request as a client on another machine costs the server.
+ * Each photo's multipart body (with `fields` before the image), encoded once: the load generator
+ * shares the server's cores, so it should spend as little CPU per request as a client on another
+ * machine costs the server.
  */
-async function multipartBodies(photos: Photo[]): Promise<{ body: Uint8Array<ArrayBuffer>; contentType: string }[]> {
+async function multipartBodies(photos: Photo[], fields: Record<string, string>): Promise<{ body: Uint8Array<ArrayBuffer>; contentType: string }[]> {
   return Promise.all(
     photos.map(async (photo) => {
       const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
       form.append('image', new Blob([photo.bytes as Uint8Array<ArrayBuffer>], { type: photo.type }), photo.name);
       const encoded = new Response(form);
       return { body: new Uint8Array(await encoded.arrayBuffer()), contentType: encoded.headers.get('content-type')! };
@@ -88,11 +98,10 @@ async function closedLoop<Answer>(
       let status = 'error';
       try {
         const res = await post(agent, url, body, contentType);
-        const answer = JSON.parse(res.text) as Answer;
         status = String(res.status);
         if (res.status === 200) {
           latencies.push(performance.now() - t0);
-          answers.push(answer);
+          answers.push(res.answer as Answer);
         }
       } catch (error) {
         // counted as 'error'; the first few distinct reasons are kept
@@ -108,8 +117,8 @@ async function closedLoop<Answer>(
   return { seconds, latencies, statuses, answers, errors: [...errors] };
 }
 
-export async function runLoad(url: string, clients: number, requests: number, photos: Photo[]): Promise<LoadResult> {
-  const bodies = await multipartBodies(photos);
+export async function runLoad(url: string, clients: number, requests: number, photos: Photo[], fields: Record<string, string> = {}): Promise<LoadResult> {
+  const bodies = await multipartBodies(photos, fields);
   const outcome = await closedLoop<{ timing?: { batch_size: number; preprocess_ms: number } }>(url, clients, requests, (i) => bodies[i % bodies.length]!);
   const timings = outcome.answers.flatMap((answer) => (answer.timing ? [answer.timing] : []));
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);

@@ -1,6 +1,7 @@
 /** The benchmark's markdown report and the machine it ran on. */
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
+import { attentionMarkdown, type AttentionBench } from './attention-rows.js';
 import type { BareResult, Layout } from './bare-limit.js';
 import type { LoadResult } from './load-generator.js';
 import { stageMarkdown, type ProfiledLoad, type RowCpu, type StageTable } from './stage-accounting.js';
@@ -32,6 +33,7 @@ interface BenchResult {
   overload: LoadResult;
   naive: (LoadResult & { health?: unknown })[];
   stages: { bare: BareResult; cpu: RowCpu; profiled: ProfiledLoad; table: StageTable };
+  attention: AttentionBench;
 }
 
 const ms = (value: number) => `${round(value, 1)}`;
@@ -95,6 +97,7 @@ export function markdownReport(r: BenchResult): string {
     '',
     stageMarkdown(r.stages.table, r.stages.cpu),
     '',
+    attentionMarkdown(r.attention),
     '## Targets',
     '',
     `- ours/limit at 16 clients ≥ 0.93: ${round(ours16.throughput / limit, 3)} — ${check(ours16.throughput / limit >= 0.93)} ` +
