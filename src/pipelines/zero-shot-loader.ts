@@ -93,9 +93,12 @@ export async function loadZeroShot(spec: ModelSpec, deps: LoadDeps): Promise<Loa
             preprocessor: deps.preprocessor,
             logitScale,
           })
-        : patchEmbeds instanceof AttentionUnavailableError
+        : // Localisation runs on the attention component: without it, say why that is missing.
+          patchEmbeds instanceof AttentionUnavailableError
           ? patchEmbeds
-          : (taps as AttentionUnavailableError);
+          : taps instanceof AttentionUnavailableError
+            ? taps
+            : undefined;
     return {
       family: 'clip',
       provider: clip.pool.provider,

@@ -55,7 +55,7 @@ describe('attention taps (graph surgery)', () => {
     assert.deepEqual(additions.outputs, tapNames(taps));
     const plain = await ort.InferenceSession.create(file);
     const tapped = await ort.InferenceSession.create(await readModelWithAdditions(file, additions));
-    assert.deepEqual(tapped.outputNames, ['logits', ...taps.attention, ...(taps.hiddenStates as string[])]);
+    assert.deepEqual(tapped.outputNames, ['logits', ...taps.attention, ...taps.headMeans!, ...(taps.hiddenStates as string[])]);
 
     const feeds = { pixel_values: new ort.Tensor('float32', pixels(2), [2, 3, S, S]) };
     const [expected, onlyLogits, withAttention] = [
@@ -76,6 +76,18 @@ describe('attention taps (graph surgery)', () => {
       for (let j = 0; j < TOKENS; j++) sum += probs[row * TOKENS + j]!;
       assert.ok(Math.abs(sum - 1) < 1e-4, `row ${row} sums to ${sum}`);
     }
+
+    // The head mean added in the graph is the mean of the heads' probabilities.
+    const mean = (await tapped.run(feeds, [taps.headMeans![1]!]))[taps.headMeans![1]!]!;
+    assert.deepEqual(mean.dims, [2, TOKENS, TOKENS]);
+    const square = TOKENS * TOKENS;
+    const expectedMean = Float32Array.from({ length: 2 * square }, (_, i) => {
+      const [b, at] = [Math.floor(i / square), i % square];
+      let total = 0;
+      for (let h = 0; h < VIT_TINY.numHeads; h++) total += probs[(b * VIT_TINY.numHeads + h) * square + at]!;
+      return total / VIT_TINY.numHeads;
+    });
+    assertClose(mean.data as Float32Array, expectedMean, 1e-6);
     await Promise.all([plain.release(), tapped.release()]);
   });
 

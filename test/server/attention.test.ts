@@ -8,9 +8,11 @@ import sharp from 'sharp';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server/server.js';
 import { writeBrightnessVit } from '../helpers/brightness-vit.js';
+import { writeFusedAttentionVit } from '../helpers/fused-vit.js';
 import { inferenceClient, unary } from '../helpers/grpc-client.js';
 import { sharedImage } from '../helpers/shared-dir.js';
-import { tinyVitDir } from '../helpers/test-models.js';
+import { VIT_TINY } from '../../src/models/generator/index.js';
+import { tinyVitDir, vitModelDir } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
 
 /** A binary supertest body as a Buffer. */
@@ -35,11 +37,16 @@ describe('attention maps (POST /v1/attention, gRPC Explain)', () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'mms-attention-'));
-    const [vitProbe, clipProbe] = await Promise.all([
+    const [vitProbe, clipProbe, fused] = await Promise.all([
       writeBrightnessVit(path.join(dir, 'vit-probe'), 'vit'),
       writeBrightnessVit(path.join(dir, 'crop-probe'), 'clip'),
+      writeFusedAttentionVit(path.join(dir, 'fused')),
     ]);
-    server = await startTestServer(['--model-dir', `vit-tiny=${await tinyVitDir()}`, '--model-dir', `vit-probe=${vitProbe}`, '--model-dir', `crop-probe=${clipProbe}`]);
+    server = await startTestServer([
+      ...['--model-dir', `vit-tiny=${await tinyVitDir()}`, '--model-dir', `vit-probe=${vitProbe}`],
+      ...['--model-dir', `crop-probe=${clipProbe}`, '--model-dir', `fused=${fused}`],
+      ...['--model-dir', `vit-384=${await vitModelDir({ ...VIT_TINY, imageSize: 384 })}`],
+    ]);
     chelsea = await readFile(sharedImage('chelsea.png'));
   });
   after(async () => {
@@ -65,6 +72,12 @@ describe('attention maps (POST /v1/attention, gRPC Explain)', () => {
     assert.ok(mass > 0 && mass <= 1 + 1e-5, `CLS attention to the patches sums to ${mass}`);
     assert.equal(res.body.png_base64, undefined);
     assert.equal(res.body.random_weights, true);
+  });
+
+  it('is 24×24 for patch 16 at 384', async () => {
+    const res = await request(server.http).post('/v1/attention').field('model', 'vit-384').field('format', 'json').attach('image', chelsea, 'c.png').expect(200);
+    assert.deepEqual(res.body.grid, { rows: 24, cols: 24, patch_size: 16, special_tokens: 1 });
+    assert.equal(res.body.maps[0].values.flat().length, 576);
   });
 
   it('draws a PNG over the photo at its own size, and a labelled mosaic for every head', async () => {
@@ -150,6 +163,15 @@ describe('attention maps (POST /v1/attention, gRPC Explain)', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('serves a fused-attention model for classification, and says how to export it for attention maps', async () => {
+    await request(server.http).post('/v1/classify').field('model', 'fused').attach('image', chelsea, 'c.png').expect(200);
+    const models = await request(server.http).get('/v1/models').expect(200);
+    const fused = models.body.data.find((m: { id: string }) => m.id === 'fused');
+    assert.match(fused.attention.unavailable, /its attention is fused \(Attention nodes/);
+    const res = await request(server.http).post('/v1/attention').field('model', 'fused').attach('image', chelsea, 'c.png').expect(400);
+    assert.match(res.body.error.message, /model .*fused.*: its attention is fused .*Export it unfused/);
   });
 
   it('answers gRPC Explain with the grid and the PNG', async () => {

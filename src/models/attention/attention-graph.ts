@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { readGraphSummary, type GraphAdditions } from '../onnx/graph-summary.js';
 import { AttentionUnavailableError, findAttentionTaps, type AttentionTaps } from './attention-taps.js';
+import { headMeanNodes } from './head-means.js';
 import { findPatchProjection } from './patch-projection.js';
 
 export interface AttentionGraph {
@@ -34,18 +35,23 @@ function unavailable<T>(find: () => T): T | AttentionUnavailableError {
 
 export async function readAttentionGraph(file: string, modelLabel: string, options: AttentionGraphOptions = {}): Promise<AttentionGraph> {
   const graph = readGraphSummary(await readFile(file));
-  const taps = unavailable(() => findAttentionTaps(graph, modelLabel, options.expectedLayers));
+  const found = unavailable(() => findAttentionTaps(graph, modelLabel, options.expectedLayers));
+  const means = found instanceof AttentionUnavailableError ? undefined : headMeanNodes(found.attention, graph.opset);
+  const taps = found instanceof AttentionUnavailableError ? found : { ...found, headMeans: means!.outputs };
   const projection = options.embedsOutput === undefined ? undefined : unavailable(() => findPatchProjection(graph, options.embedsOutput!, modelLabel));
   const projected = projection instanceof AttentionUnavailableError ? undefined : projection;
   return {
     taps,
     patchEmbeds: projection instanceof AttentionUnavailableError ? projection : projection?.output,
-    additions: { nodes: projected?.nodes, outputs: [...tapNames(taps), ...(projected ? [projected.output] : [])] },
+    additions: {
+      nodes: [...(means?.nodes ?? []), ...(projected?.nodes ?? [])],
+      outputs: [...tapNames(taps), ...(projected ? [projected.output] : [])],
+    },
   };
 }
 
-/** Every tensor the taps read (attention, then the hidden states that were identified). */
+/** Every tensor the taps read (attention, its head means, then the hidden states that were identified). */
 export function tapNames(taps: AttentionTaps | AttentionUnavailableError): string[] {
   if (taps instanceof AttentionUnavailableError) return [];
-  return [...taps.attention, ...taps.hiddenStates.filter((name): name is string => name !== undefined)];
+  return [...taps.attention, ...(taps.headMeans ?? []), ...taps.hiddenStates.filter((name): name is string => name !== undefined)];
 }

@@ -17,6 +17,8 @@ export interface AttentionTaps {
   attention: string[];
   /** Per encoder layer: the hidden states it outputs, or undefined where they could not be told apart. */
   hiddenStates: (string | undefined)[];
+  /** Per encoder layer: its attention averaged over the heads ([batch, tokens, tokens]), when added to the graph. */
+  headMeans?: string[];
 }
 
 /** Ops onnxruntime and exporters use for a fused attention block (no Softmax to read). */

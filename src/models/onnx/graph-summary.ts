@@ -29,6 +29,8 @@ export interface GraphSummary {
   outputs: string[];
   /** The weights' names (their data is never read). */
   initializers: Set<string>;
+  /** The default ONNX domain's opset version (how ops added to the graph must be written). */
+  opset: number;
 }
 
 /** What to add to a graph: nodes (after the existing ones) and outputs. */
@@ -39,6 +41,7 @@ export interface GraphAdditions {
 
 /** Field numbers from onnx.proto. */
 const MODEL_GRAPH = 7;
+const MODEL_OPSET_IMPORT = 8;
 const GRAPH_NODE = 1;
 const GRAPH_INITIALIZER = 5;
 const TENSOR_NAME = 8;
@@ -51,13 +54,16 @@ const LENGTH_DELIMITED = 2;
  * merges, e.g. after outputs were appended) are read as one graph.
  */
 export function readGraphSummary(bytes: Uint8Array): GraphSummary {
-  const summary: GraphSummary = { nodes: [], inputs: [], outputs: [], initializers: new Set() };
+  const summary: GraphSummary = { nodes: [], inputs: [], outputs: [], initializers: new Set(), opset: 0 };
   const reader = protobuf.Reader.create(bytes);
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
     if (tag >>> 3 === MODEL_GRAPH && (tag & 7) === LENGTH_DELIMITED) {
       const length = reader.uint32();
       readGraph(reader, reader.pos + length, summary);
+    } else if (tag >>> 3 === MODEL_OPSET_IMPORT && (tag & 7) === LENGTH_DELIMITED) {
+      const opset = onnx.OperatorSetIdProto.decode(reader, reader.uint32());
+      if (!opset.domain) summary.opset = Number(opset.version);
     } else {
       reader.skipType(tag & 7);
     }

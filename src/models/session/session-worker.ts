@@ -44,24 +44,21 @@ async function createSessions(): Promise<{ sessions: Sessions; provider: Executi
     try {
       for (const [name, modelPath] of Object.entries(options.sessions)) {
         const additions = options.graphAdditions?.[name];
-        const sessionOptions: ort.InferenceSession.SessionOptions = {
+        const sessionOptions = {
           executionProviders: [provider],
           intraOpNumThreads: options.intraOpThreads,
           interOpNumThreads: 1,
-          executionMode: 'sequential',
-          graphOptimizationLevel: 'all',
-          extra: {
-            session: {
-              intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' },
-              // From bytes, external weights (model.onnx_data) are found relative to this folder.
-              model_external_initializers_file_folder_path: path.dirname(modelPath),
-            },
-          },
+          executionMode: 'sequential' as const,
+          graphOptimizationLevel: 'all' as const,
+          extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
         };
-        sessions[name] =
-          additions && (additions.outputs.length > 0 || (additions.nodes?.length ?? 0) > 0)
-            ? await ort.InferenceSession.create(await readModelWithAdditions(modelPath, additions), sessionOptions)
-            : await ort.InferenceSession.create(modelPath, sessionOptions);
+        if (additions && (additions.outputs.length > 0 || (additions.nodes?.length ?? 0) > 0)) {
+          // From bytes, external weights (model.onnx_data) are found relative to this folder.
+          const extra = { session: { ...sessionOptions.extra.session, model_external_initializers_file_folder_path: path.dirname(modelPath) } };
+          sessions[name] = await ort.InferenceSession.create(await readModelWithAdditions(modelPath, additions), { ...sessionOptions, extra });
+        } else {
+          sessions[name] = await ort.InferenceSession.create(modelPath, sessionOptions);
+        }
       }
       return { sessions, provider, fallbacks };
     } catch (error) {

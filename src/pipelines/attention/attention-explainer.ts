@@ -113,17 +113,21 @@ export function createAttentionExplainer(deps: AttentionExplainerDeps): Attentio
     if (typeof heads === 'number' && (heads < 0 || heads >= layout.heads)) {
       throw new ApiError('invalid_request', `head ${heads} is out of range: the model has ${layout.heads} heads (0 to ${layout.heads - 1})`);
     }
+    // The head mean comes from the graph when it was added there: 1/heads of the data.
+    const fromMeans = heads === 'mean' && taps.headMeans !== undefined;
+    const attention = fromMeans ? taps.headMeans! : taps.attention;
+    const tapLayout = fromMeans ? { ...layout, heads: 1 } : layout;
     if (input.method === 'rollout') {
       if (input.layer !== undefined) throw new ApiError('invalid_request', 'rollout takes start_layer, not layer');
       const start = resolveLayer('start_layer', input.startLayer ?? 0, layers);
-      const names = taps.attention.slice(start);
-      return { layer: start, taps: names, maps: (rows) => attentionRollout(names.map((name) => rows.get(name)!.data), layout, heads) };
+      const names = attention.slice(start);
+      return { layer: start, taps: names, maps: (rows) => attentionRollout(names.map((name) => rows.get(name)!.data), tapLayout, heads) };
     }
     if (input.startLayer !== undefined) throw new ApiError('invalid_request', `${input.method} takes layer, not start_layer`);
     const layer = resolveLayer('layer', input.layer ?? -1, layers);
     if (input.method === 'cls') {
-      const name = taps.attention[layer]!;
-      return { layer, taps: [name], maps: (rows) => clsAttention(rows.get(name)!.data, layout, heads) };
+      const name = attention[layer]!;
+      return { layer, taps: [name], maps: (rows) => clsAttention(rows.get(name)!.data, tapLayout, heads) };
     }
     if (input.heads !== undefined) throw new ApiError('invalid_request', 'similarity compares hidden states: heads does not apply');
     const name = taps.hiddenStates[layer];
