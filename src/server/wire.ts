@@ -5,7 +5,7 @@
 import { AttentionUnavailableError } from '../models/attention/attention-taps.js';
 import type { AttentionExplainer, ExplainResult } from '../pipelines/attention/attention-explainer.js';
 import type { LocalizeResult } from '../pipelines/attention/label-localizer.js';
-import type { PatchGrid, PhotoRegion } from '../pipelines/attention/patch-grid.js';
+import type { MapPlacement } from '../pipelines/attention/patch-grid.js';
 import type { ClassifyResult, Prediction } from '../pipelines/image-classification.js';
 import type { ZeroShotResult } from '../pipelines/zero-shot.js';
 import type { GapStats } from '../pipelines/alignment/gap.js';
@@ -151,11 +151,13 @@ export function modelList(registry: ModelRegistry) {
   });
 }
 
-/** The patch grid and the part of the photo it covers (attention and localisation answers). */
-function gridWire(grid: PatchGrid, region: PhotoRegion) {
+/** The patch grid, the sizes and the part of the photo the grid covers (attention and localisation answers). */
+function placementWire({ grid, region, input, photo }: MapPlacement) {
   return {
     grid: { rows: grid.rows, cols: grid.cols, patch_size: grid.patchSize, special_tokens: grid.specialTokens },
     region: { x: round(region.x), y: round(region.y), width: round(region.width), height: round(region.height) },
+    input_size: input,
+    image_size: photo,
   };
 }
 
@@ -179,10 +181,8 @@ export function attentionResponse(
     layer: result.layer,
     heads: result.heads ?? null,
     format,
-    ...gridWire(result.grid, result.region),
+    ...placementWire(result),
     maps: result.maps,
-    input_size: result.input,
-    image_size: result.photo,
     ...(predictions && { predictions }),
     png: result.png,
     timing: {
@@ -227,10 +227,8 @@ export function localizeResponse(modelId: string, format: 'png' | 'json' | 'both
     model: modelId,
     format,
     predictions: result.predictions,
-    ...gridWire(result.grid, result.region),
+    ...placementWire(result),
     maps: result.maps,
-    input_size: result.input,
-    image_size: result.photo,
     prompts: result.prompts,
     cache: result.cache,
     png: result.png,

@@ -17,7 +17,7 @@ import type { Batcher } from '../batcher.js';
 import type { CallOptions } from '../image-classification.js';
 import type { TappedItem, TappedRow } from '../tapped-encoder.js';
 import { attentionRollout, clsAttention, clsSimilarity, type AttentionLayout, type HeadSelection } from './attention-maths.js';
-import { inputRegion, type PatchGrid, type PhotoRegion } from './patch-grid.js';
+import { inputRegion, type MapPlacement, type PatchGrid } from './patch-grid.js';
 
 export const ATTENTION_METHODS = ['cls', 'rollout', 'similarity'] as const;
 export type AttentionMethod = (typeof ATTENTION_METHODS)[number];
@@ -51,20 +51,12 @@ export interface ExplainTiming {
   batchSize: number;
 }
 
-export interface ExplainResult {
+export interface ExplainResult extends MapPlacement {
   method: AttentionMethod;
   /** The layer read (cls, similarity) or the first one multiplied in (rollout), resolved to 0-based. */
   layer: number;
   heads: HeadSelection | undefined;
   maps: AttentionMap[];
-  grid: PatchGrid;
-  /** The model input's size in pixels. */
-  input: { width: number; height: number };
-  /** The photo's size (after EXIF orientation). */
-  photo: { width: number; height: number };
-  /** The part of the photo the grid covers. */
-  region: PhotoRegion;
-  png?: Uint8Array;
   /** The encoder's output row from the same run (a ViT's logits). */
   output: Float32Array;
   timing: ExplainTiming;

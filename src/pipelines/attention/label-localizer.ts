@@ -18,7 +18,7 @@ import { dot } from '../scores.js';
 import type { TappedItem, TappedRow } from '../tapped-encoder.js';
 import { normalise, type PromptRequest } from '../zero-shot-prompts.js';
 import { scoreLabels, type ClipPipeline, type LabelScore } from '../zero-shot.js';
-import { inputRegion, type PatchGrid, type PhotoRegion } from './patch-grid.js';
+import { inputRegion, type MapPlacement, type PatchGrid } from './patch-grid.js';
 
 export interface LocalizeInput extends PromptRequest {
   image: Uint8Array;
@@ -35,15 +35,10 @@ export interface LabelMap {
   values: Float32Array;
 }
 
-export interface LocalizeResult {
+export interface LocalizeResult extends MapPlacement {
   predictions: LabelScore[];
   /** One per label, in the request's order. */
   maps: LabelMap[];
-  grid: PatchGrid;
-  input: { width: number; height: number };
-  photo: { width: number; height: number };
-  region: PhotoRegion;
-  png?: Uint8Array;
   prompts: { label: string; texts: string[] }[];
   cache: { hits: number; misses: number };
   timing: { textMs: number; preprocessMs: number; inferenceMs: number; renderMs: number; totalMs: number };

@@ -23,6 +23,18 @@ export interface PhotoRegion {
   height: number;
 }
 
+/** Where a map's grid lies: on the model input, and on the photo (with the PNG drawn over it, if asked). */
+export interface MapPlacement {
+  grid: PatchGrid;
+  /** The model input's size in pixels. */
+  input: { width: number; height: number };
+  /** The photo's size (after EXIF orientation). */
+  photo: { width: number; height: number };
+  /** The part of the photo the grid covers. */
+  region: PhotoRegion;
+  png?: Uint8Array;
+}
+
 /**
  * The grid for `tokens` tokens over an input of `height`×`width`: from the patch size when the
  * config gives it, else the square patch that leaves one or two special tokens.

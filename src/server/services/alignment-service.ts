@@ -12,7 +12,7 @@ import { normalise } from '../../pipelines/zero-shot-prompts.js';
 import type { AlignmentRecord, AlignmentStore } from '../alignment-store.js';
 import { alignmentFitSchema, imageBytesFromString, parseRequest } from '../schemas.js';
 import { alignmentResponse } from '../wire.js';
-import { callOptions, type TaskService } from './task-service.js';
+import { callOptions, promptFieldsFromMessage, type TaskService } from './task-service.js';
 
 /** Indices 0..n-1 in a seeded random order. */
 function shuffled(n: number, seed: number): number[] {
@@ -115,7 +115,6 @@ export const alignmentFitService: TaskService<AlignmentAnswer> = {
     method: 'FitAlignment',
     // proto3: empty image bytes / embedding / templates / descriptions mean absent.
     request: ({ examples, templates, descriptions, ...rest }) => {
-      const texts = descriptions as Record<string, { texts?: string[] }> | undefined;
       return {
         ...rest,
         examples: ((examples as Array<{ image?: Uint8Array; embedding?: number[]; label?: string }> | undefined) ?? []).map((e) => ({
@@ -123,8 +122,7 @@ export const alignmentFitService: TaskService<AlignmentAnswer> = {
           ...(e.image && e.image.length > 0 ? { image: e.image } : {}),
           ...(e.embedding && e.embedding.length > 0 ? { embedding: e.embedding } : {}),
         })),
-        ...(Array.isArray(templates) && templates.length > 0 ? { templates } : {}),
-        ...(texts && Object.keys(texts).length > 0 ? { descriptions: Object.fromEntries(Object.entries(texts).map(([label, d]) => [label, d.texts ?? []])) } : {}),
+        ...promptFieldsFromMessage(templates, descriptions),
       };
     },
   },

@@ -8,7 +8,7 @@ import { AttentionUnavailableError } from '../../models/attention/attention-taps
 import { localizeRequestSchema, parseRequest } from '../schemas.js';
 import { localizeJson, localizeMessage, localizeResponse, type LocalizeAnswer } from '../wire.js';
 import { pngReply } from './attention-service.js';
-import { callOptions, type TaskService } from './task-service.js';
+import { callOptions, promptFieldsFromMessage, type TaskService } from './task-service.js';
 
 export const localizeService: TaskService<LocalizeAnswer> = {
   task: 'zero-shot-image-classification',
@@ -32,15 +32,7 @@ export const localizeService: TaskService<LocalizeAnswer> = {
   http: { path: '/v1/zero-shot/localize', multipart: { files: 1, fields: 200 }, answer: localizeJson, binary: pngReply },
   grpc: {
     method: 'Localize',
-    request: ({ image, templates, descriptions, ...rest }) => {
-      const texts = descriptions as Record<string, { texts?: string[] }> | undefined;
-      return {
-        ...rest,
-        image: image ?? new Uint8Array(),
-        ...(Array.isArray(templates) && templates.length > 0 ? { templates } : {}),
-        ...(texts && Object.keys(texts).length > 0 ? { descriptions: Object.fromEntries(Object.entries(texts).map(([label, d]) => [label, d.texts ?? []])) } : {}),
-      };
-    },
+    request: ({ image, templates, descriptions, ...rest }) => ({ ...rest, image: image ?? new Uint8Array(), ...promptFieldsFromMessage(templates, descriptions) }),
     answer: localizeMessage,
   },
 };

@@ -81,6 +81,19 @@ export function callOptions(call: CallContext, timeoutMs: number | undefined): {
   return { signal: call.signal, deadlineMs, transferImage: true };
 }
 
+/**
+ * A gRPC message's `templates` and `descriptions` as the raw request takes them: proto3 cannot
+ * tell an empty repeated field or map from an absent one, so empty means absent; each label's
+ * `Descriptions` message becomes its list of texts.
+ */
+export function promptFieldsFromMessage(templates: unknown, descriptions: unknown): { templates?: unknown; descriptions?: Record<string, string[]> } {
+  const texts = descriptions as Record<string, { texts?: string[] }> | undefined;
+  return {
+    ...(Array.isArray(templates) && templates.length > 0 ? { templates } : {}),
+    ...(texts && Object.keys(texts).length > 0 ? { descriptions: Object.fromEntries(Object.entries(texts).map(([label, d]) => [label, d.texts ?? []])) } : {}),
+  };
+}
+
 /** A call context before the model is known. */
 export function newCallContext(signal: AbortSignal, deadlineMs: number): CallContext {
   return { signal, deadlineMs, labels: { model: 'unknown', variant: 'unknown' } };

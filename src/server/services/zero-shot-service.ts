@@ -6,7 +6,7 @@ import { ApiError } from '../../errors.js';
 import { parseRequest, zeroShotRequestSchema } from '../schemas.js';
 import { zeroShotResponse } from '../wire.js';
 import { alignmentFor } from './alignment-service.js';
-import { callOptions, withRandomWeightsNotice, type TaskService } from './task-service.js';
+import { callOptions, promptFieldsFromMessage, withRandomWeightsNotice, type TaskService } from './task-service.js';
 
 export type ZeroShotAnswer = ReturnType<typeof zeroShotResponse>;
 
@@ -35,13 +35,11 @@ export const zeroShotService: TaskService<ZeroShotAnswer> = {
     request: ({ image, images, descriptions, templates, ...rest }) => {
       const many = Array.isArray(images) && images.length > 0;
       const one = image instanceof Uint8Array && image.length > 0;
-      const texts = descriptions as Record<string, { texts?: string[] }> | undefined;
       return {
         ...rest,
         ...(many ? { images } : {}),
         ...(one || !many ? { image: image ?? new Uint8Array() } : {}),
-        ...(Array.isArray(templates) && templates.length > 0 ? { templates } : {}),
-        ...(texts && Object.keys(texts).length > 0 ? { descriptions: Object.fromEntries(Object.entries(texts).map(([label, d]) => [label, d.texts ?? []])) } : {}),
+        ...promptFieldsFromMessage(templates, descriptions),
       };
     },
   },
