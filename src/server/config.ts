@@ -126,10 +126,9 @@ function modelDirEntry(spec: string): Partial<ModelEntry> {
   return { ...(id ? { id } : {}), dir };
 }
 
-/** The served id: the given one, else the catalog id or folder name, tagged with a non-default dtype (`id:q8`). */
+/** The served id: the given one, else the catalog id or folder name; tagged with a non-default dtype (`id:q8`). */
 function entryId(entry: Partial<ModelEntry>): string {
-  if (entry.id) return entry.id;
-  const base = entry.catalog ?? path.basename(path.resolve(entry.dir ?? '.'));
+  const base = entry.id ?? entry.catalog ?? path.basename(path.resolve(entry.dir ?? '.'));
   return taggedId(base, dtypeOf(entry.variant ?? DEFAULT_DTYPE) ?? DEFAULT_DTYPE);
 }
 

@@ -1,7 +1,8 @@
 /**
  * `--demo`: random-weight models made by the generator, so the whole server runs offline on a
  * fresh machine: a ViT with DeiT-Tiny dimensions (classification) and a small CLIP (zero-shot),
- * big enough that batching and latency are visible.
+ * big enough that batching and latency are visible; each also as its q8 variant (`vit-demo:q8`,
+ * `clip-demo:q8`: the generator writes the quantised files beside the fp32 ones).
  * Flags and environment apply to them as to any other model.
  */
 import path from 'node:path';
@@ -11,8 +12,11 @@ import { modelSettings, type ModelSettings, type ServerConfig } from './config.j
 export async function demoModels(config: ServerConfig): Promise<ModelSettings[]> {
   const cacheDir = path.join(config.cacheDir, 'generated');
   const [vit, clip] = await Promise.all([ensureVitModel(VIT_DEMO, { cacheDir }), ensureClipModel(CLIP_DEMO, { cacheDir })]);
-  return [
-    modelSettings({ id: 'vit-demo', dir: vit }, config.modelOverrides, config.fileDefaults),
-    modelSettings({ id: 'clip-demo', dir: clip }, config.modelOverrides, config.fileDefaults),
+  const entries = [
+    { id: 'vit-demo', dir: vit },
+    { id: 'clip-demo', dir: clip },
+    { id: 'vit-demo', dir: vit, variant: 'q8' as const },
+    { id: 'clip-demo', dir: clip, variant: 'q8' as const },
   ];
+  return entries.map((entry) => modelSettings(entry, config.modelOverrides, config.fileDefaults));
 }

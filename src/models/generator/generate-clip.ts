@@ -5,6 +5,7 @@
  *   <dir>/tokenizer.json, tokenizer_config.json, special_tokens_map.json
  *   <dir>/onnx/text_model.onnx     input_ids -> text_embeds, last_hidden_state
  *   <dir>/onnx/vision_model.onnx   pixel_values -> image_embeds, last_hidden_state
+ *   <dir>/onnx/{text,vision}_model_quantized.onnx   the towers' q8 variants (quantize-dynamic.ts)
  *   <dir>/onnx/model.onnx          input_ids, pixel_values, attention_mask -> logits_per_image, ...
  *   (each + <file>_data if its weights pass 2 GB)
  *
@@ -15,6 +16,7 @@ import path from 'node:path';
 import { buildClipCombinedGraph, buildClipTextGraph, buildClipVisionGraph, clipConfigJson, clipPreprocessorJson, clipVocabSize, type ClipSpec } from './clip-model.js';
 import { clipTokenizerFiles } from './clip-tokenizer.js';
 import { ensureGeneratedModel } from './model-cache.js';
+import { saveWithQ8Variant } from './quantize-dynamic.js';
 
 export interface EnsureClipModelOptions {
   /** Parent folder of generated models; the model gets its own subfolder. */
@@ -32,8 +34,8 @@ export async function writeClipModel(dir: string, spec: ClipSpec): Promise<void>
   await writeFile(path.join(dir, 'tokenizer.json'), json(tokenizer.tokenizer));
   await writeFile(path.join(dir, 'tokenizer_config.json'), json(tokenizer.tokenizerConfig));
   await writeFile(path.join(dir, 'special_tokens_map.json'), json(tokenizer.specialTokensMap));
-  await buildClipTextGraph(spec).save(path.join(dir, 'onnx', 'text_model.onnx'));
-  await buildClipVisionGraph(spec).save(path.join(dir, 'onnx', 'vision_model.onnx'));
+  await saveWithQ8Variant(buildClipTextGraph(spec), path.join(dir, 'onnx'), 'text_model');
+  await saveWithQ8Variant(buildClipVisionGraph(spec), path.join(dir, 'onnx'), 'vision_model');
   await buildClipCombinedGraph(spec).save(path.join(dir, 'onnx', 'model.onnx'));
 }
 

@@ -4,12 +4,14 @@
  *   <dir>/config.json
  *   <dir>/preprocessor_config.json
  *   <dir>/onnx/model.onnx            (+ model.onnx_data if the weights pass 2 GB)
+ *   <dir>/onnx/model_quantized.onnx  the q8 variant (quantize-dynamic.ts)
  *
  *   const dir = await ensureVitModel(VIT_TINY, { cacheDir: '/tmp/mis-models' });
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureGeneratedModel } from './model-cache.js';
+import { saveWithQ8Variant } from './quantize-dynamic.js';
 import { buildVitGraph, vitConfigJson, vitPreprocessorJson, type VitSpec } from './vit-model.js';
 
 export interface EnsureVitModelOptions {
@@ -25,7 +27,7 @@ export async function writeVitModel(dir: string, spec: VitSpec, preprocessor: 'c
   await mkdir(path.join(dir, 'onnx'), { recursive: true });
   await writeFile(path.join(dir, 'config.json'), json(vitConfigJson(spec)));
   await writeFile(path.join(dir, 'preprocessor_config.json'), json(vitPreprocessorJson(preprocessor, spec.imageSize)));
-  await buildVitGraph(spec).save(path.join(dir, 'onnx', 'model.onnx'));
+  await saveWithQ8Variant(buildVitGraph(spec), path.join(dir, 'onnx'), 'model');
 }
 
 /** Returns the folder of the generated model, generating it once per spec and generator version. */

@@ -207,6 +207,39 @@ export class OnnxGraphBuilder {
     return this.initBytes;
   }
 
+  /** The nodes so far, in order (for graph passes such as quantisation). */
+  get nodeList(): readonly NodeProto[] {
+    return this.nodes;
+  }
+
+  /** A weight as stored (raw little-endian bytes), or undefined. */
+  initializerOf(name: string): TensorProto | undefined {
+    return this.initializers.get(name);
+  }
+
+  /**
+   * A copy of this graph (inputs, outputs, opsets) with each node passed to `rewrite`, which
+   * either adds its replacement to the copy and returns true, or returns false to keep the node.
+   * The initializers the copy's nodes still read are carried over.
+   */
+  rewritten(rewrite: (node: NodeProto, target: OnnxGraphBuilder) => boolean): OnnxGraphBuilder {
+    const target = new OnnxGraphBuilder({ graphName: this.graphName, opset: this.opsets[''], extraOpsets: this.opsets, docString: this.docString });
+    target.inputs.push(...this.inputs);
+    target.outputs.push(...this.outputs);
+    for (const node of this.nodes) {
+      if (rewrite(node, target)) continue;
+      target.nodes.push(node);
+      target.nodeNames.add(node.name ?? '');
+    }
+    const read = new Set(target.nodes.flatMap((node) => node.input ?? []));
+    for (const [name, tensor] of this.initializers) {
+      if (!read.has(name) || target.initializers.has(name)) continue;
+      target.initializers.set(name, tensor);
+      target.initBytes += tensor.rawData?.byteLength ?? 0;
+    }
+    return target;
+  }
+
   /** The GraphProto (also what a GRAPH attribute embeds). */
   toGraph(): GraphProto {
     return {

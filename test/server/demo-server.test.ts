@@ -1,7 +1,8 @@
 /**
- * The demo server's attention overlay and label maps of a real photo, written to
- * test-artifacts/ for people to look at (the demo's weights are random: the pictures show what
- * the server draws and where, not what a trained model sees).
+ * What `npm run demo` serves: every demo model in fp32 and q8, and its attention overlays and
+ * label maps of a real photo, written to test-artifacts/ for people to look at (the demo's
+ * weights are random: the pictures show what the server draws and where, not what a trained
+ * model sees).
  */
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -17,7 +18,7 @@ import { quietLogger, testConfig } from '../helpers/test-server.js';
 
 const artifacts = process.env.MMS_TEST_ARTIFACTS ?? path.join(import.meta.dirname, '..', '..', 'test-artifacts');
 
-describe('demo server attention artefacts (test-artifacts/)', () => {
+describe('the demo server', () => {
   let server: RunningServer;
   let chelsea: Buffer;
 
@@ -41,6 +42,26 @@ describe('demo server attention artefacts (test-artifacts/)', () => {
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => done(null, Buffer.concat(chunks)));
       });
+
+  it('serves each demo model in fp32 and q8 (`vit-demo:q8`)', async () => {
+    const listed = await request(server.http).get('/v1/models').expect(200);
+    assert.deepEqual(
+      listed.body.data.map((m: { id: string; variant: string; state: string }) => [m.id, m.variant, m.state]),
+      [
+        ['vit-demo', 'fp32', 'ready'],
+        ['clip-demo', 'fp32', 'ready'],
+        ['vit-demo:q8', 'q8', 'ready'],
+        ['clip-demo:q8', 'q8', 'ready'],
+      ],
+    );
+    const photo = chelsea.toString('base64');
+    const [fp32, q8] = await Promise.all(
+      ['vit-demo', 'vit-demo:q8'].map((model) => request(server.http).post('/v1/classify').send({ image: photo, model, top_k: 1 }).expect(200)),
+    );
+    assert.equal(q8!.body.model, 'vit-demo:q8');
+    assert.equal(q8!.body.predictions[0].index, fp32!.body.predictions[0].index);
+    await request(server.http).post('/v1/zero-shot').send({ image: photo, labels: ['cat', 'dog'], model: 'clip-demo:q8' }).expect(200);
+  });
 
   it('writes the ViT demo overlays of chelsea.png (last-layer CLS attention, rollout, per head)', async () => {
     const photo = await sharp(chelsea).metadata();
