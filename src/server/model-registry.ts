@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import { loadModel, type LoadDeps, type LoadedModel, type ModelSpec, type Task, type TaskHandlers } from '../pipelines/registry.js';
 import type { ModelLabels, ServerMetrics } from './metrics.js';
 import type { MissingModel } from './model-sources.js';
+import type { AgreementStatus } from './variant-agreements.js';
 
 export type ModelState = 'loading' | 'ready' | 'unhealthy' | 'failed' | 'missing';
 
@@ -21,6 +22,8 @@ export interface ServedModel {
   state: ModelState;
   error?: string;
   loaded?: LoadedModel;
+  /** A non-default variant: how closely it follows the fp32 model (variant-agreements.ts). */
+  agreement?: AgreementStatus;
 }
 
 export interface ModelStatus {

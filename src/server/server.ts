@@ -19,6 +19,7 @@ import { AlignmentStore } from './alignment-store.js';
 import { Admission } from './admission.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelRegistry, type ModelLoader } from './model-registry.js';
+import { measureVariantAgreements } from './variant-agreements.js';
 import { resolveModels } from './model-sources.js';
 
 export interface RunningServer {
@@ -108,6 +109,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   });
   logger.info({ port: grpc.port, host: config.host }, 'gRPC listening');
   const loaded = registry.loadAll();
+  // Variants are compared with fp32 after loading, in the background (one thread at a time).
+  const stopAgreements = new AbortController();
+  const agreements = loaded.then(() => measureVariantAgreements(registry, config.cacheDir, stopAgreements.signal, logger));
   return {
     registry,
     metrics,
@@ -127,6 +131,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       const grpcClosed = grpc!.stopAccepting();
       admission.startDraining(); // refuse new requests now, even while models are still loading
       await loaded;
+      stopAgreements.abort();
+      await agreements;
       const drained = await admission.drain(config.drainTimeoutMs);
       if (!drained) {
         logger.warn({ open: admission.inFlight, drain_timeout_ms: config.drainTimeoutMs }, 'drain timed out; answering the rest 503');

@@ -11,6 +11,7 @@ import type { ZeroShotResult } from '../pipelines/zero-shot.js';
 import type { GapStats } from '../pipelines/alignment/gap.js';
 import type { AlignmentRecord, AlignmentStore } from './alignment-store.js';
 import type { ModelRegistry } from './model-registry.js';
+import type { AgreementStatus } from './variant-agreements.js';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
@@ -112,6 +113,24 @@ export function openAiModelList(registry: ModelRegistry) {
   };
 }
 
+/** How a variant follows fp32 (snake_case, sessions as a list: one shape for JSON and proto). */
+function agreementWire(agreement: AgreementStatus) {
+  if (agreement.status !== 'measured') return agreement;
+  return {
+    ...agreement,
+    sessions: agreement.sessions.map((s) => ({
+      session: s.session,
+      output: s.output,
+      cosine_min: round6(s.cosineMin),
+      cosine_mean: round6(s.cosineMean),
+      ...(s.top1 !== undefined && { top1: s.top1 }),
+      ...(s.top5 !== undefined && { top5: s.top5 }),
+    })),
+  };
+}
+
+const round6 = (value: number) => Math.round(value * 1e6) / 1e6;
+
 /** What /v1/attention can ask of a model, or why it cannot. */
 function attentionInfo(attention: AttentionExplainer | AttentionUnavailableError) {
   if (attention instanceof AttentionUnavailableError) return { unavailable: attention.message };
@@ -140,6 +159,7 @@ export function modelList(registry: ModelRegistry) {
       ...loaded?.describe(),
       random_weights: loaded?.randomWeights,
       attention: loaded?.attention && attentionInfo(loaded.attention),
+      agreement: model.agreement && agreementWire(model.agreement),
       instances: spec?.instances,
       intra_op_threads: spec?.intraOpThreads,
       batching: spec && {

@@ -3,7 +3,7 @@
  * batcher and metrics, named the way transformers.js names the files and Ollama the tags.
  */
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,9 +22,12 @@ describe('dtype tags', () => {
     const dir = path.join(work, 'vit');
     // The generated folder has `model.onnx` and the q8 variant `model_quantized.onnx` beside it.
     await cp(await tinyVitDir(), dir, { recursive: true });
+    // A folder with only the q8 graph: nothing to compare it with.
+    await mkdir(path.join(work, 'q8-only', 'onnx'), { recursive: true });
+    for (const file of ['config.json', 'preprocessor_config.json', 'onnx/model_quantized.onnx']) await cp(path.join(dir, file), path.join(work, 'q8-only', file));
     const config = path.join(work, 'server.json');
-    await writeFile(config, JSON.stringify({ models: [{ dir: 'vit' }, { dir: 'vit', variant: 'quantized' }] }));
-    server = await startTestServer(['--config', config]);
+    await writeFile(config, JSON.stringify({ models: [{ dir: 'vit' }, { dir: 'vit', variant: 'quantized' }, { dir: 'q8-only', variant: 'q8' }] }));
+    server = await startTestServer(['--config', config, '--cache-dir', path.join(work, 'cache')]);
   });
   after(async () => {
     await server?.close();
@@ -38,8 +41,35 @@ describe('dtype tags', () => {
       [
         ['vit', 'fp32', 'ready'],
         ['vit:q8', 'q8', 'ready'],
+        ['q8-only:q8', 'q8', 'ready'],
       ],
     );
+  });
+
+  it('compares each variant with its fp32 graph after loading, and says so in /v1/models', async (t) => {
+    const agreementOf = async (id: string) => {
+      for (let i = 0; i < 200; i++) {
+        const listed = await request(server.http).get('/v1/models').expect(200);
+        const model = listed.body.data.find((m: { id: string }) => m.id === id);
+        if (model.agreement?.status !== 'measuring' && model.agreement !== undefined) return model.agreement;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`${id}: still measuring`);
+    };
+    const q8 = await agreementOf('vit:q8');
+    t.diagnostic(JSON.stringify(q8));
+    assert.equal(q8.status, 'measured');
+    assert.equal(q8.inputs, 8);
+    const [session] = q8.sessions;
+    assert.equal(session.session, 'model');
+    assert.equal(session.output, 'logits');
+    assert.ok(session.cosine_min >= 0.99, `q8 logits follow fp32 (cosine ${session.cosine_min})`);
+    assert.ok(session.top1 >= 0.75 && session.top5 >= 0.75);
+    const alone = await agreementOf('q8-only:q8');
+    assert.equal(alone.status, 'unknown');
+    assert.match(alone.reason, /no fp32 ONNX graph/);
+    const listed = await request(server.http).get('/v1/models').expect(200);
+    assert.equal(listed.body.data.find((m: { id: string }) => m.id === 'vit').agreement, undefined, 'fp32 is the reference');
   });
 
   it('routes a request by tag and counts it under the model and its variant', async () => {

@@ -1,0 +1,114 @@
+/**
+ * How closely a quantised variant (q8, fp16, …) follows the fp32 model it came from: both
+ * graphs of each session run on the same seeded synthetic inputs in a short-lived worker pool
+ * (one thread, so serving keeps the rest of the cores), and each output row is compared by
+ * cosine; for a classifier's logits also the top-1 and top-5 agreement.
+ *
+ *   const agreement = await measureAgreement({ dir, variant: 'q8', sessions: { model: pool.session('model') }, topK: true });
+ */
+import { SeededRandom } from './generator/seeded-random.js';
+import type { Dtype } from './dtypes.js';
+import { onnxFile } from './hf-folder.js';
+import { elementCount, type NamedTensors } from './session/tensor.js';
+import { WorkerPool } from './session/worker-pool.js';
+import type { SessionInfo, ValueInfo } from './session/worker-protocol.js';
+
+/** Synthetic inputs per session: a batch of this many, seeded. */
+export const AGREEMENT_INPUTS = 8;
+const SEQUENCE_LENGTH = 16;
+/** Token ids stay below this (inside any real or generated vocabulary). */
+const MAX_TOKEN_ID = 1000;
+
+export interface SessionAgreement {
+  session: string;
+  /** The output compared (the session's first). */
+  output: string;
+  cosineMin: number;
+  cosineMean: number;
+  /** Classifiers: the share of inputs whose argmax agrees, and the mean overlap of the top 5. */
+  top1?: number;
+  top5?: number;
+}
+
+export interface AgreementRequest {
+  dir: string;
+  variant: Dtype;
+  /** The served variant's sessions (names are the file names, `model` for a ViT), with their inputs and outputs. */
+  sessions: Record<string, SessionInfo>;
+  /** Compare top-1/top-5 (the output is logits). */
+  topK: boolean;
+  /** Stops between runs (the server is closing). */
+  signal?: AbortSignal;
+}
+
+/** A seeded input for one value: smooth values in [-1, 1] for floats, token ids for int64. */
+function syntheticInput(info: ValueInfo, rng: SeededRandom): NamedTensors[string] {
+  const dims = info.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? AGREEMENT_INPUTS : SEQUENCE_LENGTH));
+  const count = elementCount(dims);
+  if (info.type === 'int64') {
+    const ids = BigInt64Array.from({ length: count }, () => BigInt(1 + Math.floor(rng.next() * (MAX_TOKEN_ID - 1))));
+    return { type: 'int64', dims, data: ids };
+  }
+  const [fx, fy, phase] = [rng.next() * 0.2, rng.next() * 0.2, rng.next() * 6];
+  const data = Float32Array.from({ length: count }, (_, i) => Math.sin(fx * (i % 224) + fy * Math.floor(i / 224) + phase) * 0.8 + rng.normal() * 0.1);
+  return { type: 'float32', dims, data };
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return na === 0 || nb === 0 ? (na === nb ? 1 : 0) : dot / Math.sqrt(na * nb);
+}
+
+function topIndices(row: Float32Array, k: number): number[] {
+  return Array.from(row.keys())
+    .sort((a, b) => row[b]! - row[a]!)
+    .slice(0, k);
+}
+
+/** Compares every session of the variant with its fp32 graph. Throws when an fp32 file is missing. */
+export async function measureAgreement(request: AgreementRequest): Promise<SessionAgreement[]> {
+  const names = Object.keys(request.sessions);
+  const files: Record<string, string> = {};
+  for (const name of names) {
+    files[`${name}:fp32`] = onnxFile(request.dir, name, 'fp32');
+    files[`${name}:variant`] = onnxFile(request.dir, name, request.variant);
+  }
+  const pool = await WorkerPool.create({ sessions: files, instances: 1, intraOpThreads: 1, providers: ['cpu'], requireProvider: false, allowSpinning: false });
+  try {
+    const results: SessionAgreement[] = [];
+    for (const name of names) {
+      const info = request.sessions[name]!;
+      const output = info.outputs[0]!.name;
+      // Built again for each run: a run moves its inputs' buffers to the worker.
+      const feeds = () => Object.fromEntries(info.inputs.map((input, j) => [input.name, syntheticInput(input, new SeededRandom(7 + j))]));
+      request.signal?.throwIfAborted();
+      const reference = (await pool.run(`${name}:fp32`, feeds(), [output]))[output]!.data as Float32Array;
+      request.signal?.throwIfAborted();
+      const variant = (await pool.run(`${name}:variant`, feeds(), [output]))[output]!.data as Float32Array;
+      const rowSize = reference.length / AGREEMENT_INPUTS;
+      const rows = Array.from({ length: AGREEMENT_INPUTS }, (_, i) => [reference.subarray(i * rowSize, (i + 1) * rowSize), variant.subarray(i * rowSize, (i + 1) * rowSize)] as const);
+      const cosines = rows.map(([a, b]) => cosine(a, b));
+      const agreement: SessionAgreement = {
+        session: name,
+        output,
+        cosineMin: Math.min(...cosines),
+        cosineMean: cosines.reduce((sum, c) => sum + c, 0) / cosines.length,
+      };
+      if (request.topK) {
+        agreement.top1 = rows.filter(([a, b]) => topIndices(a, 1)[0] === topIndices(b, 1)[0]).length / rows.length;
+        agreement.top5 = rows.reduce((sum, [a, b]) => sum + topIndices(a, 5).filter((i) => topIndices(b, 5).includes(i)).length / 5, 0) / rows.length;
+      }
+      results.push(agreement);
+    }
+    return results;
+  } finally {
+    await pool.close();
+  }
+}
