@@ -5,7 +5,8 @@
  *   3. ours: the server over HTTP at 1, 4 and 16 clients, plus an overload row (429s);
  *   4. where the CPU goes: per-thread CPU of the 16-client row and a profiled re-run split into
  *      stages (stage-accounting.ts), beside the bare session's CPU per image;
- *   5. attention maps against plain classification on the same server (attention-rows.ts).
+ *   5. attention maps against plain classification on the same server (attention-rows.ts);
+ *   6. the q8 variant: its bare limit and the server serving it (variant-rows.ts).
  * Writes JSON + a markdown table to bench/results/ (`--quick`: tiny model, bench/results/quick/).
  * `--stages`: only the bare rows, the 16-client row and the stage table, to iterate on the
  * server's overhead (bench/results/quick/stages.md).
@@ -18,6 +19,7 @@ import { loadImageProcessorConfig, preprocessImage } from '../src/models/image/i
 import { defaultCacheDir } from '../src/server/config.js';
 import { measureAttention, type AttentionBench } from './attention-rows.js';
 import { bareRowNear, measureBare, type BareResult, type Layout } from './bare-limit.js';
+import { measureQ8, type VariantBench } from './variant-rows.js';
 import { pollLatency, runLoad, type LoadResult, type Photo } from './load-generator.js';
 import { freePort, startChild, startServer } from './processes.js';
 import { cpuDescription, markdownReport } from './report.js';
@@ -155,6 +157,15 @@ async function main(): Promise<void> {
     return;
   }
 
+  // 6. q8 beside fp32.
+  const q8: VariantBench = await measureQ8(modelDir, pixels, itemDims, photos, {
+    layouts: layouts(),
+    batchSizes: [1, 4],
+    bareImages: settings.bareImages,
+    bareSeconds: settings.bareSeconds,
+    requests: settings.requests,
+  }, log);
+
   // Overload: a queue bound below the concurrency answers 429 at once.
   const { base: overloadBase, server: overloaded } = await startServer('vit', modelDir, ['--max-queue-size', '4']);
   let overloadRow: LoadResult;
@@ -198,6 +209,7 @@ async function main(): Promise<void> {
     naive: naiveRows,
     stages,
     attention: attention!,
+    q8,
   };
   await mkdir(outDir, { recursive: true });
   await writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);

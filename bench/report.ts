@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { attentionMarkdown, type AttentionBench } from './attention-rows.js';
 import type { BareResult, Layout } from './bare-limit.js';
+import { variantMarkdown, type VariantBench } from './variant-rows.js';
 import type { LoadResult } from './load-generator.js';
 import { stageMarkdown, type ProfiledLoad, type RowCpu, type StageTable } from './stage-accounting.js';
 import { round, type LatencySummary } from './stats.js';
@@ -34,6 +35,7 @@ interface BenchResult {
   naive: (LoadResult & { health?: unknown })[];
   stages: { bare: BareResult; cpu: RowCpu; profiled: ProfiledLoad; table: StageTable };
   attention: AttentionBench;
+  q8: VariantBench;
 }
 
 const ms = (value: number) => `${round(value, 1)}`;
@@ -98,6 +100,7 @@ export function markdownReport(r: BenchResult): string {
     stageMarkdown(r.stages.table, r.stages.cpu),
     '',
     attentionMarkdown(r.attention),
+    variantMarkdown(r.q8, { limit, ours16: ours16.throughput }),
     '## Targets',
     '',
     `- ours/limit at 16 clients ≥ 0.93: ${round(ours16.throughput / limit, 3)} — ${check(ours16.throughput / limit >= 0.93)} ` +
