@@ -6,6 +6,7 @@
  *
  *   const agreement = await measureAgreement({ dir, variant: 'q8', sessions: { model: pool.session('model') }, topK: true });
  */
+import { cosine } from '../pipelines/scores.js';
 import { SeededRandom } from './generator/seeded-random.js';
 import type { Dtype } from './dtypes.js';
 import { onnxFile } from './hf-folder.js';
@@ -52,18 +53,6 @@ function syntheticInput(info: ValueInfo, rng: SeededRandom): NamedTensors[string
   const [fx, fy, phase] = [rng.next() * 0.2, rng.next() * 0.2, rng.next() * 6];
   const data = Float32Array.from({ length: count }, (_, i) => Math.sin(fx * (i % 224) + fy * Math.floor(i / 224) + phase) * 0.8 + rng.normal() * 0.1);
   return { type: 'float32', dims, data };
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return na === 0 || nb === 0 ? (na === nb ? 1 : 0) : dot / Math.sqrt(na * nb);
 }
 
 function topIndices(row: Float32Array, k: number): number[] {

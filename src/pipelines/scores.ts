@@ -42,3 +42,14 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) total += a[i]! * b[i]!;
   return total;
 }
+
+/** The cosine of two vectors (1 when both are zero, 0 when one is). */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return na === 0 || nb === 0 ? (na === nb ? 1 : 0) : dot(a, b) / Math.sqrt(na * nb);
+}

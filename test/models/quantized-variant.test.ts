@@ -10,22 +10,11 @@ import { before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { loadImageProcessorConfig, preprocessImage } from '../../src/models/image/index.js';
 import { readGraphSummary } from '../../src/models/onnx/graph-summary.js';
+import { cosine } from '../../src/pipelines/scores.js';
 import { sharedImage } from '../helpers/shared-dir.js';
 import { tinyClipDir, tinyVitDir } from '../helpers/test-models.js';
 
 const PHOTOS = ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg'] as const;
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! ** 2;
-    nb += b[i]! ** 2;
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 const rows = (data: Float32Array, count: number) => Array.from({ length: count }, (_, i) => data.subarray((i * data.length) / count, ((i + 1) * data.length) / count));
 const argmax = (row: Float32Array) => row.indexOf(Math.max(...row));
