@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import { loadModel, type LoadDeps, type LoadedModel, type ModelSpec, type Task, type TaskHandlers } from '../pipelines/registry.js';
 import type { ModelLabels, ServerMetrics } from './metrics.js';
 import type { MissingModel } from './model-sources.js';
+import { modelFiles, type ModelFile } from './model-files.js';
 import type { AgreementStatus } from './variant-agreements.js';
 
 export type ModelState = 'loading' | 'ready' | 'unhealthy' | 'failed' | 'missing';
@@ -24,6 +25,8 @@ export interface ServedModel {
   loaded?: LoadedModel;
   /** A non-default variant: how closely it follows the fp32 model (variant-agreements.ts). */
   agreement?: AgreementStatus;
+  /** The ONNX files it runs and their sizes (once loaded). */
+  files?: ModelFile[];
 }
 
 export interface ModelStatus {
@@ -107,6 +110,7 @@ export class ModelRegistry {
       });
       if (this.closed) return void (await loaded.close());
       model.loaded = loaded;
+      model.files = modelFiles(model.spec.dir, Object.keys(loaded.pool.sessions), model.spec.variant);
       model.state = 'ready';
       if (metrics) {
         metrics.modelInfo.set({ ...labels, task: model.task, family: loaded.family, execution_provider: loaded.provider }, 1);

@@ -160,6 +160,8 @@ export function modelList(registry: ModelRegistry) {
       random_weights: loaded?.randomWeights,
       attention: loaded?.attention && attentionInfo(loaded.attention),
       agreement: model.agreement && agreementWire(model.agreement),
+      files: model.files,
+      size_bytes: model.files?.reduce((total, file) => total + file.bytes, 0),
       instances: spec?.instances,
       intra_op_threads: spec?.intraOpThreads,
       batching: spec && {

@@ -69,7 +69,11 @@ describe('dtype tags', () => {
     assert.equal(alone.status, 'unknown');
     assert.match(alone.reason, /no fp32 ONNX graph/);
     const listed = await request(server.http).get('/v1/models').expect(200);
-    assert.equal(listed.body.data.find((m: { id: string }) => m.id === 'vit').agreement, undefined, 'fp32 is the reference');
+    const [fp32, tagged] = ['vit', 'vit:q8'].map((id) => listed.body.data.find((m: { id: string }) => m.id === id));
+    assert.equal(fp32.agreement, undefined, 'fp32 is the reference');
+    assert.deepEqual(fp32.files.map((f: { name: string }) => f.name), ['onnx/model.onnx']);
+    assert.deepEqual(tagged.files.map((f: { name: string }) => f.name), ['onnx/model_quantized.onnx']);
+    assert.ok(tagged.size_bytes < fp32.size_bytes, `q8 is smaller on disk (${tagged.size_bytes} vs ${fp32.size_bytes} bytes)`);
   });
 
   it('routes a request by tag and counts it under the model and its variant', async () => {
