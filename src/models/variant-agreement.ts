@@ -4,7 +4,7 @@
  * (one thread, so serving keeps the rest of the cores), and each output row is compared by
  * cosine; for a classifier's logits also the top-1 and top-5 agreement.
  *
- *   const agreement = await measureAgreement({ dir, variant: 'q8', sessions: { model: pool.session('model') }, topK: true });
+ *   const agreement = await measureAgreement({ dir, variant: 'q8', sessions: ['model'], topK: true });
  */
 import { cosine } from '../pipelines/scores.js';
 import { SeededRandom } from './generator/seeded-random.js';
@@ -12,7 +12,7 @@ import type { Dtype } from './dtypes.js';
 import { onnxFile } from './hf-folder.js';
 import { elementCount, type NamedTensors } from './session/tensor.js';
 import { WorkerPool } from './session/worker-pool.js';
-import type { SessionInfo, ValueInfo } from './session/worker-protocol.js';
+import type { ValueInfo } from './session/worker-protocol.js';
 
 /** Synthetic inputs per session: a batch of this many, seeded. */
 export const AGREEMENT_INPUTS = 8;
@@ -34,8 +34,8 @@ export interface SessionAgreement {
 export interface AgreementRequest {
   dir: string;
   variant: Dtype;
-  /** The served variant's sessions (names are the file names, `model` for a ViT), with their inputs and outputs. */
-  sessions: Record<string, SessionInfo>;
+  /** The sessions to compare, named as their files (`model` for a ViT; CLIP's `text_model`, `vision_model`). */
+  sessions: readonly string[];
   /** Compare top-1/top-5 (the output is logits). */
   topK: boolean;
   /** Stops between runs (the server is closing). */
@@ -63,7 +63,7 @@ function topIndices(row: Float32Array, k: number): number[] {
 
 /** Compares every session of the variant with its fp32 graph. Throws when an fp32 file is missing. */
 export async function measureAgreement(request: AgreementRequest): Promise<SessionAgreement[]> {
-  const names = Object.keys(request.sessions);
+  const names = request.sessions;
   const files: Record<string, string> = {};
   for (const name of names) {
     files[`${name}:fp32`] = onnxFile(request.dir, name, 'fp32');
@@ -73,7 +73,7 @@ export async function measureAgreement(request: AgreementRequest): Promise<Sessi
   try {
     const results: SessionAgreement[] = [];
     for (const name of names) {
-      const info = request.sessions[name]!;
+      const info = pool.session(`${name}:variant`);
       const output = info.outputs[0]!.name;
       // Built again for each run: a run moves its inputs' buffers to the worker.
       const feeds = () => Object.fromEntries(info.inputs.map((input, j) => [input.name, syntheticInput(input, new SeededRandom(7 + j))]));

@@ -4,12 +4,15 @@
  *   pull <id> [--variant V|all]   download a model's files (resumable, verified)
  *   rm <id>                       remove a model's repo from the cache
  *   verify <id> [--write]         (online) read commit hashes and sha256s from the Hub
+ *   check <id:tag> | --dir D --variant V   compare a variant with its fp32 graph
  */
 import { DEFAULT_DTYPE, DTYPE_NAMES, dtypeOf } from '../models/dtypes.js';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { filesFor, findEntry, loadCatalog, type CatalogEntry, type Variant } from '../models/catalog/catalog.js';
 import { createProgressReporter, findCachedSnapshot, HubError, listCachedRepos, pullFiles, removeCachedRepo } from '../models/hub/index.js';
+import { readJsonFile } from '../models/hf-folder.js';
+import { AGREEMENT_INPUTS, measureAgreement } from '../models/variant-agreement.js';
 import { hubSettings } from './config.js';
 import { verifyEntry } from './catalog-verify.js';
 
@@ -17,7 +20,9 @@ const USAGE = `Usage: npm run models -- <command>
   list                          catalog models and whether they are in the cache
   pull <id> [--variant V|all]   download a model (variants: fp32 (default), fp16, q8 (= quantized), int8, uint8, q4, q4f16, bnb4)
   rm <id>                       remove a model from the cache
-  verify <id> [--write]         (online) fill in commit hashes and sha256s from the Hub`;
+  verify <id> [--write]         (online) fill in commit hashes and sha256s from the Hub
+  check <id:tag>                compare a pulled variant with its fp32 graph (both must be pulled)
+  check --dir D --variant V     the same for a model folder`;
 
 function variantsOf(entry: CatalogEntry, requested: string | undefined): Variant[] {
   if (requested === 'all') return Object.keys(entry.variants) as Variant[];
@@ -30,7 +35,13 @@ export async function runModelsCli(argv: string[], env: NodeJS.ProcessEnv, out: 
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { variant: { type: 'string' }, write: { type: 'boolean' }, catalog: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      variant: { type: 'string' },
+      write: { type: 'boolean' },
+      catalog: { type: 'string' },
+      dir: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [command, id] = positionals;
   if (values.help || !command) {
@@ -89,6 +100,26 @@ export async function runModelsCli(argv: string[], env: NodeJS.ProcessEnv, out: 
       const entry = findEntry(catalog, requireId(id));
       const report = await verifyEntry(entry, hub, { write: values.write ?? false, catalogPath: values.catalog });
       for (const line of report) print(line);
+      return 0;
+    }
+    case 'check': {
+      const [catalogId, tag] = (id ?? '').split(':');
+      const variant = dtypeOf(values.variant ?? tag ?? '');
+      if (!variant || variant === DEFAULT_DTYPE) throw new Error(`name the variant to compare with fp32: check <id>:q8, or --dir D --variant q8`);
+      let dir = values.dir;
+      if (!dir) {
+        const entry = findEntry(catalog, requireId(catalogId));
+        const files = [...filesFor(entry, DEFAULT_DTYPE), ...filesFor(entry, variant)].map((f) => f.path);
+        dir = await findCachedSnapshot(hub.cacheDir, entry.repo, entry.revision, files);
+        if (!dir) throw new Error(`${entry.id}: pull both variants first (npm run models -- pull ${entry.id} --variant fp32, then --variant ${variant})`);
+      }
+      const clip = (await readJsonFile<{ model_type?: string }>(dir, 'config.json')).model_type === 'clip';
+      const sessions = clip ? ['text_model', 'vision_model'] : ['model'];
+      print(`${dir}: ${variant} against fp32 on ${AGREEMENT_INPUTS} seeded synthetic inputs per session`);
+      for (const s of await measureAgreement({ dir, variant, sessions, topK: !clip })) {
+        const topK = s.top1 === undefined ? '' : `  top-1 ${s.top1.toFixed(3)}  top-5 ${s.top5!.toFixed(3)}`;
+        print(`  ${s.session} (${s.output}): cosine min ${s.cosineMin.toFixed(6)}  mean ${s.cosineMean.toFixed(6)}${topK}`);
+      }
       return 0;
     }
     default:

@@ -36,8 +36,8 @@ export async function measureVariantAgreements(registry: ModelRegistry, cacheDir
     if (!spec || !loaded || model.state !== 'ready' || spec.variant === DEFAULT_DTYPE || model.agreement) continue;
     model.agreement = { status: 'measuring' };
     try {
-      const sessions = loaded.pool.sessions;
-      const files = Object.keys(sessions).flatMap((name) => [onnxFile(spec.dir, name, DEFAULT_DTYPE), onnxFile(spec.dir, name, spec.variant)]);
+      const sessions = Object.keys(loaded.pool.sessions);
+      const files = sessions.flatMap((name) => [onnxFile(spec.dir, name, DEFAULT_DTYPE), onnxFile(spec.dir, name, spec.variant)]);
       const key = createHash('sha256').update((await Promise.all(files.map(sha256))).join('\n')).digest('hex');
       const cached = path.join(folder, `${key}.json`);
       const known = await readFile(cached, 'utf8').then((text) => JSON.parse(text) as SessionAgreement[], () => undefined);

@@ -11,6 +11,7 @@ import ort from 'onnxruntime-node';
 import { loadImageProcessorConfig, preprocessImage } from '../../src/models/image/index.js';
 import { readGraphSummary } from '../../src/models/onnx/graph-summary.js';
 import { cosine } from '../../src/pipelines/scores.js';
+import { runModelsCli } from '../../src/server/models-cli.js';
 import { sharedImage } from '../helpers/shared-dir.js';
 import { tinyClipDir, tinyVitDir } from '../helpers/test-models.js';
 
@@ -61,6 +62,16 @@ describe('q8 variants written by the generator', () => {
     // Measured: up to ~0.001 on rocket.jpg (0.99894), as large as q8's own error on that photo.
     assert.ok(Math.min(...vsSingle) >= 0.998, 'batching moves q8 logits by less than cosine 0.002');
     await Promise.all([fp32.release(), q8.release()]);
+  });
+
+  it('`npm run models -- check` compares a folder\'s variant with fp32', async () => {
+    let printed = '';
+    const out = { write: (text: string) => (printed += text) };
+    assert.equal(await runModelsCli(['check', '--dir', vitDir, '--variant', 'q8'], {}, out), 0);
+    assert.match(printed, /q8 against fp32 on 8 seeded synthetic inputs per session/);
+    const cosineMin = Number(/model \(logits\): cosine min ([\d.]+)/.exec(printed)?.[1]);
+    assert.ok(cosineMin >= 0.99, printed);
+    await assert.rejects(runModelsCli(['check', '--dir', vitDir], {}, out), /name the variant to compare with fp32/);
   });
 
   it('CLIP: both towers agree with fp32', async (t) => {
