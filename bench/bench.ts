@@ -164,6 +164,7 @@ async function main(): Promise<void> {
     bareImages: settings.bareImages,
     bareSeconds: settings.bareSeconds,
     requests: settings.requests,
+    profiledRequests: settings.profiledRequests,
   }, log);
 
   // Overload: a queue bound below the concurrency answers 429 at once.

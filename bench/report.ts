@@ -100,7 +100,7 @@ export function markdownReport(r: BenchResult): string {
     stageMarkdown(r.stages.table, r.stages.cpu),
     '',
     attentionMarkdown(r.attention),
-    variantMarkdown(r.q8, { limit, ours16: ours16.throughput }),
+    variantMarkdown(r.q8, { limit, ours16: ours16.throughput, extraCpuMs: r.stages.table.extraMsPerImage }),
     '## Targets',
     '',
     `- ours/limit at 16 clients ≥ 0.93: ${round(ours16.throughput / limit, 3)} — ${check(ours16.throughput / limit >= 0.93)} ` +

@@ -7,14 +7,17 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { measureBare, type BareResult, type Layout } from './bare-limit.js';
+import { bareRowNear, measureBare, type BareResult, type Layout } from './bare-limit.js';
 import { runLoad, type LoadResult, type Photo } from './load-generator.js';
-import { freePort, startChild } from './processes.js';
+import { freePort, startChild, type ChildOptions, type ChildServer } from './processes.js';
+import { measureRowCpu, profileLoad, stageTable, type RowCpu, type StageTable } from './stage-accounting.js';
 import { round } from './stats.js';
 
 export interface VariantBench {
   bare: BareResult[];
   ours: LoadResult;
+  /** The q8 server's CPU per image by stage (drift-free, unlike the added milliseconds). */
+  stages: StageTable;
 }
 
 export interface VariantSettings {
@@ -23,6 +26,17 @@ export interface VariantSettings {
   bareImages: number;
   bareSeconds: number;
   requests: number;
+  profiledRequests: number;
+}
+
+/** A server serving the folder's q8 graph as `vit:q8` (the tag comes from a config file's `variant`). */
+async function startQ8Server(config: string, options: ChildOptions = {}): Promise<{ base: string; server: ChildServer }> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const args = ['--config', config, '--port', String(port), '--grpc-port', String(await freePort()), '--host', '127.0.0.1'];
+  const server = await startChild('src/server/main.ts', args, `${base}/readyz`, options);
+  await agreementSettled(base);
+  return { base, server };
 }
 
 export async function measureQ8(
@@ -44,22 +58,39 @@ export async function measureQ8(
       bare.push(row);
     }
   }
-  // The q8 tag comes from a config file's `variant` (flags name folders, not tags).
   const work = await mkdtemp(path.join(os.tmpdir(), 'mms-bench-q8-'));
   const config = path.join(work, 'server.json');
   await writeFile(config, JSON.stringify({ models: [{ id: 'vit', dir: modelDir, variant: 'q8' }] }));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const args = ['--config', config, '--port', String(port), '--grpc-port', String(await freePort()), '--host', '127.0.0.1'];
-  const server = await startChild('src/server/main.ts', args, `${base}/readyz`);
+  const load = (base: string, requests: number) => runLoad(`${base}/v1/classify`, 16, requests, photos, { model: 'vit:q8' });
   try {
-    await agreementSettled(base);
-    await runLoad(`${base}/v1/classify`, 16, 32, photos, { model: 'vit:q8' });
-    const ours = await runLoad(`${base}/v1/classify`, 16, settings.requests, photos, { model: 'vit:q8' });
-    log(`ours q8, 16 clients: ${ours.throughput.toFixed(2)} img/s (${JSON.stringify(ours.statuses)})`);
-    return { bare, ours };
+    const { base, server } = await startQ8Server(config);
+    let measured: { result: LoadResult & { images: number }; cpu: RowCpu };
+    let layout: Layout;
+    try {
+      const listed = (await (await fetch(`${base}/v1/models`)).json()) as { data: { instances: number; intra_op_threads: number }[] };
+      layout = { instances: listed.data[0]!.instances, threads: listed.data[0]!.intra_op_threads };
+      await load(base, 32);
+      measured = await measureRowCpu(server.process.pid!, async () => {
+        const row = await load(base, settings.requests);
+        return { ...row, images: row.statuses['200'] ?? 0 };
+      });
+      log(`ours q8, 16 clients: ${measured.result.throughput.toFixed(2)} img/s (${JSON.stringify(measured.result.statuses)})`);
+    } finally {
+      await server.stop();
+    }
+    let profiledBase = '';
+    const profiled = await profileLoad(
+      async (options) => {
+        const started = await startQ8Server(config, options);
+        profiledBase = started.base;
+        return started.server;
+      },
+      async () => ({ images: (await load(profiledBase, settings.profiledRequests)).statuses['200'] ?? 0 }),
+      () => load(profiledBase, 32),
+    );
+    const bareForStages = bareRowNear(bare, layout, measured.result.meanBatchSize ?? 1);
+    return { bare, ours: measured.result, stages: stageTable(measured.cpu, profiled, bareForStages.cpuMsPerImage) };
   } finally {
-    await server.stop();
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -75,13 +106,15 @@ async function agreementSettled(base: string): Promise<void> {
 }
 
 /** The q8-vs-fp32 section of the report, from this run's fp32 limit and 16-client row. */
-export function variantMarkdown(q8: VariantBench, fp32: { limit: number; ours16: number }): string {
+export function variantMarkdown(q8: VariantBench, fp32: { limit: number; ours16: number; extraCpuMs: number }): string {
   const q8Limit = Math.max(...q8.bare.map((b) => b.imagesPerSecond));
   const best = q8.bare.find((b) => b.imagesPerSecond === q8Limit)!;
   const added = (ours: number, limit: number) => 1000 / ours - 1000 / limit;
   const addedFp32 = added(fp32.ours16, fp32.limit);
   const addedQ8 = added(q8.ours.throughput, q8Limit);
   const within = Math.abs(addedQ8 - addedFp32) <= 0.2 * Math.abs(addedFp32);
+  const extraQ8 = q8.stages.extraMsPerImage;
+  const cpuWithin = Math.abs(extraQ8 - fp32.extraCpuMs) <= 0.2 * fp32.extraCpuMs;
   return [
     '## q8 (dynamic quantisation) beside fp32 (16 clients)',
     '',
@@ -94,7 +127,10 @@ export function variantMarkdown(q8: VariantBench, fp32: { limit: number; ours16:
       `Bare q8 rows: ${q8.bare.map((b) => `${b.instances} × ${b.threads} batch ${b.batchSize}: ${round(b.imagesPerSecond)}`).join('; ')}. ` +
       'Added ms per image = 1000 ÷ ours − 1000 ÷ limit (the wall time each answer costs beyond the bare session at saturation).',
     '',
+    `The server's CPU per image beyond the session run (the stage table's "extra", drift-free): q8 ${round(extraQ8, 1)} ms, fp32 ${round(fp32.extraCpuMs, 1)} ms.`,
+    '',
     `- the server's added ms per image for q8 within ±20% of fp32's: ${round(addedQ8, 1)} vs ${round(addedFp32, 1)} — ${within ? 'met' : '**missed**'}`,
+    `- the server's extra CPU per image for q8 within ±20% of fp32's: ${round(extraQ8, 1)} vs ${round(fp32.extraCpuMs, 1)} ms — ${cpuWithin ? 'met' : '**missed**'}`,
     '',
   ].join('\n');
 }
