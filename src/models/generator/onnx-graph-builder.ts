@@ -207,11 +207,6 @@ export class OnnxGraphBuilder {
     return this.initBytes;
   }
 
-  /** The nodes so far, in order (for graph passes such as quantisation). */
-  get nodeList(): readonly NodeProto[] {
-    return this.nodes;
-  }
-
   /** A weight as stored (raw little-endian bytes), or undefined. */
   initializerOf(name: string): TensorProto | undefined {
     return this.initializers.get(name);
