@@ -15,16 +15,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ApiError } from '../../errors.js';
-import { probeImage, type DecodeLimits } from './decode-image.js';
+import { probeImage, type DecodeLimits, type ImageProbe } from './decode-image.js';
 import type { ImageProcessorSettings } from './image-processor-config.js';
 import { preprocessCost } from './preprocess-cost.js';
 import { BufferRecycler, spansWholeBuffer } from '../buffer-recycler.js';
 import { pixelValuesSize, preprocessRoute, type PreprocessedImage } from './preprocess-image.js';
 import type { HeatmapReply, HeatmapRequest, PreprocessReply, PreprocessTask, WorkerFailure } from './preprocess-worker.js';
 
-/** Preprocessed pixels, and the size of the photo they came from (after EXIF orientation). */
+/** Preprocessed pixels, and the header of the photo they came from (its size after EXIF orientation). */
 export interface PooledImage extends PreprocessedImage {
-  source: { width: number; height: number };
+  probe: ImageProbe;
 }
 
 /** A server-wide budget of bytes; `acquire` waits (FIFO) and resolves with the release function. */
@@ -100,16 +100,21 @@ export class PreprocessPool {
       cost.bytes,
       options,
     );
-    return { pixelValues: reply.pixelValues, height: reply.height, width: reply.width, source: { width: probe.width, height: probe.height } };
+    return { pixelValues: reply.pixelValues, height: reply.height, width: reply.width, probe };
   }
 
   /**
    * Draws maps over the photo in `bytes` as a PNG (heatmap-overlay.ts), off the event loop and
-   * within the memory budget. Errors as for `preprocess`.
+   * within the memory budget; `probe` is its header when `preprocess` read it already. Errors as
+   * for `preprocess`.
    */
-  async renderHeatmap(bytes: Uint8Array, heatmap: HeatmapRequest, options: Omit<PreprocessCallOptions, 'transferImage'> = {}): Promise<Uint8Array> {
+  async renderHeatmap(
+    bytes: Uint8Array,
+    heatmap: HeatmapRequest,
+    options: Omit<PreprocessCallOptions, 'transferImage'> & { probe?: ImageProbe } = {},
+  ): Promise<Uint8Array> {
     options.signal?.throwIfAborted();
-    const probe = await probeImage(bytes, this.limits);
+    const probe = options.probe ?? (await probeImage(bytes, this.limits));
     // The decoded photo, the blended copy, sharp's copy of it and the PNG: 4 RGB images.
     const cost = 4 * 3 * probe.width * probe.height;
     const reply = await this.runTask<HeatmapReply>('renderHeatmap', (cancel) => ({ bytes, probe, limits: this.limits, cancel, ...heatmap }), [], cost, options);

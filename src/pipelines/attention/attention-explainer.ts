@@ -11,13 +11,10 @@
 import { ApiError } from '../../errors.js';
 import type { AttentionTaps } from '../../models/attention/attention-taps.js';
 import type { HeatmapStyle } from '../../models/image/heatmap-overlay.js';
-import type { ImageProcessorSettings } from '../../models/image/index.js';
-import type { PreprocessPool } from '../../models/image/preprocess-pool.js';
-import type { Batcher } from '../batcher.js';
 import type { CallOptions } from '../image-classification.js';
-import type { TappedItem, TappedRow } from '../tapped-encoder.js';
 import { attentionRollout, clsAttention, clsSimilarity, type AttentionLayout, type HeadSelection } from './attention-maths.js';
-import { inputRegion, type MapPlacement, type PatchGrid } from './patch-grid.js';
+import type { MapPlacement, PatchGrid } from './patch-grid.js';
+import { placeMaps, runTappedImage, type TappedImageDeps } from './tapped-image.js';
 
 export const ATTENTION_METHODS = ['cls', 'rollout', 'similarity'] as const;
 export type AttentionMethod = (typeof ATTENTION_METHODS)[number];
@@ -71,14 +68,10 @@ export interface AttentionExplainer {
   explain(input: ExplainInput, options?: CallOptions): Promise<ExplainResult>;
 }
 
-export interface AttentionExplainerDeps {
+export interface AttentionExplainerDeps extends TappedImageDeps {
   taps: AttentionTaps;
-  /** Measured from a run at load: heads and tokens of the attention, and the grid they form. */
+  /** Measured from a run at load: heads and tokens of the attention (`grid` is what they form). */
   layout: AttentionLayout;
-  grid: PatchGrid;
-  image: ImageProcessorSettings;
-  preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle' | 'renderHeatmap'>;
-  batcher: Pick<Batcher<TappedItem, TappedRow>, 'submit'>;
 }
 
 /** A 0-based layer index from one that may count from the end; 400 when out of range. */
@@ -96,7 +89,7 @@ function mapHead(selection: HeadSelection, index: number): AttentionMap['head'] 
 }
 
 export function createAttentionExplainer(deps: AttentionExplainerDeps): AttentionExplainer {
-  const { taps, layout, grid, image, preprocessor, batcher } = deps;
+  const { taps, layout, grid } = deps;
   const layers = taps.attention.length;
 
   /** The taps a request reads, and how its maps come out of them. */
@@ -135,34 +128,18 @@ export function createAttentionExplainer(deps: AttentionExplainerDeps): Attentio
     async explain(input, options = {}) {
       const started = performance.now();
       const chosen = plan(input);
-      // The PNG is drawn from the request's bytes: they must stay here.
-      const preprocessed = await preprocessor.preprocess(input.image, image, { ...options, transferImage: options.transferImage && !input.render });
-      const preprocessMs = performance.now() - started;
-      const result = await batcher.submit({ pixels: preprocessed.pixelValues, taps: chosen.taps }, options);
-      preprocessor.recycle(preprocessed.pixelValues);
+      const { pre, row: result, preprocessMs } = await runTappedImage(deps, input.image, chosen.taps, input.render !== undefined, options);
       const heads = input.method === 'similarity' ? undefined : (input.heads ?? 'mean');
       const maps: AttentionMap[] = chosen.maps(result.taps).map((values, i) => (heads === undefined ? { values } : { head: mapHead(heads, i), values }));
-      const region = inputRegion(preprocessed.source.width, preprocessed.source.height, image);
-      const renderStarted = performance.now();
-      const png = input.render
-        ? await preprocessor.renderHeatmap(
-            input.image,
-            { maps: maps.map((m) => ({ label: typeof m.head === 'number' ? `head ${m.head}` : (m.head ?? input.method), values: m.values })), grid, region, style: input.render },
-            options,
-          )
-        : undefined;
-      const renderMs = input.render ? performance.now() - renderStarted : 0;
+      const labelled = maps.map((m) => ({ label: typeof m.head === 'number' ? `head ${m.head}` : (m.head ?? input.method), values: m.values }));
+      const { renderMs, ...placement } = await placeMaps(deps, input.image, pre, labelled, input.render, options);
       const totalMs = performance.now() - started;
       return {
+        ...placement,
         method: input.method,
         layer: chosen.layer,
         heads,
         maps,
-        grid,
-        input: { width: preprocessed.width, height: preprocessed.height },
-        photo: preprocessed.source,
-        region,
-        png,
         output: result.row,
         timing: {
           preprocessMs,

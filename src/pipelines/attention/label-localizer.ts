@@ -9,16 +9,13 @@
  *   // result.maps[0]: the cosine of 'a photo of a cat.' to each of the 7×7 patches
  */
 import type { HeatmapStyle } from '../../models/image/heatmap-overlay.js';
-import type { ImageProcessorSettings } from '../../models/image/index.js';
-import type { PreprocessPool } from '../../models/image/preprocess-pool.js';
-import type { Batcher } from '../batcher.js';
 import { inCallScope } from '../call-scope.js';
 import type { CallOptions } from '../image-classification.js';
 import { dot } from '../scores.js';
-import type { TappedItem, TappedRow } from '../tapped-encoder.js';
 import { normalise, type PromptRequest } from '../zero-shot-prompts.js';
 import { scoreLabels, type ClipPipeline, type LabelScore } from '../zero-shot.js';
-import { inputRegion, type MapPlacement, type PatchGrid } from './patch-grid.js';
+import type { MapPlacement } from './patch-grid.js';
+import { placeMaps, runTappedImage, type TappedImageDeps } from './tapped-image.js';
 
 export interface LocalizeInput extends PromptRequest {
   image: Uint8Array;
@@ -48,14 +45,10 @@ export interface LabelLocalizer {
   localize(input: LocalizeInput, options?: CallOptions): Promise<LocalizeResult>;
 }
 
-export interface LabelLocalizerDeps {
+export interface LabelLocalizerDeps extends TappedImageDeps {
   clip: Pick<ClipPipeline, 'labelEmbeddings'>;
-  /** The vision tower's tapped batcher, and the tap holding every token's embedding. */
-  batcher: Pick<Batcher<TappedItem, TappedRow>, 'submit'>;
+  /** The tap (of the vision tower's tapped batcher) holding every token's embedding. */
   patchTap: string;
-  grid: PatchGrid;
-  image: ImageProcessorSettings;
-  preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle' | 'renderHeatmap'>;
   logitScale: number;
 }
 
@@ -68,44 +61,32 @@ export function labelPatchCosines(labels: readonly Float32Array[], tokens: Float
 }
 
 export function createLabelLocalizer(deps: LabelLocalizerDeps): LabelLocalizer {
-  const { clip, batcher, patchTap, grid, image, preprocessor } = deps;
+  const { clip, patchTap, grid } = deps;
   return {
     async localize(input, options = {}) {
       const started = performance.now();
       const [texts, vision] = await inCallScope(options, (scoped) =>
         Promise.all([
           clip.labelEmbeddings(input, scoped).then((done) => ({ ...done, textMs: performance.now() - started })),
-          (async () => {
-            const pre = await preprocessor.preprocess(input.image, image, { ...scoped, transferImage: scoped.transferImage && !input.render });
-            const preprocessMs = performance.now() - started;
-            const row = await batcher.submit({ pixels: pre.pixelValues, taps: [patchTap] }, scoped);
-            preprocessor.recycle(pre.pixelValues);
-            return { pre, row, preprocessMs };
-          })(),
+          runTappedImage(deps, input.image, [patchTap], input.render !== undefined, scoped),
         ]),
       );
       const { pre, row } = vision;
       const predictions = scoreLabels(texts.vectors, normalise(row.row), input, deps.logitScale);
       const cosines = labelPatchCosines(texts.vectors, row.taps.get(patchTap)!.data, grid.specialTokens);
       const maps = input.labels.map((label, i) => ({ label, values: cosines[i]! }));
-      const region = inputRegion(pre.source.width, pre.source.height, image);
-      const renderStarted = performance.now();
-      const png = input.render ? await preprocessor.renderHeatmap(input.image, { maps, grid, region, style: input.render }, options) : undefined;
+      const { renderMs, ...placement } = await placeMaps(deps, input.image, pre, maps, input.render, options);
       return {
+        ...placement,
         predictions,
         maps,
-        grid,
-        input: { width: pre.width, height: pre.height },
-        photo: pre.source,
-        region,
-        png,
         prompts: input.labels.map((label, i) => ({ label, texts: texts.prompts[i]! })),
         cache: { hits: texts.hits, misses: texts.misses },
         timing: {
           textMs: texts.textMs,
           preprocessMs: vision.preprocessMs,
           inferenceMs: row.inferenceMs,
-          renderMs: input.render ? performance.now() - renderStarted : 0,
+          renderMs,
           totalMs: performance.now() - started,
         },
       };
