@@ -23,13 +23,13 @@ export async function loadImageClassification(spec: ModelSpec, deps: LoadDeps): 
     // Plain and attention runs share the workers: a batch starts only on a free instance.
     const slots = new InstanceSlots(spec.instances);
     const model = await encoderComponent(vit.pool, io, spec, deps, { ...spec, slots });
-    const explain =
-      vit.attention instanceof AttentionUnavailableError
-        ? undefined
-        : await attentionComponent({ pool: vit.pool, io, taps: vit.attention, image: vit.image, preprocessor: deps.preprocessor, slots, patchSize: vit.patchSize }, spec, deps);
+    const explain = await attentionComponent(
+      { pool: vit.pool, io, taps: vit.attention, image: vit.image, preprocessor: deps.preprocessor, slots, patchSize: vit.patchSize },
+      spec,
+      deps,
+    );
     const warmupSeconds = (performance.now() - warmupStarted) / 1000;
     const components = { [VIT_SESSION]: model, ...(explain && { [ATTENTION_COMPONENT]: explain.component }) };
-    if (vit.attention instanceof AttentionUnavailableError) logger?.warn({ reason: vit.attention.message }, 'attention maps unavailable for this model');
     return {
       family: 'vit',
       provider: vit.pool.provider,

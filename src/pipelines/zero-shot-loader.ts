@@ -49,24 +49,20 @@ export async function loadZeroShot(spec: ModelSpec, deps: LoadDeps): Promise<Loa
     const visionIo: EncoderIo = { session: CLIP_VISION_SESSION, inputName: 'pixel_values', itemDims: clip.imageDims, outputName: 'image_embeds' };
     const vision = await encoderComponent(clip.pool, visionIo, spec, deps, { ...spec, slots });
     const { taps, patchEmbeds } = clip.visionAttention;
-    const explain =
-      taps instanceof AttentionUnavailableError
-        ? undefined
-        : await attentionComponent(
-            {
-              pool: clip.pool,
-              io: visionIo,
-              taps,
-              image: clip.image,
-              preprocessor: deps.preprocessor,
-              slots,
-              patchSize: clip.visionPatchSize,
-              extraTaps: typeof patchEmbeds === 'string' ? [patchEmbeds] : [],
-            },
-            spec,
-            deps,
-          );
-    if (taps instanceof AttentionUnavailableError) logger?.warn({ reason: taps.message }, 'attention maps unavailable for this model');
+    const explain = await attentionComponent(
+      {
+        pool: clip.pool,
+        io: visionIo,
+        taps,
+        image: clip.image,
+        preprocessor: deps.preprocessor,
+        slots,
+        patchSize: clip.visionPatchSize,
+        extraTaps: typeof patchEmbeds === 'string' ? [patchEmbeds] : [],
+      },
+      spec,
+      deps,
+    );
     const warmupSeconds = (performance.now() - warmupStarted) / 1000;
     const components = { [CLIP_TEXT_SESSION]: text, [CLIP_VISION_SESSION]: vision, ...(explain && { [ATTENTION_COMPONENT]: explain.component }) };
     const cache = new EmbeddingCache<CachedPrompt>({ maxBytes: deps.embeddingCacheBytes ?? 64 * 1024 * 1024, ...deps.embeddingCacheEvents });

@@ -5,7 +5,7 @@
 import { AttentionUnavailableError } from '../models/attention/attention-taps.js';
 import type { AttentionExplainer, ExplainResult } from '../pipelines/attention/attention-explainer.js';
 import type { LocalizeResult } from '../pipelines/attention/label-localizer.js';
-import type { MapPlacement } from '../pipelines/attention/patch-grid.js';
+import type { MapPlacement, PatchGrid } from '../pipelines/attention/patch-grid.js';
 import type { ClassifyResult, Prediction } from '../pipelines/image-classification.js';
 import type { ZeroShotResult } from '../pipelines/zero-shot.js';
 import type { GapStats } from '../pipelines/alignment/gap.js';
@@ -134,11 +134,10 @@ const round6 = (value: number) => Math.round(value * 1e6) / 1e6;
 /** What /v1/attention can ask of a model, or why it cannot. */
 function attentionInfo(attention: AttentionExplainer | AttentionUnavailableError) {
   if (attention instanceof AttentionUnavailableError) return { unavailable: attention.message };
-  const { grid } = attention;
   return {
     layers: attention.layers,
     heads: attention.heads,
-    grid: { rows: grid.rows, cols: grid.cols, patch_size: grid.patchSize, special_tokens: grid.specialTokens },
+    grid: gridWire(attention.grid),
     similarity_layers: attention.hiddenStates.flatMap((known, layer) => (known ? [layer] : [])),
   };
 }
@@ -173,10 +172,14 @@ export function modelList(registry: ModelRegistry) {
   });
 }
 
+function gridWire(grid: PatchGrid) {
+  return { rows: grid.rows, cols: grid.cols, patch_size: grid.patchSize, special_tokens: grid.specialTokens };
+}
+
 /** The patch grid, the sizes and the part of the photo the grid covers (attention and localisation answers). */
 function placementWire({ grid, region, input, photo }: MapPlacement) {
   return {
-    grid: { rows: grid.rows, cols: grid.cols, patch_size: grid.patchSize, special_tokens: grid.specialTokens },
+    grid: gridWire(grid),
     region: { x: round(region.x), y: round(region.y), width: round(region.width), height: round(region.height) },
     input_size: input,
     image_size: photo,

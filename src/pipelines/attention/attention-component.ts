@@ -1,9 +1,10 @@
 /**
  * The attention component of a served encoder: a batcher of explain runs on the model's own
  * session workers (sharing their instances with its plain runs), warmed up with every tap, and
- * the explainer over it. One run at load measures the attention's heads and tokens.
+ * the explainer over it. One run at load measures the attention's heads and tokens. A model whose
+ * attention cannot be read gets none (logged with the reason; the model is served regardless).
  */
-import type { AttentionTaps } from '../../models/attention/attention-taps.js';
+import { AttentionUnavailableError, type AttentionTaps } from '../../models/attention/attention-taps.js';
 import { tapNames } from '../../models/attention/attention-graph.js';
 import type { ImageProcessorSettings } from '../../models/image/index.js';
 import type { PreprocessPool } from '../../models/image/preprocess-pool.js';
@@ -23,7 +24,7 @@ export interface AttentionComponentOptions {
   pool: WorkerPool;
   /** The encoder's session, input and own output. */
   io: EncoderIo;
-  taps: AttentionTaps;
+  taps: AttentionTaps | AttentionUnavailableError;
   image: ImageProcessorSettings;
   preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle' | 'renderHeatmap'>;
   slots: InstanceSlots;
@@ -37,8 +38,12 @@ export async function attentionComponent(
   options: AttentionComponentOptions,
   spec: ModelSpec,
   deps: LoadDeps,
-): Promise<{ component: ServedComponent<TappedItem, TappedRow>; explainer: AttentionExplainer }> {
+): Promise<{ component: ServedComponent<TappedItem, TappedRow>; explainer: AttentionExplainer } | undefined> {
   const { pool, io, taps, slots } = options;
+  if (taps instanceof AttentionUnavailableError) {
+    deps.logger?.warn({ model: spec.id, reason: taps.message }, 'attention maps unavailable for this model');
+    return undefined;
+  }
   const itemSize = elementCount(io.itemDims);
   const every = [...tapNames(taps), ...(options.extraTaps ?? [])];
   const component = await warmedComponent<TappedItem, TappedRow>(
