@@ -3,6 +3,7 @@
  * server, batcher or HTTP in between, for a given layout (workers × intra-op threads) and
  * batch size.
  */
+import { saturate } from '../src/models/session/layout-tuning.js';
 import { WorkerPool } from '../src/models/session/worker-pool.js';
 import { summarize, type LatencySummary } from './stats.js';
 import { snapshotThreads, totalCpuMs } from './thread-cpu.js';
@@ -59,24 +60,11 @@ export async function measureBare(
   try {
     // Warm-up: one run per instance.
     await Promise.all(Array.from({ length: layout.instances }, () => pool.run('model', batch(), [outputName])));
-    const runLatencies: number[] = [];
-    let images = 0;
     const cpuBefore = await snapshotThreads(process.pid);
-    const started = performance.now();
-    const enough = () => images >= budget.minImages && performance.now() - started >= budget.minSeconds * 1000;
-    await Promise.all(
-      Array.from({ length: layout.instances }, async () => {
-        while (!enough()) {
-          const t0 = performance.now();
-          await pool.run('model', batch(), [outputName]);
-          runLatencies.push(performance.now() - t0);
-          images += batchSize;
-        }
-      }),
-    );
-    const seconds = (performance.now() - started) / 1000;
+    const timed = await saturate(pool, 'model', batch, [outputName], layout.instances, { ...budget, minRuns: Math.ceil(budget.minImages / batchSize), itemsPerRun: batchSize });
+    const { items: images, seconds } = timed;
     const cpuMsPerImage = totalCpuMs(cpuBefore, await snapshotThreads(process.pid), process.pid) / images;
-    return { ...layout, batchSize, images, seconds, imagesPerSecond: images / seconds, run: summarize(runLatencies), cpuMsPerImage };
+    return { ...layout, batchSize, images, seconds, imagesPerSecond: images / seconds, run: summarize(timed.runLatenciesMs), cpuMsPerImage };
   } finally {
     await pool.close();
   }

@@ -7,18 +7,13 @@
  *   const agreement = await measureAgreement({ dir, variant: 'q8', sessions: ['model'], topK: true });
  */
 import { cosine } from '../pipelines/scores.js';
-import { SeededRandom } from './generator/seeded-random.js';
 import type { Dtype } from './dtypes.js';
 import { onnxFile } from './hf-folder.js';
-import { elementCount, type NamedTensors } from './session/tensor.js';
+import { syntheticFeeds } from './session/synthetic-inputs.js';
 import { WorkerPool } from './session/worker-pool.js';
-import type { ValueInfo } from './session/worker-protocol.js';
 
 /** Synthetic inputs per session: a batch of this many, seeded. */
 export const AGREEMENT_INPUTS = 8;
-const SEQUENCE_LENGTH = 16;
-/** Token ids stay below this (inside any real or generated vocabulary). */
-const MAX_TOKEN_ID = 1000;
 
 export interface SessionAgreement {
   session: string;
@@ -42,19 +37,6 @@ export interface AgreementRequest {
   signal?: AbortSignal;
 }
 
-/** A seeded input for one value: smooth values in [-1, 1] for floats, token ids for int64. */
-function syntheticInput(info: ValueInfo, rng: SeededRandom): NamedTensors[string] {
-  const dims = info.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? AGREEMENT_INPUTS : SEQUENCE_LENGTH));
-  const count = elementCount(dims);
-  if (info.type === 'int64') {
-    const ids = BigInt64Array.from({ length: count }, () => BigInt(1 + Math.floor(rng.next() * (MAX_TOKEN_ID - 1))));
-    return { type: 'int64', dims, data: ids };
-  }
-  const [fx, fy, phase] = [rng.next() * 0.2, rng.next() * 0.2, rng.next() * 6];
-  const data = Float32Array.from({ length: count }, (_, i) => Math.sin(fx * (i % 224) + fy * Math.floor(i / 224) + phase) * 0.8 + rng.normal() * 0.1);
-  return { type: 'float32', dims, data };
-}
-
 function topIndices(row: Float32Array, k: number): number[] {
   return Array.from(row.keys())
     .sort((a, b) => row[b]! - row[a]!)
@@ -76,7 +58,7 @@ export async function measureAgreement(request: AgreementRequest): Promise<Sessi
       const info = pool.session(`${name}:variant`);
       const output = info.outputs[0]!.name;
       // Built again for each run: a run moves its inputs' buffers to the worker.
-      const feeds = () => Object.fromEntries(info.inputs.map((input, j) => [input.name, syntheticInput(input, new SeededRandom(7 + j))]));
+      const feeds = () => syntheticFeeds(info, AGREEMENT_INPUTS);
       request.signal?.throwIfAborted();
       const reference = (await pool.run(`${name}:fp32`, feeds(), [output]))[output]!.data as Float32Array;
       request.signal?.throwIfAborted();

@@ -3,6 +3,8 @@
  * capability adds a row here (and its service in src/server/services/, which both transports serve); the
  * server has no per-task branches.
  */
+import { CLIP_VISION_SESSION } from '../models/clip/load-clip.js';
+import { VIT_SESSION } from '../models/vit/load-vit.js';
 import { loadImageClassification } from './image-classification-loader.js';
 import type { ImageClassifier } from './image-classification.js';
 import type { ClipPipeline } from './zero-shot.js';
@@ -21,12 +23,14 @@ export interface TaskHandlers {
 
 export interface TaskDefinition<T extends Task> {
   family: string;
+  /** The session images go through: what layout tuning times (src/server/layout-tunings.ts). */
+  imageSession: string;
   load(spec: ModelSpec, deps: LoadDeps): Promise<LoadedModel<TaskHandlers[T]>>;
 }
 
 export const TASKS: { [T in Task]: TaskDefinition<T> } = {
-  'image-classification': { family: 'vit', load: loadImageClassification },
-  'zero-shot-image-classification': { family: 'clip', load: loadZeroShot },
+  'image-classification': { family: 'vit', imageSession: VIT_SESSION, load: loadImageClassification },
+  'zero-shot-image-classification': { family: 'clip', imageSession: CLIP_VISION_SESSION, load: loadZeroShot },
 };
 
 /** Loads a served model with its task's loader. */

@@ -10,6 +10,7 @@ import type { AttentionExplainer } from './attention/attention-explainer.js';
 import type { Dtype } from '../models/dtypes.js';
 import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { ExecutionProvider } from '../models/session/execution-providers.js';
+import type { TunedLayout } from '../models/session/layout-tuning.js';
 import type { WorkerPool } from '../models/session/worker-pool.js';
 import { encoderRunBatch, type EncodedRow, type EncoderIo } from './batched-encoder.js';
 import { Batcher, type BatcherEvents, type RunBatch } from './batcher.js';
@@ -37,7 +38,14 @@ export interface ModelSpec {
   allowSpinning: boolean;
   /** CLIP: exp(logit_scale) of the trained model (100 for the OpenAI checkpoints). */
   logitScale?: number;
+  /** Where instances, intraOpThreads and maxBatchSize came from (planned when absent). */
+  layoutSource?: LayoutSource;
+  /** Present when some of them were not configured: the cores a tuning may split, and what it must keep. */
+  tunable?: { cores: number; fixed: Partial<TunedLayout> };
 }
+
+/** configured: the operator set all of them; planned: shared out by the thread budget; tuned: timed on this machine. */
+export type LayoutSource = 'configured' | 'planned' | 'tuned';
 
 export interface LoadDeps {
   logger?: Logger;

@@ -13,6 +13,14 @@ export function intFrom(value: string | undefined, name: string, min = 0, max = 
   return parsed;
 }
 
+/** A positive number setting (seconds, fractions allowed). */
+export function floatFrom(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`${name} must be a number > 0, got '${value}'`);
+  return parsed;
+}
+
 export function boolFrom(value: string | undefined, name: string): boolean | undefined {
   if (value === undefined || value === '') return undefined;
   if (['1', 'true', 'yes'].includes(value.toLowerCase())) return true;

@@ -12,7 +12,7 @@ import { defaultPreprocessThreads } from '../models/image/preprocess-pool.js';
 import type { Task } from '../pipelines/tasks.js';
 import { modelEntrySchema, providerSchema, readConfigFile, type ConfigFile, type ModelEntry } from './config-file.js';
 import { defaultPixelBudgetBytes } from './pixel-budget.js';
-import { boolFrom, intFrom, MAX_TIMER_MS, providersFrom } from './config-values.js';
+import { boolFrom, floatFrom, intFrom, MAX_TIMER_MS, providersFrom } from './config-values.js';
 
 export interface Limits {
   /** Largest JSON body (base64 images are ~4/3 of their bytes). */
@@ -84,6 +84,10 @@ export interface ServerConfig {
   help: boolean;
   /** Pull catalog models missing from the cache at start-up. */
   pull: boolean;
+  /** Time the layouts of models with no kept tuning before loading them (src/server/layout-tunings.ts). */
+  tune: boolean;
+  /** How long each tuning candidate is timed (longer is steadier on a noisy machine). */
+  tuneSecondsPerCandidate: number;
   hub: HubSettings;
   requestTimeoutMs: number;
   /** How long a shutdown waits for accepted requests before answering the rest 503. */
@@ -231,6 +235,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       'model-dir': { type: 'string', multiple: true },
       model: { type: 'string', multiple: true },
       pull: { type: 'boolean' },
+      tune: { type: 'boolean' },
       config: { type: 'string' },
       demo: { type: 'boolean' },
       port: { type: 'string' },
@@ -288,6 +293,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     fileDefaults,
     help: flags.help ?? false,
     pull: pick(flags.pull, boolFrom(env.MMS_PULL, 'MMS_PULL')) ?? false,
+    tune: pick(flags.tune, boolFrom(env.MMS_TUNE, 'MMS_TUNE')) ?? false,
+    tuneSecondsPerCandidate: floatFrom(env.MMS_TUNE_SECONDS, 'MMS_TUNE_SECONDS') ?? 2,
     hub: hubSettings(env),
     requestTimeoutMs: pick(intFrom(env.MMS_REQUEST_TIMEOUT_MS, 'MMS_REQUEST_TIMEOUT_MS', 0, MAX_TIMER_MS), file.request_timeout_ms) ?? 60_000,
     drainTimeoutMs: pick(intFrom(env.MMS_DRAIN_TIMEOUT_MS, 'MMS_DRAIN_TIMEOUT_MS', 0, MAX_TIMER_MS), file.drain_timeout_ms) ?? 25_000,

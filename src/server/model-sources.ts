@@ -10,7 +10,7 @@ import { filesFor, findEntry, loadCatalog, type CatalogEntry } from '../models/c
 import { createProgressReporter, findCachedSnapshot, HubError, pullFiles } from '../models/hub/index.js';
 import type { ModelSpec } from '../pipelines/registry.js';
 import { MODEL_DEFAULTS, type BatchingDefaults, type ModelSettings, type ServerConfig } from './config.js';
-import { planLayouts } from './thread-budget.js';
+import { planLayouts, spinningAllowed } from './thread-budget.js';
 
 export interface MissingModel {
   id: string;
@@ -51,7 +51,7 @@ async function catalogDir(config: ServerConfig, entry: CatalogEntry, variant: Mo
  * `model_type` implies (CLIP → zero-shot classification), else image classification.
  * A folder without a readable config.json fails later, in its loader, with the loader's message.
  */
-async function folderTask(dir: string): Promise<Task> {
+export async function folderTask(dir: string): Promise<Task> {
   const config = await readJsonFile<{ model_type?: unknown }>(dir, 'config.json').catch(() => undefined);
   return config?.model_type === 'clip' ? 'zero-shot-image-classification' : 'image-classification';
 }
@@ -98,21 +98,32 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
   if (overCommitted) {
     logger.warn({ cores: config.cores, layouts: Object.fromEntries(layouts) }, 'configured intra-op threads exceed the cores; sessions will contend');
   }
-  // Spinning only pays when one session has the CPU to itself (docs/architecture.md, "Thread budget": +50% latency otherwise).
-  const sessions = [...layouts.values()].reduce((sum, layout) => sum + layout.instances, 0);
-  const specs = located.map(({ settings, dir, task, logitScale, defaults }) => ({
-    id: settings.id,
-    dir,
-    task,
-    logitScale: settings.logitScale ?? logitScale,
-    variant: settings.variant,
-    providers: settings.providers,
-    requireProvider: settings.requireProvider,
-    allowSpinning: sessions === 1,
-    ...layouts.get(settings.id)!,
-    maxBatchSize: settings.maxBatchSize ?? defaults.maxBatchSize ?? MODEL_DEFAULTS.maxBatchSize,
-    maxQueueDelayMs: settings.maxQueueDelayMs ?? defaults.maxQueueDelayMs ?? MODEL_DEFAULTS.maxQueueDelayMs,
-    maxQueueSize: settings.maxQueueSize ?? defaults.maxQueueSize ?? MODEL_DEFAULTS.maxQueueSize,
-  }));
+  const allowSpinning = spinningAllowed(layouts.values());
+  const specs = located.map(({ settings, dir, task, logitScale, defaults }) => {
+    const layout = layouts.get(settings.id)!;
+    const fixed = definedOnly({ instances: settings.instances, intraOpThreads: settings.intraOpThreads, maxBatchSize: settings.maxBatchSize });
+    const allFixed = Object.keys(fixed).length === 3;
+    return {
+      id: settings.id,
+      dir,
+      task,
+      logitScale: settings.logitScale ?? logitScale,
+      variant: settings.variant,
+      providers: settings.providers,
+      requireProvider: settings.requireProvider,
+      allowSpinning,
+      ...layout,
+      maxBatchSize: settings.maxBatchSize ?? defaults.maxBatchSize ?? MODEL_DEFAULTS.maxBatchSize,
+      maxQueueDelayMs: settings.maxQueueDelayMs ?? defaults.maxQueueDelayMs ?? MODEL_DEFAULTS.maxQueueDelayMs,
+      maxQueueSize: settings.maxQueueSize ?? defaults.maxQueueSize ?? MODEL_DEFAULTS.maxQueueSize,
+      layoutSource: allFixed ? ('configured' as const) : ('planned' as const),
+      ...(!allFixed && { tunable: { cores: layout.instances * layout.intraOpThreads, fixed } }),
+    };
+  });
   return { specs, missing };
+}
+
+/** The entries whose value is set (what the operator configured). */
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -5,13 +5,20 @@
  *   rm <id>                       remove a model's repo from the cache
  *   verify <id> [--write]         (online) read commit hashes and sha256s from the Hub
  *   check <id:tag> | --dir D --variant V   compare a variant with its fp32 graph
+ *   tune <id[:tag]> | --dir D [--variant V]  time layouts and keep the fastest for this machine
  */
 import { DEFAULT_DTYPE, DTYPE_NAMES, dtypeOf } from '../models/dtypes.js';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { filesFor, findEntry, loadCatalog, type CatalogEntry, type Variant } from '../models/catalog/catalog.js';
 import { createProgressReporter, findCachedSnapshot, HubError, listCachedRepos, pullFiles, removeCachedRepo } from '../models/hub/index.js';
-import { readJsonFile } from '../models/hf-folder.js';
+import { onnxFile } from '../models/hf-folder.js';
+import { TASKS } from '../pipelines/registry.js';
+import { defaultCacheDir } from './config.js';
+import { floatFrom, intFrom, providersFrom } from './config-values.js';
+import { measureAndKeep } from './layout-tunings.js';
+import { folderTask } from './model-sources.js';
+import os from 'node:os';
 import { AGREEMENT_INPUTS, measureAgreement } from '../models/variant-agreement.js';
 import { hubSettings } from './config.js';
 import { verifyEntry } from './catalog-verify.js';
@@ -22,7 +29,11 @@ const USAGE = `Usage: npm run models -- <command>
   rm <id>                       remove a model from the cache
   verify <id> [--write]         (online) fill in commit hashes and sha256s from the Hub
   check <id:tag>                compare a pulled variant with its fp32 graph (both must be pulled)
-  check --dir D --variant V     the same for a model folder`;
+  check --dir D --variant V     the same for a model folder
+  tune <id[:tag]>               time layouts (workers x threads) and batch sizes on this machine,
+                                keep the fastest for the server (--cores N, --providers cuda,cpu,
+                                --seconds S per candidate, --cache-dir PATH)
+  tune --dir D [--variant V]    the same for a model folder`;
 
 function variantsOf(entry: CatalogEntry, requested: string | undefined): Variant[] {
   if (requested === 'all') return Object.keys(entry.variants) as Variant[];
@@ -40,6 +51,10 @@ export async function runModelsCli(argv: string[], env: NodeJS.ProcessEnv, out: 
       write: { type: 'boolean' },
       catalog: { type: 'string' },
       dir: { type: 'string' },
+      cores: { type: 'string' },
+      providers: { type: 'string' },
+      seconds: { type: 'string' },
+      'cache-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -51,6 +66,14 @@ export async function runModelsCli(argv: string[], env: NodeJS.ProcessEnv, out: 
   const hub = hubSettings(env);
   const catalog = await loadCatalog(values.catalog);
   const print = (line: string) => out.write(`${line}\n`);
+  /** The cached snapshot folder holding these variants of a catalog model. */
+  const pulledDir = async (catalogId: string | undefined, variants: Variant[]): Promise<string> => {
+    const entry = findEntry(catalog, requireId(catalogId));
+    const files = variants.flatMap((variant) => filesFor(entry, variant)).map((f) => f.path);
+    const dir = await findCachedSnapshot(hub.cacheDir, entry.repo, entry.revision, files);
+    if (!dir) throw new Error(`${entry.id}: pull it first (${variants.map((v) => `npm run models -- pull ${entry.id} --variant ${v}`).join(', then ')})`);
+    return dir;
+  };
 
   switch (command) {
     case 'list': {
@@ -106,20 +129,33 @@ export async function runModelsCli(argv: string[], env: NodeJS.ProcessEnv, out: 
       const [catalogId, tag] = (id ?? '').split(':');
       const variant = dtypeOf(values.variant ?? tag ?? '');
       if (!variant || variant === DEFAULT_DTYPE) throw new Error(`name the variant to compare with fp32: check <id>:q8, or --dir D --variant q8`);
-      let dir = values.dir;
-      if (!dir) {
-        const entry = findEntry(catalog, requireId(catalogId));
-        const files = [...filesFor(entry, DEFAULT_DTYPE), ...filesFor(entry, variant)].map((f) => f.path);
-        dir = await findCachedSnapshot(hub.cacheDir, entry.repo, entry.revision, files);
-        if (!dir) throw new Error(`${entry.id}: pull both variants first (npm run models -- pull ${entry.id} --variant fp32, then --variant ${variant})`);
-      }
-      const clip = (await readJsonFile<{ model_type?: string }>(dir, 'config.json')).model_type === 'clip';
+      const dir = values.dir ?? (await pulledDir(catalogId, [DEFAULT_DTYPE, variant]));
+      const clip = (await folderTask(dir)) === 'zero-shot-image-classification';
       const sessions = clip ? ['text_model', 'vision_model'] : ['model'];
       print(`${dir}: ${variant} against fp32 on ${AGREEMENT_INPUTS} seeded synthetic inputs per session`);
       for (const s of await measureAgreement({ dir, variant, sessions, topK: !clip })) {
         const topK = s.top1 === undefined ? '' : `  top-1 ${s.top1.toFixed(3)}  top-5 ${s.top5!.toFixed(3)}`;
         print(`  ${s.session} (${s.output}): cosine min ${s.cosineMin.toFixed(6)}  mean ${s.cosineMean.toFixed(6)}${topK}`);
       }
+      return 0;
+    }
+    case 'tune': {
+      const [catalogId, tag] = (id ?? '').split(':');
+      const variant = dtypeOf(values.variant ?? tag ?? DEFAULT_DTYPE);
+      if (!variant) throw new Error(`unknown variant '${values.variant ?? tag}': use one of ${DTYPE_NAMES.join(', ')}`);
+      const dir = values.dir ?? (await pulledDir(catalogId, [variant]));
+      const request = {
+        file: onnxFile(dir, TASKS[await folderTask(dir)].imageSession, variant),
+        cores: intFrom(values.cores, '--cores', 1) ?? os.availableParallelism(),
+        providers: providersFrom(values.providers, '--providers') ?? ['cpu' as const],
+      };
+      print(`${request.file}: timing ${request.cores} core(s) as workers x threads, batch sizes 1-8`);
+      const kept = await measureAndKeep(values['cache-dir'] ?? defaultCacheDir(env), request, floatFrom(values.seconds, '--seconds'));
+      for (const row of kept.result.rows) {
+        const mark = row === kept.result.best ? '  <- kept' : '';
+        print(`  ${row.instances} x ${row.intraOpThreads}  batch ${row.maxBatchSize}: ${row.itemsPerSecond.toFixed(2)} items/s  (run p50 ${row.runP50Ms.toFixed(1)} ms)${mark}`);
+      }
+      print(`kept in ${kept.file}; the server applies it when it serves this graph with the same cores and providers`);
       return 0;
     }
     default:

@@ -21,6 +21,7 @@ import { ServerMetrics } from './metrics.js';
 import { ModelRegistry, type ModelLoader } from './model-registry.js';
 import { measureVariantAgreements } from './variant-agreements.js';
 import { resolveModels } from './model-sources.js';
+import { applyLayoutTunings } from './layout-tunings.js';
 
 export interface RunningServer {
   registry: ModelRegistry;
@@ -108,7 +109,15 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     throw error;
   });
   logger.info({ port: grpc.port, host: config.host }, 'gRPC listening');
-  const loaded = registry.loadAll();
+  // Layouts are tuned (or kept tunings applied) before loading, so nothing else competes for the cores.
+  const stopTuning = new AbortController();
+  const loaded = applyLayoutTunings(specs, {
+    cacheDir: config.cacheDir,
+    measure: config.tune,
+    secondsPerCandidate: config.tuneSecondsPerCandidate,
+    logger,
+    signal: stopTuning.signal,
+  }).then(() => registry.loadAll());
   // Variants are compared with fp32 after loading, in the background (one thread at a time).
   const stopAgreements = new AbortController();
   const agreements = loaded.then(() => measureVariantAgreements(registry, config.cacheDir, stopAgreements.signal, logger));
@@ -130,6 +139,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       http.closeIdleConnections();
       const grpcClosed = grpc!.stopAccepting();
       admission.startDraining(); // refuse new requests now, even while models are still loading
+      stopTuning.abort();
       await loaded;
       stopAgreements.abort();
       await agreements;

@@ -6,7 +6,8 @@
  * with `npm run bench` (ViT-B/16 fp32, 2 cores): 1 × 2 reached 7.1 img/s against 6.7 for 2 × 1
  * and halves the latency of a lone request (153 vs 301 ms); on other machines (docs/architecture.md, "Measured facts")
  * 2 × 1 was ahead by ~6% in throughput. The throughput gap is small either way, the latency gap
- * is not, so one worker it is; `--instances` / `--threads` change it.
+ * is not, so one worker it is; `--instances` / `--threads` change it, and a layout tuning kept
+ * for this machine (`--tune`, src/server/layout-tunings.ts) replaces the plan.
  */
 
 export interface Layout {
@@ -32,4 +33,11 @@ export function planLayouts(models: LayoutRequest[], cores: number): { layouts: 
     total += instances * intraOpThreads;
   }
   return { layouts, overCommitted: total > cores };
+}
+
+/** Spinning only pays when one session has the CPU to itself (docs/architecture.md, "Thread budget": +50% latency otherwise). */
+export function spinningAllowed(layouts: Iterable<Layout>): boolean {
+  let sessions = 0;
+  for (const layout of layouts) sessions += layout.instances;
+  return sessions === 1;
 }

@@ -12,6 +12,9 @@ export const USAGE = `Usage: npm start -- [options]
   --providers LIST          execution providers in order, e.g. cuda,cpu (env MMS_PROVIDERS)
   --require-provider        fail instead of falling back to CPU
   --instances N --threads N session workers per model and intra-op threads each
+  --tune                    time the layouts (workers x threads, batch size) of models with
+                            no kept tuning before loading them; kept tunings always apply
+                            (env MMS_TUNE; npm run models -- tune ID measures one)
   --max-batch-size N --max-queue-delay-ms N --max-queue-size N
   --cache-dir PATH          where generated (demo) models live (env MMS_CACHE_DIR); pulled
                             models go to the Hugging Face hub cache (HF_HUB_CACHE,

@@ -163,6 +163,8 @@ export function modelList(registry: ModelRegistry) {
       size_bytes: model.files?.reduce((total, file) => total + file.bytes, 0),
       instances: spec?.instances,
       intra_op_threads: spec?.intraOpThreads,
+      /** configured, planned (the thread budget's share) or tuned (timed on this machine: --tune). */
+      layout_source: spec && (spec.layoutSource ?? 'planned'),
       batching: spec && {
         max_batch_size: spec.maxBatchSize,
         max_queue_delay_ms: spec.maxQueueDelayMs,
