@@ -165,6 +165,7 @@ async function main(): Promise<void> {
     bareSeconds: settings.bareSeconds,
     requests: settings.requests,
     profiledRequests: settings.profiledRequests,
+    tuneSeconds: quick ? 0.2 : 3,
   }, log);
 
   // Overload: a queue bound below the concurrency answers 429 at once.

@@ -22,6 +22,8 @@ export interface ChildOptions {
   timeoutMs?: number;
   /** Node flags before the script, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
+  /** Variables added to this process's environment. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -42,10 +44,10 @@ export async function startServer(
 
 /** Spawns `tsx <script> ...args` and resolves once `readyUrl` answers 200. */
 export async function startChild(script: string, args: string[], readyUrl: string, options: ChildOptions = {}): Promise<ChildServer> {
-  const { timeoutMs = 180_000, nodeArgs = [] } = options;
+  const { timeoutMs = 180_000, nodeArgs = [], env = {} } = options;
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
   });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));

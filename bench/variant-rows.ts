@@ -1,6 +1,7 @@
 /**
  * The q8 rows of `npm run bench`: the bare limit of `model_quantized.onnx` per layout, and the
- * server serving it as `vit:q8` at 16 clients, beside the fp32 rows of the same run: ours/limit
+ * server serving it as `vit:q8` at 16 clients (started with --tune: it times its layouts first
+ * and serves with the fastest), beside the fp32 rows of the same run: ours/limit
  * for each dtype, the milliseconds the server adds per image for each (target: within ±20% of
  * each other), and the server's q8/fp32 speed-up next to the bare one.
  */
@@ -16,6 +17,8 @@ import { round } from './stats.js';
 export interface VariantBench {
   bare: BareResult[];
   ours: LoadResult;
+  /** The layout the q8 server ran, and where it came from (`tuned`). */
+  oursLayout: Layout & { maxBatchSize: number; source: string };
   /** The q8 server's CPU per image by stage (drift-free, unlike the added milliseconds). */
   stages: StageTable;
 }
@@ -27,13 +30,15 @@ export interface VariantSettings {
   bareSeconds: number;
   requests: number;
   profiledRequests: number;
+  /** Seconds the server's --tune times each candidate. */
+  tuneSeconds: number;
 }
 
 /** A server serving the folder's q8 graph as `vit:q8` (the tag comes from a config file's `variant`). */
-async function startQ8Server(config: string, options: ChildOptions = {}): Promise<{ base: string; server: ChildServer }> {
+async function startQ8Server(config: string, options: ChildOptions = {}, extraArgs: string[] = []): Promise<{ base: string; server: ChildServer }> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const args = ['--config', config, '--port', String(port), '--grpc-port', String(await freePort()), '--host', '127.0.0.1'];
+  const args = ['--config', config, '--port', String(port), '--grpc-port', String(await freePort()), '--host', '127.0.0.1', ...extraArgs];
   const server = await startChild('src/server/main.ts', args, `${base}/readyz`, options);
   await agreementSettled(base);
   return { base, server };
@@ -60,15 +65,18 @@ export async function measureQ8(
   }
   const work = await mkdtemp(path.join(os.tmpdir(), 'mms-bench-q8-'));
   const config = path.join(work, 'server.json');
-  await writeFile(config, JSON.stringify({ models: [{ id: 'vit', dir: modelDir, variant: 'q8' }] }));
+  // Its own cache dir: the tuning timed at the first start applies to the profiled re-run.
+  await writeFile(config, JSON.stringify({ cache_dir: path.join(work, 'cache'), models: [{ id: 'vit', dir: modelDir, variant: 'q8' }] }));
   const load = (base: string, requests: number) => runLoad(`${base}/v1/classify`, 16, requests, photos, { model: 'vit:q8' });
   try {
-    const { base, server } = await startQ8Server(config);
+    const { base, server } = await startQ8Server(config, { env: { MMS_TUNE_SECONDS: String(settings.tuneSeconds) } }, ['--tune']);
     let measured: { result: LoadResult & { images: number }; cpu: RowCpu };
-    let layout: Layout;
+    let layout: VariantBench['oursLayout'];
     try {
-      const listed = (await (await fetch(`${base}/v1/models`)).json()) as { data: { instances: number; intra_op_threads: number }[] };
-      layout = { instances: listed.data[0]!.instances, threads: listed.data[0]!.intra_op_threads };
+      type Listed = { instances: number; intra_op_threads: number; layout_source: string; batching: { max_batch_size: number } };
+      const [listed] = ((await (await fetch(`${base}/v1/models`)).json()) as { data: Listed[] }).data;
+      layout = { instances: listed!.instances, threads: listed!.intra_op_threads, maxBatchSize: listed!.batching.max_batch_size, source: listed!.layout_source };
+      log(`ours q8: layout ${layout.instances}×${layout.threads} batch ≤ ${layout.maxBatchSize} (${layout.source})`);
       await load(base, 32);
       measured = await measureRowCpu(server.process.pid!, async () => {
         const row = await load(base, settings.requests);
@@ -89,7 +97,7 @@ export async function measureQ8(
       () => load(profiledBase, 32),
     );
     const bareForStages = bareRowNear(bare, layout, measured.result.meanBatchSize ?? 1);
-    return { bare, ours: measured.result, stages: stageTable(measured.cpu, profiled, bareForStages.cpuMsPerImage) };
+    return { bare, ours: measured.result, oursLayout: layout, stages: stageTable(measured.cpu, profiled, bareForStages.cpuMsPerImage) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -124,6 +132,7 @@ export function variantMarkdown(q8: VariantBench, fp32: { limit: number; ours16:
     `| q8 | ${round(q8Limit)} (${best.instances} × ${best.threads}, batch ${best.batchSize}) | ${round(q8.ours.throughput)} | ${round(q8.ours.throughput / q8Limit)} | ${round(addedQ8, 1)} |`,
     '',
     `q8 ÷ fp32: bare ${round(q8Limit / fp32.limit)} ×, through the server ${round(q8.ours.throughput / fp32.ours16)} ×. ` +
+      `The q8 server ran ${q8.oursLayout.instances} × ${q8.oursLayout.threads}, batches of at most ${q8.oursLayout.maxBatchSize} (${q8.oursLayout.source}: started with \`--tune\`). ` +
       `Bare q8 rows: ${q8.bare.map((b) => `${b.instances} × ${b.threads} batch ${b.batchSize}: ${round(b.imagesPerSecond)}`).join('; ')}. ` +
       'Added ms per image = 1000 ÷ ours − 1000 ÷ limit (the wall time each answer costs beyond the bare session at saturation).',
     '',

@@ -48,6 +48,8 @@ export interface ZeroShotBenchResult {
   best: BareResult;
   bestAgain: BareResult;
   oursLayout: Layout;
+  /** How the server chose its layout (`tuned` with --tune) and its batch bound; seconds from start to ready, tuning included. */
+  oursTuning: { source: string; maxBatchSize: number; startSeconds: number };
   ours: ZeroShotRow[];
   naive: ZeroShotRow[];
   coldWarm: ColdWarmSample[];
@@ -144,7 +146,8 @@ export function zeroShotReport(r: ZeroShotBenchResult): string {
     '',
     `Limit = the best bare vision-tower row (${r.best.instances} × ${r.best.threads}, batch ${r.best.batchSize}): ${round(r.best.imagesPerSecond)} img/s before the ` +
       `load rows, ${round(r.bestAgain.imagesPerSecond)} after them (drift ${round(drift * 100, 1)}%); ratios divide by the higher, ${round(limit)} img/s. ` +
-      `The server's default layout is ${r.oursLayout.instances} × ${r.oursLayout.threads}${sameLayout ? ' (the best one).' : ' (NOT the best bare layout).'} ` +
+      `The server ran ${r.oursLayout.instances} × ${r.oursLayout.threads}, batches of at most ${r.oursTuning.maxBatchSize} (${r.oursTuning.source}: started with \`--tune\`, ready in ${round(r.oursTuning.startSeconds, 1)} s, timing included)` +
+      `${sameLayout ? ', the best bare layout. ' : ', NOT the best bare layout. '}` +
       `Bare rows' latency columns are one session run (one batch).`,
     '',
     '## Ours ÷ naive, measured and expected from FLOPs',

@@ -14,6 +14,8 @@ import { quietLogger, testConfig } from '../helpers/test-server.js';
 
 const REPO = 'test-org/tiny-vit';
 const COMMIT = 'c0ffee0000000000000000000000000000000001';
+/** A repo that ships the fp32 graph and its q8 variant beside it. */
+const VARIANTS_REPO = 'test-org/tiny-vit-variants';
 
 function catalogEntry(): CatalogEntry {
   return {
@@ -52,6 +54,16 @@ describe('catalog models from the Hugging Face cache', () => {
           'config.json': { content: await readFile(path.join(dir, 'config.json')) },
           'preprocessor_config.json': { content: await readFile(path.join(dir, 'preprocessor_config.json')) },
           'onnx/model.onnx': { content: modelBytes, lfs: true },
+        },
+      },
+      {
+        repo: VARIANTS_REPO,
+        commit: COMMIT,
+        files: {
+          'config.json': { content: await readFile(path.join(dir, 'config.json')) },
+          'preprocessor_config.json': { content: await readFile(path.join(dir, 'preprocessor_config.json')) },
+          'onnx/model.onnx': { content: modelBytes, lfs: true },
+          'onnx/model_quantized.onnx': { content: await readFile(path.join(dir, 'onnx', 'model_quantized.onnx')), lfs: true },
         },
       },
     ]);
@@ -163,6 +175,42 @@ describe('catalog models from the Hugging Face cache', () => {
     const after = outputOf();
     await runModelsCli(['list', '--catalog', catalogFile], cacheEnv, after.out);
     assert.match(after.text(), /fp32: not pulled/);
+  });
+
+  it('pulls only the files of the variant asked for, and serves it as id:tag', async () => {
+    const entry = { ...catalogEntry(), id: 'tiny-vit-variants', repo: VARIANTS_REPO };
+    const catalogFile = path.join(work, 'variants-catalog.json');
+    await writeFile(catalogFile, JSON.stringify({ models: [entry] }));
+    const cacheEnv = env('variants');
+    hub.requests.length = 0;
+    const pulled = outputOf();
+    assert.equal(await runModelsCli(['pull', 'tiny-vit-variants', '--variant', 'q8', '--catalog', catalogFile], cacheEnv, pulled.out), 0);
+    assert.match(pulled.text(), /serve it with: npm start -- --model tiny-vit-variants:q8/);
+    const fetched = new Set(hub.requests.filter((r) => r.method === 'GET' && r.file).map((r) => r.file!.split(':')[1]));
+    assert.deepEqual([...fetched].sort(), ['config.json', 'onnx/model_quantized.onnx', 'preprocessor_config.json'], 'the fp32 graph is not fetched');
+
+    const config = testConfig(['--model', 'tiny-vit-variants:q8']);
+    const server = await startServer({ ...config, hub: { ...config.hub, cacheDir: cacheEnv.HF_HUB_CACHE, endpoint: hub.endpoint } }, quietLogger(), { catalog: [entry] });
+    try {
+      await server.loaded;
+      const [model] = (await request(server.http).get('/v1/models').expect(200)).body.data;
+      assert.deepEqual([model.id, model.state, model.files.map((f: { name: string }) => f.name)], ['tiny-vit-variants:q8', 'ready', ['onnx/model_quantized.onnx']]);
+      const res = await request(server.http).post('/v1/classify').field('model', 'tiny-vit-variants:q8').attach('image', await readFile(sharedImage('coffee.png')), 'c.png').expect(200);
+      assert.equal(res.body.model, 'tiny-vit-variants:q8');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a tag the repo does not ship is an error naming the ones it does', async () => {
+    const catalogFile = path.join(work, 'catalog-fp16.json');
+    await writeFile(catalogFile, JSON.stringify({ models: [catalogEntry()] }));
+    await assert.rejects(runModelsCli(['pull', 'tiny-vit', '--variant', 'fp16', '--catalog', catalogFile], env('fp16'), outputOf().out), /tiny-vit has no 'fp16' variant \(it has: fp32, q8\)/);
+    const config = testConfig(['--model', 'tiny-vit:fp16']);
+    await assert.rejects(
+      startServer({ ...config, hub: { ...config.hub, cacheDir: path.join(work, 'fp16'), endpoint: hub.endpoint } }, quietLogger(), { catalog: [catalogEntry()] }),
+      /tiny-vit has no 'fp16' variant \(it has: fp32, q8\)/,
+    );
   });
 
   it('the shipped catalog parses and names real repos, marking what is unverified', async () => {
