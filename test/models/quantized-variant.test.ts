@@ -1,5 +1,5 @@
 /**
- * The generator's q8 variants (onnxruntime's dynamic-quantisation pattern) against fp32 on the
+ * The generator's q8 and fp16 variants (onnxruntime's dynamic-quantisation pattern) against fp32 on the
  * four shared photos, with the real onnxruntime: agreement, and how much batch mates move each
  * other (dynamic quantisation takes one activation scale per batch tensor).
  */
@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
+import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { loadImageProcessorConfig, preprocessImage } from '../../src/models/image/index.js';
 import { readGraphSummary } from '../../src/models/onnx/graph-summary.js';
@@ -98,5 +99,55 @@ describe('q8 variants written by the generator', () => {
     const textCosine = cosine(text[0]!, text[1]!);
     t.diagnostic(`image_embeds cosine q8 vs fp32: ${imageCosines.map((c) => c.toFixed(5)).join(', ')}; text_embeds: ${textCosine.toFixed(5)}`);
     assert.ok(Math.min(...imageCosines, textCosine) >= 0.99);
+  });
+});
+
+describe('fp16 variants written by the generator', () => {
+  let vitDir: string;
+  let clipDir: string;
+  before(async () => {
+    [vitDir, clipDir] = await Promise.all([tinyVitDir(), tinyClipDir()]);
+  });
+
+  it('keep the fp32 contract at the edges and hold every weight in float16, at half the bytes', async () => {
+    const FLOAT = onnxProto.onnx.TensorProto.DataType.FLOAT;
+    const FLOAT16 = onnxProto.onnx.TensorProto.DataType.FLOAT16;
+    const [fp32Bytes, fp16Bytes] = await Promise.all(['model.onnx', 'model_fp16.onnx'].map((file) => readFile(path.join(vitDir, 'onnx', file))));
+    const { graph } = onnxProto.onnx.ModelProto.decode(fp16Bytes!);
+    const edgeTypes = [...graph!.input!, ...graph!.output!].map((v) => [v.name, v.type!.tensorType!.elemType]);
+    assert.deepEqual(edgeTypes, [
+      ['pixel_values', FLOAT],
+      ['logits', FLOAT],
+    ]);
+    const weightTypes = new Set(graph!.initializer!.filter((t) => t.dataType === FLOAT || t.dataType === FLOAT16).map((t) => t.dataType));
+    assert.deepEqual([...weightTypes], [FLOAT16], 'no float32 weight is left');
+    const ratio = fp16Bytes!.length / fp32Bytes!.length;
+    assert.ok(ratio > 0.45 && ratio < 0.6, `fp16 file is about half the fp32 one (${ratio.toFixed(3)})`);
+  });
+
+  it('ViT and both CLIP towers follow fp32 closely on the four photos', async (t) => {
+    const outputsOf = async (dir: string, file: string, feeds: Record<string, ort.Tensor>, output: string) => {
+      const session = await ort.InferenceSession.create(path.join(dir, 'onnx', file));
+      const out = (await session.run(feeds, [output]))[output]!;
+      await session.release();
+      assert.equal(out.type, 'float32', `${file}: ${output} leaves as float32`);
+      return out.data as Float32Array;
+    };
+    const vit = await photoBatch(vitDir, true);
+    const vitFeeds = { pixel_values: new ort.Tensor('float32', vit.pixels, vit.dims) };
+    const [exact, half] = await Promise.all(['model.onnx', 'model_fp16.onnx'].map((file) => outputsOf(vitDir, file, vitFeeds, 'logits')));
+    const vitCosines = rows(half!, 4).map((row, i) => cosine(row, rows(exact!, 4)[i]!));
+    const top1 = rows(half!, 4).filter((row, i) => argmax(row) === argmax(rows(exact!, 4)[i]!)).length;
+
+    const clip = await photoBatch(clipDir, false);
+    const clipFeeds = { pixel_values: new ort.Tensor('float32', clip.pixels, clip.dims) };
+    const [image32, image16] = await Promise.all(['vision_model.onnx', 'vision_model_fp16.onnx'].map((file) => outputsOf(clipDir, file, clipFeeds, 'image_embeds')));
+    const textFeeds = () => ({ input_ids: new ort.Tensor('int64', BigInt64Array.from([1n, 40n, 300n, 7n, 900n, 2n]), [1, 6]) });
+    const [text32, text16] = await Promise.all(['text_model.onnx', 'text_model_fp16.onnx'].map((file) => outputsOf(clipDir, file, textFeeds(), 'text_embeds')));
+    const imageCosines = rows(image16!, 4).map((row, i) => cosine(row, rows(image32!, 4)[i]!));
+    const textCosine = cosine(text16!, text32!);
+    t.diagnostic(`fp16 vs fp32 cosine: ViT logits ${vitCosines.map((c) => c.toFixed(6)).join(', ')} (top-1 ${top1}/4); CLIP image ${imageCosines.map((c) => c.toFixed(6)).join(', ')}; text ${textCosine.toFixed(6)}`);
+    assert.ok(Math.min(...vitCosines, ...imageCosines, textCosine) >= 0.999, 'fp16 within cosine 0.999 of fp32');
+    assert.equal(top1, 4);
   });
 });

@@ -26,7 +26,7 @@ describe('dtype tags', () => {
     await mkdir(path.join(work, 'q8-only', 'onnx'), { recursive: true });
     for (const file of ['config.json', 'preprocessor_config.json', 'onnx/model_quantized.onnx']) await cp(path.join(dir, file), path.join(work, 'q8-only', file));
     const config = path.join(work, 'server.json');
-    await writeFile(config, JSON.stringify({ models: [{ dir: 'vit' }, { dir: 'vit', variant: 'quantized' }, { dir: 'q8-only', variant: 'q8' }] }));
+    await writeFile(config, JSON.stringify({ models: [{ dir: 'vit' }, { dir: 'vit', variant: 'quantized' }, { dir: 'vit', variant: 'fp16' }, { dir: 'q8-only', variant: 'q8' }] }));
     server = await startTestServer(['--config', config, '--cache-dir', path.join(work, 'cache')]);
   });
   after(async () => {
@@ -41,6 +41,7 @@ describe('dtype tags', () => {
       [
         ['vit', 'fp32', 'ready'],
         ['vit:q8', 'q8', 'ready'],
+        ['vit:fp16', 'fp16', 'ready'],
         ['q8-only:q8', 'q8', 'ready'],
       ],
     );
@@ -91,6 +92,26 @@ describe('dtype tags', () => {
     assert.match(metrics, /^mms_requests_total\{model="vit",variant="q8",task="image-classification",transport="http",code="ok"\} 1$/m);
     assert.match(metrics, /^mms_model_ready\{model="vit",variant="fp32"\} 1$/m);
     const unknownTag = await request(server.http).post('/v1/classify').send({ image: photo, model: 'vit:q4' }).expect(404);
-    assert.match(unknownTag.body.error.message, /served: vit, vit:q8/);
+    assert.match(unknownTag.body.error.message, /served: vit, vit:q8, vit:fp16/);
+  });
+
+  it('fp16: classifies and draws attention maps (its float16 attention comes back as float32) as fp32 does', async () => {
+    const photo = (await readFile(sharedImage('coffee.png'))).toString('base64');
+    const answers = await Promise.all(
+      ['vit', 'vit:fp16'].map(async (model) => {
+        const classified = await request(server.http).post('/v1/classify').send({ image: photo, model }).expect(200);
+        const attention = await request(server.http).post('/v1/attention').send({ image: photo, model, format: 'json', method: 'rollout' }).expect(200);
+        return { predictions: classified.body.predictions as { index: number; score: number }[], map: (attention.body.maps[0].values as number[][]).flat() };
+      }),
+    );
+    const [fp32, fp16] = answers as [(typeof answers)[0], (typeof answers)[0]];
+    assert.deepEqual(fp16.predictions.map((p) => p.index), fp32.predictions.map((p) => p.index));
+    assert.ok(Math.abs(fp16.predictions[0]!.score - fp32.predictions[0]!.score) < 0.005);
+    assert.equal(fp16.map.length, 196);
+    const largest = Math.max(...fp16.map.map((v, i) => Math.abs(v - fp32.map[i]!)));
+    assert.ok(largest < 0.01 * Math.max(...fp32.map), `rollout maps agree (largest difference ${largest})`);
+    const listed = await request(server.http).get('/v1/models').expect(200);
+    const half = listed.body.data.find((m: { id: string }) => m.id === 'vit:fp16');
+    assert.deepEqual(half.files.map((f: { name: string }) => f.name), ['onnx/model_fp16.onnx']);
   });
 });

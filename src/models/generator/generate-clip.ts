@@ -16,7 +16,7 @@ import path from 'node:path';
 import { buildClipCombinedGraph, buildClipTextGraph, buildClipVisionGraph, clipConfigJson, clipPreprocessorJson, clipVocabSize, type ClipSpec } from './clip-model.js';
 import { clipTokenizerFiles } from './clip-tokenizer.js';
 import { ensureGeneratedModel } from './model-cache.js';
-import { saveWithQ8Variant } from './quantize-dynamic.js';
+import { saveWithVariants } from './save-variants.js';
 
 export interface EnsureClipModelOptions {
   /** Parent folder of generated models; the model gets its own subfolder. */
@@ -34,8 +34,8 @@ export async function writeClipModel(dir: string, spec: ClipSpec): Promise<void>
   await writeFile(path.join(dir, 'tokenizer.json'), json(tokenizer.tokenizer));
   await writeFile(path.join(dir, 'tokenizer_config.json'), json(tokenizer.tokenizerConfig));
   await writeFile(path.join(dir, 'special_tokens_map.json'), json(tokenizer.specialTokensMap));
-  await saveWithQ8Variant(buildClipTextGraph(spec), path.join(dir, 'onnx'), 'text_model');
-  await saveWithQ8Variant(buildClipVisionGraph(spec), path.join(dir, 'onnx'), 'vision_model');
+  await saveWithVariants(buildClipTextGraph(spec), path.join(dir, 'onnx'), 'text_model');
+  await saveWithVariants(buildClipVisionGraph(spec), path.join(dir, 'onnx'), 'vision_model');
   await buildClipCombinedGraph(spec).save(path.join(dir, 'onnx', 'model.onnx'));
 }
 

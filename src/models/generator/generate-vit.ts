@@ -11,7 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureGeneratedModel } from './model-cache.js';
-import { saveWithQ8Variant } from './quantize-dynamic.js';
+import { saveWithVariants } from './save-variants.js';
 import { buildVitGraph, vitConfigJson, vitPreprocessorJson, type VitSpec } from './vit-model.js';
 
 export interface EnsureVitModelOptions {
@@ -27,7 +27,7 @@ export async function writeVitModel(dir: string, spec: VitSpec, preprocessor: 'c
   await mkdir(path.join(dir, 'onnx'), { recursive: true });
   await writeFile(path.join(dir, 'config.json'), json(vitConfigJson(spec)));
   await writeFile(path.join(dir, 'preprocessor_config.json'), json(vitPreprocessorJson(preprocessor, spec.imageSize)));
-  await saveWithQ8Variant(buildVitGraph(spec), path.join(dir, 'onnx'), 'model');
+  await saveWithVariants(buildVitGraph(spec), path.join(dir, 'onnx'), 'model');
 }
 
 /** Returns the folder of the generated model, generating it once per spec and generator version. */

@@ -27,7 +27,9 @@ export {
   type VitSpec,
 } from './vit-model.js';
 export { ensureVitModel, writeVitModel, type EnsureVitModelOptions } from './generate-vit.js';
-export { quantizeDynamic, saveWithQ8Variant } from './quantize-dynamic.js';
+export { quantizeDynamic } from './quantize-dynamic.js';
+export { toFloat16 } from './float16-variant.js';
+export { saveWithVariants } from './save-variants.js';
 export { CLIP_BOS_TOKEN, CLIP_EOS_TOKEN, clipTokenizerFiles, type ClipTokenizerFiles } from './clip-tokenizer.js';
 export {
   buildClipCombinedGraph,

@@ -175,6 +175,14 @@ export class OnnxGraphBuilder {
     return name;
   }
 
+  /** Adds an initializer as given (a converted copy of another graph's). */
+  addInitializer(tensor: TensorProto): void {
+    const name = tensor.name ?? '';
+    if (this.initializers.has(name)) throw new Error(`duplicate initializer ${name}`);
+    this.initBytes += tensor.rawData?.byteLength ?? 0;
+    this.initializers.set(name, tensor);
+  }
+
   /** Like `initializer`, but returns the existing one when `name` is already defined (shared constants). */
   constant(name: string, dtype: DType, dims: readonly number[], data: TensorData): string {
     return this.initializers.has(name) ? name : this.initializer(name, dtype, dims, data);
@@ -195,6 +203,23 @@ export class OnnxGraphBuilder {
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
     return outs;
+  }
+
+  /** Adds a node as given (a rewritten copy of another graph's node). */
+  addNode(node: NodeProto): void {
+    const name = node.name ?? '';
+    if (this.nodeNames.has(name)) throw new Error(`duplicate node name ${name}`);
+    this.nodeNames.add(name);
+    this.nodes.push(node);
+  }
+
+  /** The declared graph inputs and outputs. */
+  get graphInputs(): readonly ValueInfoProto[] {
+    return this.inputs;
+  }
+
+  get graphOutputs(): readonly ValueInfoProto[] {
+    return this.outputs;
   }
 
   /** A single-output node; returns the output name. */

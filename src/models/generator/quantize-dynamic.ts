@@ -8,9 +8,7 @@
  *
  *   await quantizeDynamic(buildVitGraph(VIT_TINY)).save('onnx/model_quantized.onnx');
  */
-import path from 'node:path';
 import onnxProto from 'onnx-proto';
-import { DTYPE_SUFFIX } from '../dtypes.js';
 import type { OnnxGraphBuilder } from './onnx-graph-builder.js';
 
 const { onnx } = onnxProto;
@@ -51,10 +49,4 @@ export function quantizeDynamic(source: OnnxGraphBuilder): OnnxGraphBuilder {
     g.op('Mul', [asFloat, scales], { name: `${name}_quant_output_scale_mul`, output: node.output![0]! });
     return true;
   });
-}
-
-/** Saves `onnx/<name>.onnx` and its q8 variant beside it (`<name>_quantized.onnx`), as the real repos ship them. */
-export async function saveWithQ8Variant(graph: OnnxGraphBuilder, onnxDir: string, name: string): Promise<void> {
-  await graph.save(path.join(onnxDir, `${name}.onnx`));
-  await quantizeDynamic(graph).save(path.join(onnxDir, `${name}${DTYPE_SUFFIX.q8}.onnx`));
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readModelWithAdditions } from '../onnx/model-with-additions.js';
 import { nameThread, THREAD_NAMES } from '../../thread-name.js';
+import { getFloat16 } from '@petamoriken/float16';
 import { providerAttempts, type ExecutionProvider } from './execution-providers.js';
 import { transferablesOf, type NamedTensors, type TensorData, type TensorType } from './tensor.js';
 import type { PoolToWorker, ProviderFailure, SessionWorkerOptions, ValueInfo, WorkerToPool } from './worker-protocol.js';
@@ -79,13 +80,26 @@ function toOrtFeeds(feeds: NamedTensors): Record<string, ort.Tensor> {
   return result;
 }
 
+/**
+ * Outputs leave the worker as float32 when the graph computed them in float16 (an fp16 variant's
+ * attention taps, a decoder's logits), the way transformers.js reads them (`.to('float32')`):
+ * the pipelines then handle one float type.
+ */
 function fromOrtOutputs(outputs: ort.InferenceSession.OnnxValueMapType): NamedTensors {
   const result: NamedTensors = {};
   for (const [name, value] of Object.entries(outputs)) {
     const tensor = value as ort.Tensor;
-    result[name] = { type: tensor.type as TensorType, dims: [...tensor.dims], data: tensor.data as TensorData };
+    result[name] =
+      tensor.type === 'float16'
+        ? { type: 'float32', dims: [...tensor.dims], data: float16ToFloat32(tensor.data as Uint16Array) }
+        : { type: tensor.type as TensorType, dims: [...tensor.dims], data: tensor.data as TensorData };
   }
   return result;
+}
+
+function float16ToFloat32(half: Uint16Array): Float32Array {
+  const view = new DataView(half.buffer, half.byteOffset, half.byteLength);
+  return Float32Array.from({ length: half.length }, (_, i) => getFloat16(view, i * 2, true));
 }
 
 async function main(): Promise<void> {
