@@ -31,7 +31,7 @@ export interface TuningOptions {
   measure: boolean;
   logger?: Logger;
   signal?: AbortSignal;
-  /** Shorter candidates for tests. */
+  /** How long each candidate is timed (MMS_TUNE_SECONDS). */
   secondsPerCandidate?: number;
 }
 

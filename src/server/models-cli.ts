@@ -8,19 +8,18 @@
  *   tune <id[:tag]> | --dir D [--variant V]  time layouts and keep the fastest for this machine
  */
 import { DEFAULT_DTYPE, DTYPE_NAMES, dtypeOf } from '../models/dtypes.js';
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { filesFor, findEntry, loadCatalog, type CatalogEntry, type Variant } from '../models/catalog/catalog.js';
 import { createProgressReporter, findCachedSnapshot, HubError, listCachedRepos, pullFiles, removeCachedRepo } from '../models/hub/index.js';
 import { onnxFile } from '../models/hf-folder.js';
 import { TASKS } from '../pipelines/registry.js';
-import { defaultCacheDir } from './config.js';
 import { floatFrom, intFrom, providersFrom } from './config-values.js';
 import { measureAndKeep } from './layout-tunings.js';
 import { folderTask } from './model-sources.js';
-import os from 'node:os';
 import { AGREEMENT_INPUTS, measureAgreement } from '../models/variant-agreement.js';
-import { hubSettings } from './config.js';
+import { defaultCacheDir, hubSettings } from './config.js';
 import { verifyEntry } from './catalog-verify.js';
 
 const USAGE = `Usage: npm run models -- <command>

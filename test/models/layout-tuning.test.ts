@@ -36,14 +36,17 @@ describe('candidate layouts', () => {
 });
 
 describe('choosing among timed candidates', () => {
+  const pick = (rows: TuningRow[]) => {
+    const best = pickBest(rows);
+    return [best.instances, best.maxBatchSize];
+  };
   it('takes the fastest when it is clearly ahead', () => {
-    const best = pickBest([row(1, 1, 10), row(1, 4, 10.2), row(2, 4, 12)]);
-    assert.deepEqual([best.instances, best.maxBatchSize], [2, 4]);
+    assert.deepEqual(pick([row(1, 1, 10), row(1, 4, 12), row(2, 4, 10.2)]), [1, 4]);
   });
 
-  it('among near-ties, prefers fewer workers, then the smaller batch (lower latency alone)', () => {
-    const best = pickBest([row(2, 1, 10.1), row(1, 4, 10), row(1, 2, 9.9), row(1, 1, 9)]);
-    assert.deepEqual([best.instances, best.maxBatchSize], [1, 2]);
+  it('among near-ties, prefers fewer threads per worker, then the smaller batch', () => {
+    assert.deepEqual(pick([row(1, 4, 10.2), row(2, 4, 10), row(2, 2, 9.95), row(4, 1, 9)]), [2, 2], '4 x 1 is more than 3% behind');
+    assert.deepEqual(pick([row(1, 1, 10), row(1, 2, 9.9), row(4, 8, 9.8)]), [4, 8]);
   });
 });
 

@@ -7,8 +7,12 @@
  *
  * Each candidate keeps every worker busy back to back with seeded synthetic batches (no server
  * in between), the physical limit of that layout; the fastest wins, and candidates within
- * TIE_MARGIN of it count as equal, so the one with fewer workers and the smaller batch (the
- * lower latency for a lone request) is kept among them.
+ * TIE_MARGIN of it count as equal. Among those, more workers with fewer threads each, then the
+ * smaller batch: a bare timing cannot see that inside the server, where preprocessing and HTTP
+ * take cores too, a session whose intra-op threads wait for each other costs more CPU (ViT-B/16
+ * at 1 × 2: 429 CPU-ms per image in the server against 371 bare; q8 at 2 × 1: 122.5 against
+ * 123.5; docs/architecture.md, "Layout tuning"). Tuning is for throughput; the untuned default
+ * (one worker with every thread) answers a lone request sooner.
  *
  *   const { best, rows } = await tuneLayout({ file: 'm/onnx/model.onnx', cores: 2, providers: ['cpu'] });
  */
@@ -111,12 +115,13 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
-/** The fastest row, preferring fewer workers, then smaller batches, among rows within TIE_MARGIN of it. */
+/** The fastest row, preferring fewer threads per worker, then smaller batches, among rows within TIE_MARGIN of it. */
 export function pickBest(rows: readonly TuningRow[]): TuningRow {
   if (rows.length === 0) throw new Error('no layout candidates to choose from');
   const fastest = Math.max(...rows.map((r) => r.itemsPerSecond));
   const ties = rows.filter((r) => r.itemsPerSecond >= fastest * (1 - TIE_MARGIN));
-  return ties.reduce((a, b) => (b.instances < a.instances || (b.instances === a.instances && b.maxBatchSize < a.maxBatchSize) ? b : a));
+  const better = (a: TuningRow, b: TuningRow) => b.intraOpThreads < a.intraOpThreads || (b.intraOpThreads === a.intraOpThreads && b.maxBatchSize < a.maxBatchSize);
+  return ties.reduce((a, b) => (better(a, b) ? b : a));
 }
 
 /** Times every candidate layout and batch size; the pool of each layout is created once. */
