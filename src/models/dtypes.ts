@@ -29,13 +29,21 @@ export function dtypeOf(tag: string): Dtype | undefined {
   return (DTYPES as string[]).includes(tag) ? (tag as Dtype) : ALIASES[tag];
 }
 
-/** The default tag: a served id without `:tag` runs in it. */
+/** The reference dtype: variants are compared with it, and it is the default on CPU. */
 export const DEFAULT_DTYPE: Dtype = 'fp32';
+
+/** Providers whose default dtype is fp16 (half the memory and the native speed of GPUs). */
+const FP16_FIRST_PROVIDERS: readonly string[] = ['cuda', 'tensorrt'];
+
+/** The dtype a model entry without a tag runs in: fp16 when its first provider is a GPU's, else fp32. */
+export function defaultDtypeFor(providers: readonly string[]): Dtype {
+  return FP16_FIRST_PROVIDERS.includes(providers[0] ?? '') ? 'fp16' : DEFAULT_DTYPE;
+}
 
 /**
  * The served id of a model in a dtype, the way Ollama tags quantisations: the bare id for the
- * default dtype, `id:tag` for the others (`vit-base-patch16-224:q8`).
+ * default dtype (fp32 on CPU, fp16 on a GPU), `id:tag` for the others (`vit-base-patch16-224:q8`).
  */
-export function taggedId(id: string, dtype: Dtype): string {
-  return dtype === DEFAULT_DTYPE ? id : `${id}:${dtype}`;
+export function taggedId(id: string, dtype: Dtype, defaultDtype: Dtype = DEFAULT_DTYPE): string {
+  return dtype === defaultDtype ? id : `${id}:${dtype}`;
 }

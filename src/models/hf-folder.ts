@@ -37,6 +37,12 @@ export function onnxFile(dir: string, name: string, variant: Dtype): string {
   return found;
 }
 
+/** Whether the folder has the graph of session `name` in `variant`. */
+export function hasOnnxFile(dir: string, name: string, variant: Dtype): boolean {
+  const file = `${name}${DTYPE_SUFFIX[variant]}.onnx`;
+  return existsSync(path.join(dir, 'onnx', file)) || existsSync(path.join(dir, file));
+}
+
 /**
  * The folder's `preprocessor_config.json`, with the one fixed output size batching needs:
  * `pixel_values` of [3, height, width] per item. An integer `size` reads as a square for ViT

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_DTYPE, DTYPE_NAMES, dtypeOf } from '../models/dtypes.js';
+import { DTYPE_NAMES, dtypeOf } from '../models/dtypes.js';
 import { EXECUTION_PROVIDERS } from '../models/session/execution-providers.js';
 import { TASK_NAMES } from '../pipelines/tasks.js';
 
@@ -28,8 +28,8 @@ export const modelEntrySchema = z.strictObject({
   task: z.enum(TASK_NAMES).optional(),
   /** exp(logit_scale) of the trained model (CLIP; 100 for the OpenAI checkpoints). config.json only has the init value. */
   logit_scale: z.number().positive().max(1000).optional(),
-  /** A dtype tag (transformers.js names; `quantized` = `q8`). */
-  variant: dtypeSchema.default(DEFAULT_DTYPE),
+  /** A dtype tag (transformers.js names; `quantized` = `q8`). Unset: fp16 when the first provider is a GPU's, else fp32. */
+  variant: dtypeSchema.optional(),
   instances: z.number().int().min(1).optional(),
   intra_op_threads: z.number().int().min(1).optional(),
   max_batch_size: z.number().int().min(1).max(256).optional(),

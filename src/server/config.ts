@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { hubCacheDir } from '../models/hub/hub-cache.js';
-import { DEFAULT_DTYPE, dtypeOf, taggedId, type Dtype } from '../models/dtypes.js';
+import { defaultDtypeFor, dtypeOf, taggedId, type Dtype } from '../models/dtypes.js';
 import { defaultPreprocessThreads } from '../models/image/preprocess-pool.js';
 import type { Task } from '../pipelines/tasks.js';
 import { modelEntrySchema, providerSchema, readConfigFile, type ConfigFile, type ModelEntry } from './config-file.js';
@@ -51,8 +51,10 @@ export interface ModelSettings {
   task: Task | undefined;
   /** CLIP's trained logit scale, when set (else the catalog's, else 100). */
   logitScale: number | undefined;
-  /** The dtype tag; the served id carries it unless it is the default (`id:q8`). */
+  /** The dtype tag; the served id carries it unless it is the providers' default (`id:q8`). */
   variant: Dtype;
+  /** No tag was given: the variant is the providers' default, and fp32 stands in where a folder or repo has no fp16 files. */
+  defaultVariant: boolean;
   /** undefined = planned from the thread budget. */
   instances: number | undefined;
   intraOpThreads: number | undefined;
@@ -130,10 +132,14 @@ function modelDirEntry(spec: string): Partial<ModelEntry> {
   return { ...(id ? { id } : {}), dir };
 }
 
-/** The served id: the given one, else the catalog id or folder name; tagged with a non-default dtype (`id:q8`). */
-function entryId(entry: Partial<ModelEntry>): string {
-  const base = entry.id ?? entry.catalog ?? path.basename(path.resolve(entry.dir ?? '.'));
-  return taggedId(base, dtypeOf(entry.variant ?? DEFAULT_DTYPE) ?? DEFAULT_DTYPE);
+/** The id without a tag: the given one, else the catalog id or folder name. */
+function baseId(entry: Partial<ModelEntry>): string {
+  return entry.id ?? entry.catalog ?? path.basename(path.resolve(entry.dir ?? '.'));
+}
+
+/** How flag entries find the config file's entry for the same model: its id and the tag it names, if any. */
+function entryKey(entry: Partial<ModelEntry>): string {
+  return entry.variant === undefined ? baseId(entry) : `${baseId(entry)}:${dtypeOf(entry.variant) ?? entry.variant}`;
 }
 
 /** Per-model settings from flags and environment: they win over every model entry. */
@@ -154,21 +160,25 @@ export function modelSettings(
   fileDefaults: { providers?: ModelSettings['providers'] | undefined; requireProvider?: boolean | undefined },
 ): ModelSettings {
   const parsed = modelEntrySchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`model ${entryId(raw)}: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw new Error(`model ${entryKey(raw)}: ${z.prettifyError(parsed.error)}`);
   const entry = parsed.data;
   const pick = <T>(...candidates: (T | undefined)[]): T | undefined => candidates.find((c) => c !== undefined);
+  const providers = pick(overrides.providers, entry.providers, fileDefaults.providers) ?? ['cpu'];
+  const defaultDtype = defaultDtypeFor(providers);
+  const variant = entry.variant ?? defaultDtype;
   return {
-    id: entryId(entry),
+    id: taggedId(baseId(entry), variant, defaultDtype),
     source: entry.catalog ? { kind: 'catalog', catalogId: entry.catalog } : { kind: 'dir', dir: path.resolve(entry.dir!) },
     task: entry.task,
     logitScale: entry.logit_scale,
-    variant: entry.variant,
+    variant,
+    defaultVariant: entry.variant === undefined,
     instances: pick(overrides.instances, entry.instances),
     intraOpThreads: pick(overrides.intraOpThreads, entry.intra_op_threads),
     maxBatchSize: pick(overrides.maxBatchSize, entry.max_batch_size),
     maxQueueDelayMs: pick(overrides.maxQueueDelayMs, entry.max_queue_delay_ms),
     maxQueueSize: pick(overrides.maxQueueSize, entry.max_queue_size),
-    providers: pick(overrides.providers, entry.providers, fileDefaults.providers) ?? ['cpu'],
+    providers,
     requireProvider: pick(overrides.requireProvider, entry.require_provider, fileDefaults.requireProvider) ?? false,
   };
 }
@@ -273,8 +283,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   const dirFlags = flags['model-dir'] ?? env.MMS_MODEL_DIRS?.split(',').filter(Boolean);
   const catalogFlags = flags.model ?? env.MMS_MODELS?.split(',').filter(Boolean);
   const fromFlags = dirFlags || catalogFlags ? [...(dirFlags ?? []).map(modelDirEntry), ...(catalogFlags ?? []).map(catalogEntry)] : undefined;
-  const fileById = new Map(file.models.map((entry) => [entryId(entry), entry]));
-  const entries = fromFlags?.map((entry) => ({ ...fileById.get(entryId(entry)), ...entry })) ?? file.models;
+  const fileByKey = new Map(file.models.map((entry) => [entryKey(entry), entry]));
+  const entries = fromFlags?.map((entry) => ({ ...fileByKey.get(entryKey(entry)), ...entry })) ?? file.models;
   const models = entries.map((entry) => modelSettings(entry, overrides, fileDefaults));
   const ids = new Set<string>();
   for (const model of models) {

@@ -3,12 +3,13 @@
  * the Hugging Face cache (pulled first only with --pull, never gigabytes by surprise). A catalog
  * model that is not in the cache is reported as missing, with the one command that fetches it.
  */
-import { readJsonFile } from '../models/hf-folder.js';
+import { DEFAULT_DTYPE } from '../models/dtypes.js';
+import { hasOnnxFile, readJsonFile } from '../models/hf-folder.js';
 import type { Task } from '../pipelines/tasks.js';
 import type { Logger } from 'pino';
 import { filesFor, findEntry, loadCatalog, type CatalogEntry } from '../models/catalog/catalog.js';
 import { createProgressReporter, findCachedSnapshot, HubError, pullFiles } from '../models/hub/index.js';
-import type { ModelSpec } from '../pipelines/registry.js';
+import { TASKS, type ModelSpec } from '../pipelines/registry.js';
 import { MODEL_DEFAULTS, type BatchingDefaults, type ModelSettings, type ServerConfig } from './config.js';
 import { planLayouts, spinningAllowed } from './thread-budget.js';
 
@@ -61,12 +62,16 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
   const entries = needsCatalog ? (catalog ?? (await loadCatalog())) : [];
   const located: { settings: ModelSettings; dir: string; task: Task; logitScale?: number | undefined; defaults: Partial<BatchingDefaults> }[] = [];
   const missing: MissingModel[] = [];
-  for (const settings of config.models) {
-    if (settings.source.kind === 'dir') {
-      located.push({ settings, dir: settings.source.dir, task: settings.task ?? (await folderTask(settings.source.dir)), defaults: {} });
+  for (const configured of config.models) {
+    if (configured.source.kind === 'dir') {
+      const dir = configured.source.dir;
+      const task = configured.task ?? (await folderTask(dir));
+      const settings = orFp32(configured, hasOnnxFile(dir, TASKS[task].imageSession, configured.variant), logger);
+      located.push({ settings, dir, task, defaults: {} });
       continue;
     }
-    const entry = findEntry(entries, settings.source.catalogId);
+    const entry = findEntry(entries, configured.source.catalogId);
+    const settings = orFp32(configured, entry.variants[configured.variant] !== undefined, logger);
     let dir: string | undefined;
     try {
       dir = await catalogDir(config, entry, settings.variant, logger);
@@ -121,6 +126,16 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
     };
   });
   return { specs, missing };
+}
+
+/**
+ * A model given without a tag runs in its providers' default dtype (fp16 on a GPU); where the
+ * folder or repo has no files for it, the fp32 ones stand in, under the same bare id.
+ */
+function orFp32(settings: ModelSettings, available: boolean, logger: Logger): ModelSettings {
+  if (available || !settings.defaultVariant || settings.variant === DEFAULT_DTYPE) return settings;
+  logger.warn({ model: settings.id, variant: settings.variant }, `no ${settings.variant} files for '${settings.id}': serving its fp32 files`);
+  return { ...settings, variant: DEFAULT_DTYPE };
 }
 
 /** The entries whose value is set (what the operator configured). */

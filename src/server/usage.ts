@@ -2,7 +2,8 @@
 export const USAGE = `Usage: npm start -- [options]
   --model ID[:VARIANT]      serve a catalog model from the Hugging Face cache (repeatable;
                             env MMS_MODELS; tags fp32, fp16, q8 (= quantized), int8,
-                            uint8, q4, q4f16, bnb4; served as ID:TAG)
+                            uint8, q4, q4f16, bnb4; served as ID:TAG; untagged: fp16
+                            with a GPU provider first, else fp32)
   --pull                    download catalog models missing from the cache first
   --model-dir [id=]PATH     serve a Hugging Face ONNX model folder (repeatable)
   --config FILE             JSON config file (env MMS_CONFIG)

@@ -51,6 +51,29 @@ describe('settings precedence: flags > environment > config file > model default
     assert.equal(config.models[0]?.instances, 3);
   });
 
+  it('runs an untagged model in its providers\' default dtype: fp16 on a GPU, fp32 on CPU', async () => {
+    const ids = (config: ReturnType<typeof loadConfig>) => config.models.map((m) => [m.id, m.variant, m.defaultVariant]);
+    const file = path.join(dir, 'dtypes.json');
+    await writeFile(file, JSON.stringify({ models: [{ id: 'vit', dir: 'v' }, { id: 'vit', dir: 'v', variant: 'fp32' }, { id: 'vit', dir: 'v', variant: 'quantized' }] }));
+    const gpu = loadConfig(['--config', file, '--providers', 'cuda,cpu'], {});
+    assert.deepEqual(ids(gpu), [
+      ['vit', 'fp16', true],
+      ['vit:fp32', 'fp32', false],
+      ['vit:q8', 'q8', false],
+    ]);
+    assert.throws(() => loadConfig(['--config', file], {}), /two models share the id 'vit'/, 'on CPU the bare id is fp32 already');
+    const cpu = loadConfig(['--model-dir', 'vit=v', '--model', 'other:q8'], {});
+    assert.deepEqual(ids(cpu), [
+      ['vit', 'fp32', true],
+      ['other:q8', 'q8', false],
+    ]);
+    const tensorrt = loadConfig(['--model', 'some-model', '--model', 'some-model:fp32'], { MMS_PROVIDERS: 'tensorrt,cuda,cpu' });
+    assert.deepEqual(ids(tensorrt), [
+      ['some-model', 'fp16', true],
+      ['some-model:fp32', 'fp32', false],
+    ]);
+  });
+
   it('takes MMS_REQUIRE_PROVIDER over the config file', async () => {
     const file = path.join(dir, 'require.json');
     await writeFile(file, JSON.stringify({ require_provider: true, models: [{ id: 'a', dir: 'a', require_provider: true }] }));

@@ -108,11 +108,11 @@ describe('metrics', () => {
       const res = await request(server.http).get('/metrics').expect(200);
       assert.match(res.headers['content-type'] ?? '', /text\/plain/);
       const text = res.text;
-      assert.equal(sample(text, 'mms_requests_total{model="vit",variant="fp32",task="image-classification",transport="http",code="ok"}'), 1);
+      assert.equal(sample(text, 'mms_requests_total{model="vit",variant="fp16",task="image-classification",transport="http",code="ok"}'), 1);
       assert.equal(sample(text, 'mms_requests_total{model="unknown",variant="unknown",task="image-classification",transport="http",code="invalid_image"}'), 1);
       assert.equal(sample(text, 'mms_requests_total{model="unknown",variant="unknown",task="image-classification",transport="http",code="model_not_found"}'), 1);
-      assert.equal(sample(text, 'mms_model_info{model="vit",variant="fp32",task="image-classification",family="vit",execution_provider="cpu"}'), 1);
-      assert.equal(sample(text, 'mms_model_ready{model="vit",variant="fp32"}'), 1);
+      assert.equal(sample(text, 'mms_model_info{model="vit",variant="fp16",task="image-classification",family="vit",execution_provider="cpu"}'), 1);
+      assert.equal(sample(text, 'mms_model_ready{model="vit",variant="fp16"}'), 1);
       assert.match(text, /^nodejs_eventloop_lag_seconds /m);
       assert.match(text, /^process_resident_memory_bytes /m);
       const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });

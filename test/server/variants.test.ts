@@ -115,3 +115,32 @@ describe('dtype tags', () => {
     assert.deepEqual(half.files.map((f: { name: string }) => f.name), ['onnx/model_fp16.onnx']);
   });
 });
+
+describe('the default dtype with a GPU provider first', () => {
+  it('serves the bare id in fp16 (on CPU here: the CUDA provider is not installed), and fp32 where a folder has no fp16 files', async () => {
+    const work = await mkdtemp(path.join(os.tmpdir(), 'mms-gpu-default-'));
+    const vit = await tinyVitDir();
+    const noFp16 = path.join(work, 'no-fp16');
+    await mkdir(path.join(noFp16, 'onnx'), { recursive: true });
+    for (const file of ['config.json', 'preprocessor_config.json', 'onnx/model.onnx']) await cp(path.join(vit, file), path.join(noFp16, file));
+    const server = await startTestServer(['--providers', 'cuda,cpu', '--model-dir', `vit=${vit}`, '--model-dir', `plain=${noFp16}`, '--cache-dir', path.join(work, 'cache')]);
+    try {
+      const listed = (await request(server.http).get('/v1/models').expect(200)).body.data as { id: string; variant: string; state: string; execution_provider: string; files: { name: string }[] }[];
+      assert.deepEqual(
+        listed.map((m) => [m.id, m.variant, m.state, m.execution_provider, m.files.map((f) => f.name).join()]),
+        [
+          ['vit', 'fp16', 'ready', 'cpu', 'onnx/model_fp16.onnx'],
+          ['plain', 'fp32', 'ready', 'cpu', 'onnx/model.onnx'],
+        ],
+      );
+      const photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
+      const answer = await request(server.http).post('/v1/classify').send({ image: photo, model: 'vit' }).expect(200);
+      assert.equal(answer.body.model, 'vit');
+      const metrics = (await request(server.http).get('/metrics')).text;
+      assert.match(metrics, /^mms_requests_total\{model="vit",variant="fp16",task="image-classification",transport="http",code="ok"\} 1$/m);
+    } finally {
+      await server.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
