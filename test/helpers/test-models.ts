@@ -7,6 +7,8 @@ import path from 'node:path';
 import { ensureVitModel, VIT_SLOW, VIT_TINY, type VitSpec } from '../../src/models/generator/index.js';
 import { CLIP_TINY } from '../../src/models/generator/clip-model.js';
 import { ensureClipModel } from '../../src/models/generator/generate-clip.js';
+import { ensureVitGpt2Model } from '../../src/models/generator/generate-vit-gpt2.js';
+import { VIT_GPT2_TINY } from '../../src/models/generator/vit-gpt2-model.js';
 
 export function testCacheDir(): string {
   return process.env.MMS_TEST_CACHE ?? path.join(os.tmpdir(), 'mms-test-models');
@@ -20,3 +22,5 @@ export const tinyVitDir = () => vitModelDir(VIT_TINY);
 export const slowVitDir = () => vitModelDir(VIT_SLOW);
 
 export const tinyClipDir = () => ensureClipModel(CLIP_TINY, { cacheDir: testCacheDir() });
+
+export const tinyVitGpt2Dir = () => ensureVitGpt2Model(VIT_GPT2_TINY, { cacheDir: testCacheDir() });

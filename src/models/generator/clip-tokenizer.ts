@@ -14,6 +14,8 @@
  * Any text encodes: words outside the corpus fall back to byte-level characters.
  */
 
+import { byteLevelAlphabet, bytesToUnicode, countByteLevelWords, learnMerges } from './bpe-training.js';
+
 export const CLIP_BOS_TOKEN = '<|startoftext|>';
 export const CLIP_EOS_TOKEN = '<|endoftext|>';
 const END_OF_WORD = '</w>';
@@ -21,24 +23,6 @@ const END_OF_WORD = '</w>';
 const SPLIT_REGEX = "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 /** Upper bound on learned merges (the corpus needs fewer; training stops when every word is one token). */
 const MAX_MERGES = 2000;
-
-/** GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to U+0100 onwards. */
-function bytesToUnicode(): string[] {
-  const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
-  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
-  const byteToChar = new Array<string>(256);
-  for (const b of printable) byteToChar[b] = String.fromCodePoint(b);
-  let n = 0;
-  for (let b = 0; b < 256; b++) if (byteToChar[b] === undefined) byteToChar[b] = String.fromCodePoint(256 + n++);
-  return byteToChar;
-}
-
-/** The 256 characters in vocabulary order: printable bytes first, then the remapped ones (as the real file). */
-function byteLevelAlphabet(byteToChar: string[]): string[] {
-  return [...byteToChar].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
-}
 
 /**
  * The training corpus: prompt templates (CLIP's ImageNet prompts and the zero-shot demo's) and
@@ -86,62 +70,7 @@ function corpusText(): string {
 /** Pre-tokenizes like the real pipeline (NFC, whitespace, lowercase, Split regex, byte-level) and counts words. */
 function wordCounts(text: string, byteToChar: string[]): Map<string, number> {
   const normalized = text.normalize('NFC').replace(/\s+/g, ' ').toLowerCase();
-  const split = new RegExp(SPLIT_REGEX, 'gu');
-  const encoder = new TextEncoder();
-  const counts = new Map<string, number>();
-  for (const match of normalized.matchAll(split)) {
-    const word = Array.from(encoder.encode(match[0]), (b) => byteToChar[b]!).join('');
-    counts.set(word, (counts.get(word) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/**
- * Classic BPE training: repeatedly merge the most frequent adjacent pair (ties broken by the pair's
- * text, so the result is the same everywhere) until every word is one token or MAX_MERGES.
- */
-function learnMerges(counts: Map<string, number>): Array<[string, string]> {
-  const words = [...counts.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([word, count]) => {
-      const symbols = Array.from(word);
-      symbols[symbols.length - 1] += END_OF_WORD;
-      return { symbols, count };
-    });
-  const merges: Array<[string, string]> = [];
-  while (merges.length < MAX_MERGES) {
-    const pairs = new Map<string, { pair: [string, string]; count: number }>();
-    for (const { symbols, count } of words) {
-      for (let i = 0; i + 1 < symbols.length; i++) {
-        const key = `${symbols[i]} ${symbols[i + 1]}`;
-        const entry = pairs.get(key);
-        if (entry) entry.count += count;
-        else pairs.set(key, { pair: [symbols[i]!, symbols[i + 1]!], count });
-      }
-    }
-    let bestKey: string | undefined;
-    let best: { pair: [string, string]; count: number } | undefined;
-    for (const [key, entry] of pairs) {
-      if (!best || entry.count > best.count || (entry.count === best.count && key < bestKey!)) {
-        best = entry;
-        bestKey = key;
-      }
-    }
-    if (!best) break;
-    const [left, right] = best.pair;
-    merges.push([left, right]);
-    for (const word of words) {
-      const out: string[] = [];
-      for (let i = 0; i < word.symbols.length; i++) {
-        if (i + 1 < word.symbols.length && word.symbols[i] === left && word.symbols[i + 1] === right) {
-          out.push(left + right);
-          i++;
-        } else out.push(word.symbols[i]!);
-      }
-      word.symbols = out;
-    }
-  }
-  return merges;
+  return countByteLevelWords(normalized, SPLIT_REGEX, byteToChar);
 }
 
 export interface ClipTokenizerFiles {
@@ -169,7 +98,7 @@ export function clipTokenizerFiles(): ClipTokenizerFiles {
   };
   for (const ch of alphabet) add(ch);
   for (const ch of alphabet) add(ch + END_OF_WORD);
-  const merges = learnMerges(wordCounts(corpusText(), byteToChar));
+  const merges = learnMerges(wordCounts(corpusText(), byteToChar), { maxMerges: MAX_MERGES, endOfWordSuffix: END_OF_WORD });
   for (const [a, b] of merges) add(a + b);
   add(CLIP_BOS_TOKEN);
   add(CLIP_EOS_TOKEN);

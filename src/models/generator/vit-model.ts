@@ -56,8 +56,13 @@ export function vitNumPatches(spec: VitSpec): number {
   return (spec.imageSize / spec.patchSize) ** 2;
 }
 
-/** Builds the graph (exposed so callers can add outputs, e.g. attention maps, before saving). */
-export function buildVitGraph(spec: VitSpec): OnnxGraphBuilder {
+/**
+ * Builds the graph (exposed so callers can add outputs, e.g. attention maps, before saving).
+ * `head`: 'classifier' → `logits` (ViTForImageClassification); 'encoder' → `last_hidden_state`
+ * [batch_size, tokens, hidden] (the ViTModel a vision-encoder-decoder captioner exports as
+ * `encoder_model.onnx`).
+ */
+export function buildVitGraph(spec: VitSpec, head: 'classifier' | 'encoder' = 'classifier'): OnnxGraphBuilder {
   const { imageSize: size, patchSize: p, numChannels: c, hiddenSize: h, numHeads, intermediateSize: mlp } = spec;
   if (size % p !== 0) throw new Error(`imageSize ${size} is not a multiple of patchSize ${p}`);
   if (h % numHeads !== 0) throw new Error(`hiddenSize ${h} is not a multiple of numHeads ${numHeads}`);
@@ -76,12 +81,13 @@ export function buildVitGraph(spec: VitSpec): OnnxGraphBuilder {
     const y = g.op('MatMul', [x, w], { name: `${scope}/MatMul` });
     return g.op('Add', [b, y], { name: `${scope}/Add`, output });
   };
-  const layerNorm = (x: string, scope: string, param: string): string => {
+  const layerNorm = (x: string, scope: string, param: string, output?: string): string => {
     const gamma = normal(`${param}.weight`, [h], 0.05, 1);
     const beta = normal(`${param}.bias`, [h], SCALE.bias);
     return g.op('LayerNormalization', [x, gamma, beta], {
       name: `${scope}/LayerNormalization`,
       attrs: { axis: -1, epsilon: { float: spec.layerNormEps } },
+      output,
     });
   };
 
@@ -136,6 +142,11 @@ export function buildVitGraph(spec: VitSpec): OnnxGraphBuilder {
     x = g.op('Add', [down, x], { name: `${L}/output/Add` });
   }
 
+  if (head === 'encoder') {
+    layerNorm(x, '/vit/layernorm', 'vit.layernorm', 'last_hidden_state');
+    g.output('last_hidden_state', 'float32', ['batch_size', tokens, h]);
+    return g;
+  }
   const final = layerNorm(x, '/vit/layernorm', 'vit.layernorm');
   const clsOut = g.op('Gather', [final, i64('const.index_0', [0], [])], { name: '/Gather', attrs: { axis: 1 } });
   linear(clsOut, '/classifier', 'classifier', h, spec.numLabels, SCALE.logits, 'logits');
