@@ -11,7 +11,8 @@ import { nameThread, THREAD_NAMES } from '../../thread-name.js';
 import { getFloat16 } from '@petamoriken/float16';
 import { providerAttempts, type ExecutionProvider } from './execution-providers.js';
 import { transferablesOf, type NamedTensors, type TensorData, type TensorType } from './tensor.js';
-import type { PoolToWorker, ProviderFailure, SessionWorkerOptions, ValueInfo, WorkerToPool } from './worker-protocol.js';
+import { DecoderCaches, lastPosition } from './decoder-caches.js';
+import type { CacheStep, PoolToWorker, ProviderFailure, SessionWorkerOptions, ValueInfo, WorkerToPool } from './worker-protocol.js';
 
 const options = workerData as SessionWorkerOptions;
 const port = parentPort;
@@ -102,6 +103,18 @@ function float16ToFloat32(half: Uint16Array): Float32Array {
   return Float32Array.from({ length: half.length }, (_, i) => getFloat16(view, i * 2, true));
 }
 
+const caches = new DecoderCaches();
+
+/** A decoder step: pasts from the worker's cache, presents kept there, only the asked outputs returned. */
+async function runStep(session: ort.InferenceSession, inputs: ValueInfo[], feeds: NamedTensors, outputNames: string[], step: CacheStep): Promise<Record<string, ort.Tensor>> {
+  // The rows of this step (empty pasts at the start need it): the token ids' (or embeddings') first axis.
+  const batch = (feeds.input_ids ?? feeds.inputs_embeds ?? Object.values(feeds)[0])?.dims[0] ?? 1;
+  const presents = Object.values(step.pastToPresent);
+  const outputs = (await session.run({ ...toOrtFeeds(feeds), ...caches.pasts(step, inputs, batch) }, [...outputNames, ...presents])) as Record<string, ort.Tensor>;
+  caches.keep(step, outputs);
+  return Object.fromEntries(outputNames.map((name) => [name, step.lastPositionOf?.includes(name) ? lastPosition(outputs[name]!) : outputs[name]!]));
+}
+
 async function main(): Promise<void> {
   let loaded: Awaited<ReturnType<typeof createSessions>>;
   try {
@@ -124,10 +137,12 @@ async function main(): Promise<void> {
       port!.close();
       return;
     }
+    if (message.kind === 'release_cache') return caches.release(message.cacheId);
     try {
       const session = sessions[message.session];
       if (!session) throw new Error(`no session '${message.session}' in this worker (it has ${Object.keys(sessions).join(', ')})`);
-      const outputs = fromOrtOutputs(await session.run(toOrtFeeds(message.feeds), message.outputNames));
+      const raw = message.cache ? await runStep(session, info[message.session]!.inputs, message.feeds, message.outputNames, message.cache) : await session.run(toOrtFeeds(message.feeds), message.outputNames);
+      const outputs = fromOrtOutputs(raw);
       post({ kind: 'result', id: message.id, outputs, feeds: message.feeds }, [...transferablesOf(outputs), ...transferablesOf(message.feeds)]);
     } catch (error) {
       post({ kind: 'run_failed', id: message.id, message: error instanceof Error ? error.message : String(error) });

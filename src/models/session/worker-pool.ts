@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { ApiError } from '../../errors.js';
 import type { ExecutionProvider } from './execution-providers.js';
 import { transferablesOf, type NamedTensors } from './tensor.js';
-import type { ProviderFailure, SessionInfo, SessionWorkerOptions, WorkerToPool } from './worker-protocol.js';
+import type { CacheStep, ProviderFailure, SessionInfo, SessionWorkerOptions, WorkerToPool } from './worker-protocol.js';
 
 export interface WorkerPoolOptions extends SessionWorkerOptions {
   instances: number;
@@ -70,6 +70,8 @@ export class WorkerPool {
 
   private readonly instances: Instance[] = [];
   private readonly waiters: Array<(instance: Instance | Error) => void> = [];
+  /** Callers waiting for one particular instance (decoder steps), served before the others. */
+  private readonly pinnedWaiters = new Map<number, Array<(instance: Instance | Error) => void>>();
   private nextRunId = 1;
   private closed = false;
   /** Why the last replacement of a dead worker failed, until one succeeds. */
@@ -122,6 +124,29 @@ export class WorkerPool {
   }
 
   /**
+   * One decoder step whose KV cache stays in a worker (`CacheStep`): the first step (`start`) runs
+   * on any idle instance, and the caller passes the returned instance to every later step of that
+   * cache, and to `releaseCache` when its rows are done.
+   */
+  async step(session: string, feeds: NamedTensors, outputNames: string[], cache: CacheStep, instance?: number): Promise<{ outputs: NamedTensors; instance: number }> {
+    this.session(session);
+    if (!cache.start && instance === undefined) throw new Error(`decoder cache '${cache.id}': later steps name the instance that holds it`);
+    const taken = instance === undefined ? await this.takeIdle() : await this.takeInstance(instance);
+    const id = this.nextRunId++;
+    const outputs = await new Promise<NamedTensors>((resolve, reject) => {
+      taken.pending = { id, resolve, reject, onFeedsReturned: undefined };
+      taken.worker.postMessage({ kind: 'run', id, session, feeds, outputNames, cache }, transferablesOf(feeds));
+    });
+    return { outputs, instance: taken.index };
+  }
+
+  /** Frees a decoder cache in the worker that holds it (a no-op if that worker was replaced). */
+  releaseCache(instance: number, cacheId: string): void {
+    const holder = this.instances[instance];
+    if (holder && holder.state !== 'closed') holder.worker.postMessage({ kind: 'release_cache', cacheId });
+  }
+
+  /**
    * Fault injection for tests and drills: the next batch sent to instance `index` makes its
    * worker exit while that batch is in flight. (Terminating a worker from outside while
    * onnxruntime is inside `run` aborts the whole process, so a drill must not do that.)
@@ -140,7 +165,7 @@ export class WorkerPool {
   async close(timeoutMs = 30_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const waiter of this.waiters.splice(0)) waiter(new ApiError('not_ready', 'the model is shutting down'));
+    for (const waiter of this.allWaiters()) waiter(new ApiError('not_ready', 'the model is shutting down'));
     await Promise.all(
       this.instances.map(async (instance) => {
         if (instance.state === 'closed') return; // died earlier; its replacement never came
@@ -169,8 +194,36 @@ export class WorkerPool {
     });
   }
 
+  /** Takes every waiter out of the queues (to reject them). */
+  private allWaiters(): Array<(instance: Instance | Error) => void> {
+    const pinned = [...this.pinnedWaiters.values()].flat();
+    this.pinnedWaiters.clear();
+    return [...this.waiters.splice(0), ...pinned];
+  }
+
+  /** Waits for one particular instance (the one holding a decoder cache). */
+  private takeInstance(index: number): Promise<Instance> {
+    if (this.closed) return Promise.reject(new ApiError('not_ready', 'the model is shutting down'));
+    const instance = this.instances[index];
+    if (!instance) return Promise.reject(new RangeError(`no instance ${index}`));
+    if (instance.state === 'idle') {
+      instance.state = 'busy';
+      return Promise.resolve(instance);
+    }
+    return new Promise((resolve, reject) => {
+      const waiting = this.pinnedWaiters.get(index) ?? [];
+      waiting.push((got) => (got instanceof Error ? reject(got) : resolve(got)));
+      this.pinnedWaiters.set(index, waiting);
+    });
+  }
+
   private release(instance: Instance): void {
     instance.pending = undefined;
+    const pinned = this.pinnedWaiters.get(instance.index)?.shift();
+    if (pinned) {
+      instance.state = 'busy';
+      return pinned(instance);
+    }
     const waiter = this.waiters.shift();
     if (waiter) {
       instance.state = 'busy';
@@ -226,7 +279,7 @@ export class WorkerPool {
         this.options.logger?.error({ err: error, instance: index, retry_in_ms: delay }, 'replacement worker failed to load');
         this.respawnFailure = error instanceof Error ? error.message : String(error);
         if (!this.instances.some((i) => i.state === 'idle' || i.state === 'busy')) {
-          for (const waiter of this.waiters.splice(0)) waiter(this.noWorkerError());
+          for (const waiter of this.allWaiters()) waiter(this.noWorkerError());
         }
         setTimeout(() => this.respawn(index, attempt + 1), delay).unref();
       },

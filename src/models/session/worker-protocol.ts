@@ -50,8 +50,27 @@ export type WorkerToPool =
   | { kind: 'result'; id: number; outputs: NamedTensors; feeds: NamedTensors }
   | { kind: 'run_failed'; id: number; message: string };
 
+/**
+ * A decoder step whose KV cache stays in the worker between steps: only the step's new inputs
+ * go in and only the last position's logits come out (docs/architecture.md, "Decoder caches").
+ */
+export interface CacheStep {
+  /** The cache's id in this worker: one per group of rows decoded together. */
+  id: string;
+  /** Past input → the present output that feeds it at the next step (past_key_values.0.key → present.0.key). */
+  pastToPresent: Record<string, string>;
+  /** First step: every past starts empty (past length 0). */
+  start: boolean;
+  /** Before the step, keep only these batch rows of the cache (rows that left the group). */
+  keepRows?: number[];
+  /** Outputs returned at their last position only ([batch, length, …] → [batch, …]): the logits. */
+  lastPositionOf?: string[];
+}
+
 export type PoolToWorker =
-  | { kind: 'run'; id: number; session: string; feeds: NamedTensors; outputNames: string[] }
+  | { kind: 'run'; id: number; session: string; feeds: NamedTensors; outputNames: string[]; cache?: CacheStep }
+  /** Frees a decoder cache (its rows finished or their callers went away). */
+  | { kind: 'release_cache'; cacheId: string }
   | { kind: 'close' }
   /** Fault injection: exit the worker thread at once, as a crash would. */
   | { kind: 'crash' };

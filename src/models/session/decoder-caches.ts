@@ -1,0 +1,75 @@
+/**
+ * The KV caches a session worker keeps between decoder steps (worker side of `CacheStep`): a
+ * step's pasts come from here, its presents go back here, and only the outputs the caller asked
+ * for leave the thread. The caches are onnxruntime's own output tensors, fed back as inputs.
+ */
+import * as ort from 'onnxruntime-node';
+import type { CacheStep, ValueInfo } from './worker-protocol.js';
+
+type Tensors = Record<string, ort.Tensor>;
+
+const EMPTY: Record<string, () => ort.Tensor['data']> = {
+  float32: () => new Float32Array(0),
+  float16: () => new Uint16Array(0),
+};
+
+export class DecoderCaches {
+  private readonly caches = new Map<string, Tensors>();
+
+  /** The pasts of this step: empty ones at the start (batch from the step's input ids), else the kept ones. */
+  pasts(step: CacheStep, inputs: readonly ValueInfo[], batch: number): Tensors {
+    if (step.start) {
+      this.caches.delete(step.id);
+      return Object.fromEntries(Object.keys(step.pastToPresent).map((name) => [name, emptyPast(inputs, name, batch)]));
+    }
+    const kept = this.caches.get(step.id);
+    if (!kept) throw new Error(`no decoder cache '${step.id}' in this worker (released, or the worker was replaced)`);
+    return step.keepRows ? Object.fromEntries(Object.entries(kept).map(([name, tensor]) => [name, rowsOf(tensor, step.keepRows!)])) : kept;
+  }
+
+  /** Keeps the step's presents as the next step's pasts. */
+  keep(step: CacheStep, outputs: Tensors): void {
+    this.caches.set(step.id, Object.fromEntries(Object.entries(step.pastToPresent).map(([past, present]) => [past, outputs[present]!])));
+  }
+
+  release(id: string): void {
+    this.caches.delete(id);
+  }
+
+  get size(): number {
+    return this.caches.size;
+  }
+}
+
+function emptyPast(inputs: readonly ValueInfo[], name: string, batch: number): ort.Tensor {
+  const info = inputs.find((input) => input.name === name);
+  if (!info) throw new Error(`the session has no input '${name}'`);
+  const make = EMPTY[String(info.type)];
+  if (!make) throw new Error(`past '${name}' has type ${info.type}; expected float32 or float16`);
+  // [batch, heads, past length, head dim]: the symbolic past axis is empty, the batch axis is the step's.
+  const dims = info.shape.map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : 0));
+  return new ort.Tensor(info.type as 'float32', make() as Float32Array, dims);
+}
+
+/** The given batch rows of a tensor (axis 0), copied. */
+function rowsOf(tensor: ort.Tensor, rows: readonly number[]): ort.Tensor {
+  const [batch, ...rest] = tensor.dims as number[];
+  const rowSize = rest.reduce((a, b) => a * b, 1);
+  const data = tensor.data as Float32Array | Uint16Array;
+  const out = new (data.constructor as Float32ArrayConstructor)(rows.length * rowSize);
+  rows.forEach((row, i) => {
+    if (row < 0 || row >= batch!) throw new Error(`row ${row} is not in a cache of ${batch} rows`);
+    out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize);
+  });
+  return new ort.Tensor(tensor.type as 'float32', out, [rows.length, ...rest]);
+}
+
+/** The last position of a [batch, length, …] tensor: [batch, …]. */
+export function lastPosition(tensor: ort.Tensor): ort.Tensor {
+  const [batch, length, ...rest] = tensor.dims as number[];
+  const size = rest.reduce((a, b) => a * b, 1);
+  const data = tensor.data as Float32Array;
+  const out = new (data.constructor as Float32ArrayConstructor)(batch! * size);
+  for (let b = 0; b < batch!; b++) out.set(data.subarray((b * length! + length! - 1) * size, (b * length! + length!) * size), b * size);
+  return new ort.Tensor(tensor.type as 'float32', out, [batch!, ...rest]);
+}

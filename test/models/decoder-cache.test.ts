@@ -1,0 +1,117 @@
+/**
+ * Decoder steps whose KV cache stays in the session worker (WorkerPool.step), on the generated
+ * ViT-GPT2 captioner: only the last position's logits come back, the tokens equal decoding
+ * without a cache, rows can leave a group mid-way, and a released cache is gone.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadImageProcessorConfig, preprocessImage } from '../../src/models/image/index.js';
+import type { NamedTensors, PlainTensor } from '../../src/models/session/tensor.js';
+import { WorkerPool } from '../../src/models/session/worker-pool.js';
+import type { CacheStep } from '../../src/models/session/worker-protocol.js';
+import { sharedImage } from '../helpers/shared-dir.js';
+import { tinyVitGpt2Dir } from '../helpers/test-models.js';
+
+const EOS = 50256;
+const VOCAB = 50257;
+const STEPS = 6;
+const PAST_TO_PRESENT = Object.fromEntries([0, 1].flatMap((i) => ['key', 'value'].map((kv) => [`past_key_values.${i}.${kv}`, `present.${i}.${kv}`])));
+
+const argmax = (row: Float32Array) => row.indexOf(Math.max(...row));
+const ids = (tokens: number[][]): PlainTensor => ({ type: 'int64', dims: [tokens.length, tokens[0]!.length], data: BigInt64Array.from(tokens.flat().map(BigInt)) });
+const flag = (value: boolean): PlainTensor => ({ type: 'bool', dims: [1], data: Uint8Array.from([value ? 1 : 0]) });
+
+describe('decoder caches kept in the session worker', () => {
+  let pool: WorkerPool;
+  let imageTokens: PlainTensor;
+  let rows: PlainTensor[];
+
+  before(async () => {
+    const dir = await tinyVitGpt2Dir();
+    pool = await WorkerPool.create({
+      sessions: { encoder: path.join(dir, 'onnx', 'encoder_model.onnx'), decoder: path.join(dir, 'onnx', 'decoder_model_merged.onnx') },
+      instances: 2,
+      intraOpThreads: 1,
+      providers: ['cpu'],
+      requireProvider: false,
+      allowSpinning: false,
+    });
+    const settings = await loadImageProcessorConfig(path.join(dir, 'preprocessor_config.json'), { defaultToSquare: true });
+    const photos = await Promise.all((['chelsea.png', 'rocket.jpg'] as const).map(async (name) => (await preprocessImage(await readFile(sharedImage(name)), settings, { maxPixels: 5e7 })).pixelValues));
+    const pixels = new Float32Array(photos[0]!.length * 2);
+    photos.forEach((p, i) => pixels.set(p, i * p.length));
+    imageTokens = (await pool.run('encoder', { pixel_values: { type: 'float32', dims: [2, 3, 224, 224], data: pixels } }, ['last_hidden_state'])).last_hidden_state!;
+    const rowSize = imageTokens.data.length / 2;
+    rows = [0, 1].map((r) => ({ type: 'float32', dims: [1, ...imageTokens.dims.slice(1)], data: (imageTokens.data as Float32Array).slice(r * rowSize, (r + 1) * rowSize) }));
+  });
+  after(() => pool?.close());
+
+  const copy = (t: PlainTensor): PlainTensor => ({ ...t, data: t.data.slice() });
+  const feeds = (tokens: number[][], states: PlainTensor, cached: boolean): NamedTensors => ({ input_ids: ids(tokens), encoder_hidden_states: copy(states), use_cache_branch: flag(cached) });
+
+  /** Greedy decoding with the worker-side cache; `leaveAfter` drops row 0 after that many steps. */
+  async function decodeCached(states: PlainTensor, batch: number, cacheId: string, leaveAfter?: number): Promise<number[][]> {
+    let next = Array<number>(batch).fill(EOS);
+    let live = Array.from({ length: batch }, (_, i) => i);
+    const tokens: number[][] = Array.from({ length: batch }, () => []);
+    let instance: number | undefined;
+    let statesNow = states;
+    for (let step = 0; step < STEPS; step++) {
+      let keepRows: number[] | undefined;
+      if (leaveAfter !== undefined && step === leaveAfter) {
+        keepRows = [1];
+        live = [1];
+        next = [next[1]!];
+        const rowSize = states.data.length / 2;
+        statesNow = { ...states, dims: [1, ...states.dims.slice(1)], data: (states.data as Float32Array).slice(rowSize) };
+      }
+      const cache: CacheStep = { id: cacheId, pastToPresent: PAST_TO_PRESENT, start: step === 0, lastPositionOf: ['logits'], ...(keepRows && { keepRows }) };
+      const { outputs, instance: used } = await pool.step('decoder', feeds(next.map((t) => [t]), statesNow, step > 0), ['logits'], cache, instance);
+      instance ??= used;
+      assert.equal(used, instance, 'every step runs where the cache is');
+      assert.deepEqual(Object.keys(outputs), ['logits'], 'no cache tensor leaves the worker');
+      assert.deepEqual(outputs.logits!.dims, [live.length, VOCAB], 'only the last position');
+      const logits = outputs.logits!.data as Float32Array;
+      next = live.map((_, i) => argmax(logits.subarray(i * VOCAB, (i + 1) * VOCAB)));
+      live.forEach((row, i) => tokens[row]!.push(next[i]!));
+    }
+    pool.releaseCache(instance!, cacheId);
+    return tokens;
+  }
+
+  /** Without a cache: the whole sequence so far at every step. */
+  async function decodeUncached(states: PlainTensor): Promise<number[]> {
+    const sequence = [EOS];
+    const empty = Object.fromEntries(Object.keys(PAST_TO_PRESENT).map((name) => [name, { type: 'float32' as const, dims: [1, 2, 0, 16], data: new Float32Array(0) }]));
+    for (let step = 0; step < STEPS; step++) {
+      const out = await pool.run('decoder', { ...feeds([sequence], states, false), ...empty }, ['logits']);
+      const logits = out.logits!.data as Float32Array;
+      sequence.push(argmax(logits.subarray((sequence.length - 1) * VOCAB, sequence.length * VOCAB)));
+    }
+    return sequence.slice(1);
+  }
+
+  it('decodes with the cache in the worker the tokens decoding without a cache gives', async () => {
+    const [cached] = await decodeCached(rows[0]!, 1, 'alone');
+    assert.deepEqual(cached, await decodeUncached(rows[0]!));
+  });
+
+  it('lets a row leave its group mid-way: the other row goes on as if alone', async () => {
+    const together = await decodeCached(imageTokens, 2, 'pair', 3);
+    const alone = await decodeUncached(rows[1]!);
+    assert.deepEqual(together[1], alone);
+    assert.equal(together[0]!.length, 3, 'row 0 stopped after three tokens');
+  });
+
+  it('runs later steps only where the cache is, and a released cache is gone', async () => {
+    const first = await pool.step('decoder', feeds([[EOS]], rows[0]!, false), ['logits'], { id: 'gone', pastToPresent: PAST_TO_PRESENT, start: true }, undefined);
+    pool.releaseCache(first.instance, 'gone');
+    await assert.rejects(
+      pool.step('decoder', feeds([[EOS]], rows[0]!, true), ['logits'], { id: 'gone', pastToPresent: PAST_TO_PRESENT, start: false }, first.instance),
+      /no decoder cache 'gone'/,
+    );
+    await assert.rejects(pool.step('decoder', feeds([[EOS]], rows[0]!, true), ['logits'], { id: 'x', pastToPresent: PAST_TO_PRESENT, start: false }), /name the instance/);
+  });
+});
