@@ -16,7 +16,10 @@ const EMPTY: Record<string, () => ort.Tensor['data']> = {
 export class DecoderCaches {
   private readonly caches = new Map<string, Tensors>();
 
-  /** The pasts of this step: empty ones at the start (batch from the step's input ids), else the kept ones. */
+  /**
+   * What this step takes from the cache: empty pasts at the start (batch from the step's input
+   * ids), else the kept pasts and kept inputs, cut to `keepRows`.
+   */
   pasts(step: CacheStep, inputs: readonly ValueInfo[], batch: number): Tensors {
     if (step.start) {
       this.caches.delete(step.id);
@@ -24,12 +27,23 @@ export class DecoderCaches {
     }
     const kept = this.caches.get(step.id);
     if (!kept) throw new Error(`no decoder cache '${step.id}' in this worker (released, or the worker was replaced)`);
-    return step.keepRows ? Object.fromEntries(Object.entries(kept).map(([name, tensor]) => [name, rowsOf(tensor, step.keepRows!)])) : kept;
+    if (!step.keepRows) return kept;
+    const cut = Object.fromEntries(Object.entries(kept).map(([name, tensor]) => [name, rowsOf(tensor, step.keepRows!)]));
+    this.caches.set(step.id, cut);
+    return cut;
   }
 
-  /** Keeps the step's presents as the next step's pasts. */
-  keep(step: CacheStep, outputs: Tensors): void {
-    this.caches.set(step.id, Object.fromEntries(Object.entries(step.pastToPresent).map(([past, present]) => [past, outputs[present]!])));
+  /** Keeps the step's presents as the next step's pasts, and at the start the inputs to keep. */
+  keep(step: CacheStep, feeds: Tensors, outputs: Tensors): void {
+    // Kept inputs are copied: the feeds' buffers go back to the caller with the result.
+    const kept = step.start ? Object.fromEntries((step.keepInputs ?? []).map((name) => [name, copyOf(feeds[name]!)])) : this.keptInputs(step);
+    for (const [past, present] of Object.entries(step.pastToPresent)) kept[past] = outputs[present]!;
+    this.caches.set(step.id, kept);
+  }
+
+  private keptInputs(step: CacheStep): Tensors {
+    const kept = this.caches.get(step.id)!;
+    return Object.fromEntries((step.keepInputs ?? []).map((name) => [name, kept[name]!]));
   }
 
   release(id: string): void {
@@ -49,6 +63,10 @@ function emptyPast(inputs: readonly ValueInfo[], name: string, batch: number): o
   // [batch, heads, past length, head dim]: the symbolic past axis is empty, the batch axis is the step's.
   const dims = info.shape.map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : 0));
   return new ort.Tensor(info.type as 'float32', make() as Float32Array, dims);
+}
+
+function copyOf(tensor: ort.Tensor): ort.Tensor {
+  return new ort.Tensor(tensor.type as 'float32', (tensor.data as Float32Array).slice(), tensor.dims as number[]);
 }
 
 /** The given batch rows of a tensor (axis 0), copied. */

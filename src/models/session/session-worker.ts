@@ -110,8 +110,9 @@ async function runStep(session: ort.InferenceSession, inputs: ValueInfo[], feeds
   // The rows of this step (empty pasts at the start need it): the token ids' (or embeddings') first axis.
   const batch = (feeds.input_ids ?? feeds.inputs_embeds ?? Object.values(feeds)[0])?.dims[0] ?? 1;
   const presents = Object.values(step.pastToPresent);
-  const outputs = (await session.run({ ...toOrtFeeds(feeds), ...caches.pasts(step, inputs, batch) }, [...outputNames, ...presents])) as Record<string, ort.Tensor>;
-  caches.keep(step, outputs);
+  const stepFeeds = { ...toOrtFeeds(feeds), ...caches.pasts(step, inputs, batch) };
+  const outputs = (await session.run(stepFeeds, [...outputNames, ...presents])) as Record<string, ort.Tensor>;
+  caches.keep(step, stepFeeds, outputs);
   return Object.fromEntries(outputNames.map((name) => [name, step.lastPositionOf?.includes(name) ? lastPosition(outputs[name]!) : outputs[name]!]));
 }
 

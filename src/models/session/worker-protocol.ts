@@ -61,7 +61,12 @@ export interface CacheStep {
   pastToPresent: Record<string, string>;
   /** First step: every past starts empty (past length 0). */
   start: boolean;
-  /** Before the step, keep only these batch rows of the cache (rows that left the group). */
+  /**
+   * Inputs sent at the start and kept in the worker for the later steps (the encoder's hidden
+   * states, which every step reads): later steps leave them out of their feeds.
+   */
+  keepInputs?: string[];
+  /** Before the step, keep only these batch rows of the cache and kept inputs (rows that left the group). */
   keepRows?: number[];
   /** Outputs returned at their last position only ([batch, length, …] → [batch, …]): the logits. */
   lastPositionOf?: string[];

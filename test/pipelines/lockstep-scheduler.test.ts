@@ -1,0 +1,108 @@
+/**
+ * The lockstep decode scheduler on the generated ViT-GPT2 captioner, with the real worker pool:
+ * requests arriving together share every step and get the tokens they get alone; rows leave at
+ * their own length; a caller that goes away frees its row; sampling is reproducible; past the
+ * bounds requests wait, then get `overloaded`.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadImageProcessorConfig, preprocessImage } from '../../src/models/image/index.js';
+import type { PlainTensor } from '../../src/models/session/tensor.js';
+import { WorkerPool } from '../../src/models/session/worker-pool.js';
+import { LockstepScheduler, type SchedulerLimits } from '../../src/pipelines/generation/lockstep-scheduler.js';
+import { sharedImage } from '../helpers/shared-dir.js';
+import { tinyVitGpt2Dir } from '../helpers/test-models.js';
+
+const EOS = 50256;
+const PHOTOS = ['chelsea.png', 'rocket.jpg', 'coffee.png'] as const;
+
+describe('lockstep decode scheduler', () => {
+  let pool: WorkerPool;
+  let states: PlainTensor[];
+  const scheduler = (limits: Partial<SchedulerLimits> = {}) =>
+    new LockstepScheduler(
+      {
+        pool,
+        session: 'decoder',
+        pastToPresent: Object.fromEntries([0, 1].flatMap((i) => ['key', 'value'].map((kv) => [`past_key_values.${i}.${kv}`, `present.${i}.${kv}`]))),
+        encoderInput: 'encoder_hidden_states',
+        startTokenId: EOS,
+        eosTokenIds: [EOS],
+      },
+      { maxActiveRows: 16, maxCohortRows: 8, maxQueued: 16, ...limits },
+    );
+
+  before(async () => {
+    const dir = await tinyVitGpt2Dir();
+    pool = await WorkerPool.create({
+      sessions: { encoder: path.join(dir, 'onnx', 'encoder_model.onnx'), decoder: path.join(dir, 'onnx', 'decoder_model_merged.onnx') },
+      instances: 2,
+      intraOpThreads: 1,
+      providers: ['cpu'],
+      requireProvider: false,
+      allowSpinning: false,
+    });
+    const settings = await loadImageProcessorConfig(path.join(dir, 'preprocessor_config.json'), { defaultToSquare: true });
+    states = await Promise.all(
+      PHOTOS.map(async (name) => {
+        const { pixelValues } = await preprocessImage(await readFile(sharedImage(name)), settings, { maxPixels: 5e7 });
+        return (await pool.run('encoder', { pixel_values: { type: 'float32', dims: [1, 3, 224, 224], data: pixelValues } }, ['last_hidden_state'])).last_hidden_state!;
+      }),
+    );
+  });
+  after(() => pool?.close());
+
+  it('batches requests that arrive together into one cohort, each getting the tokens it gets alone', async () => {
+    const alone = [];
+    for (const s of states) alone.push(await scheduler().submit({ encoderStates: s, maxNewTokens: 6 }));
+    const together = scheduler();
+    const results = await Promise.all(states.map((s) => together.submit({ encoderStates: s, maxNewTokens: 6 })));
+    assert.deepEqual(results, alone);
+    assert.deepEqual(together.stats.stepRows, [3, 3, 3, 3, 3, 3], 'three rows in every session call');
+    assert.deepEqual(results[0], { tokens: results[0]!.tokens, finishReason: 'length' });
+    assert.equal(results[0]!.tokens.length, 6);
+    assert.deepEqual([together.stats.activeRows, together.stats.cohorts], [0, 0]);
+  });
+
+  it('lets each row leave at its own length or stop, the others going on unchanged', async () => {
+    const alone = (await scheduler().submit({ encoderStates: states[2]!, maxNewTokens: 7 })).tokens;
+    const s = scheduler();
+    let seen = 0;
+    const [short, stopped, long] = await Promise.all([
+      s.submit({ encoderStates: states[0]!, maxNewTokens: 2 }),
+      s.submit({ encoderStates: states[1]!, maxNewTokens: 7, onToken: () => ++seen === 4 }),
+      s.submit({ encoderStates: states[2]!, maxNewTokens: 7 }),
+    ]);
+    assert.deepEqual([short!.finishReason, short!.tokens.length], ['length', 2]);
+    assert.deepEqual([stopped!.finishReason, stopped!.tokens.length], ['stop', 4]);
+    assert.deepEqual(long!.tokens, alone);
+    assert.deepEqual(s.stats.stepRows, [3, 3, 2, 2, 1, 1, 1]);
+  });
+
+  it('frees the row of a caller that goes away, running or waiting', async () => {
+    const s = scheduler({ maxActiveRows: 1, maxQueued: 4 });
+    const running = new AbortController();
+    const waiting = new AbortController();
+    const first = s.submit({ encoderStates: states[0]!, maxNewTokens: 50, signal: running.signal, onToken: (t) => void (t >= 0 && running.abort()) });
+    const second = s.submit({ encoderStates: states[1]!, maxNewTokens: 50, signal: waiting.signal });
+    assert.equal(s.stats.queued, 1);
+    waiting.abort();
+    assert.deepEqual(await second, { tokens: [], finishReason: 'cancelled' });
+    const result = await first;
+    assert.equal(result.finishReason, 'cancelled');
+    assert.ok(result.tokens.length <= 2, `stopped at the next step boundary (${result.tokens.length} tokens)`);
+    assert.deepEqual([s.stats.activeRows, s.stats.queued, s.stats.cohorts], [0, 0, 0]);
+  });
+
+  it('samples reproducibly with a seed, and refuses past its bounds', async () => {
+    const sampled = (seed: number) => scheduler().submit({ encoderStates: states[0]!, maxNewTokens: 5, sampling: { temperature: 1, topK: 50, seed } });
+    assert.deepEqual(await sampled(3), await sampled(3));
+    assert.notDeepEqual((await sampled(3)).tokens, (await sampled(4)).tokens);
+    const s = scheduler({ maxActiveRows: 1, maxQueued: 1 });
+    const runs = [s.submit({ encoderStates: states[0]!, maxNewTokens: 3 }), s.submit({ encoderStates: states[1]!, maxNewTokens: 3 })];
+    await assert.rejects(s.submit({ encoderStates: states[2]!, maxNewTokens: 3 }), { code: 'overloaded' });
+    assert.equal((await Promise.all(runs)).length, 2, 'the admitted and the queued one both finish');
+  });
+});
