@@ -18,6 +18,8 @@ export interface ModelContract {
   family: string;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** Inputs beyond `inputs` the server also feeds, by name (a decoder's past key/values). */
+  otherInputs?: RegExp;
 }
 
 export class ContractError extends Error {
@@ -64,7 +66,7 @@ export function checkContract(contract: ModelContract, session: { inputs: ValueI
     problems.push(...compare('output', spec, session.outputs.find((v) => v.name === spec.name), session.outputs));
   }
   const known = new Set(contract.inputs.map((s) => s.name));
-  for (const extra of session.inputs.filter((v) => !known.has(v.name))) {
+  for (const extra of session.inputs.filter((v) => !known.has(v.name) && !contract.otherInputs?.test(v.name))) {
     problems.push(`input '${extra.name}' is not part of the ${contract.family} contract, so the server cannot feed it`);
   }
   if (problems.length > 0) {

@@ -3,7 +3,10 @@
  * capability adds a row here (and its service in src/server/services/, which both transports serve); the
  * server has no per-task branches.
  */
+import { CAPTION_ENCODER } from '../models/captioner/load-captioner.js';
 import { CLIP_VISION_SESSION } from '../models/clip/load-clip.js';
+import { loadCaptioning } from './captioning-loader.js';
+import type { Captioner } from './captioning.js';
 import { VIT_SESSION } from '../models/vit/load-vit.js';
 import { loadImageClassification } from './image-classification-loader.js';
 import type { ImageClassifier } from './image-classification.js';
@@ -19,6 +22,7 @@ export type { Task };
 export interface TaskHandlers {
   'image-classification': ImageClassifier;
   'zero-shot-image-classification': ClipPipeline;
+  'image-to-text': Captioner;
 }
 
 export interface TaskDefinition<T extends Task> {
@@ -31,6 +35,7 @@ export interface TaskDefinition<T extends Task> {
 export const TASKS: { [T in Task]: TaskDefinition<T> } = {
   'image-classification': { family: 'vit', imageSession: VIT_SESSION, load: loadImageClassification },
   'zero-shot-image-classification': { family: 'clip', imageSession: CLIP_VISION_SESSION, load: loadZeroShot },
+  'image-to-text': { family: 'vision-encoder-decoder', imageSession: CAPTION_ENCODER, load: loadCaptioning },
 };
 
 /** Loads a served model with its task's loader. */

@@ -54,7 +54,9 @@ async function catalogDir(config: ServerConfig, entry: CatalogEntry, variant: Mo
  */
 export async function folderTask(dir: string): Promise<Task> {
   const config = await readJsonFile<{ model_type?: unknown }>(dir, 'config.json').catch(() => undefined);
-  return config?.model_type === 'clip' ? 'zero-shot-image-classification' : 'image-classification';
+  if (config?.model_type === 'clip') return 'zero-shot-image-classification';
+  if (config?.model_type === 'vision-encoder-decoder') return 'image-to-text';
+  return 'image-classification';
 }
 
 export async function resolveModels(config: ServerConfig, logger: Logger, catalog?: CatalogEntry[]): Promise<ResolvedModels> {

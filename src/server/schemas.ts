@@ -11,6 +11,9 @@ import { ATTENTION_METHODS } from '../pipelines/attention/attention-explainer.js
 const intField = (min: number, max: number) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(min).max(max));
 
+/** Tokens a caption may have when the request does not say (vit-gpt2's own generation default). */
+export const DEFAULT_CAPTION_TOKENS = 20;
+
 export const classifyRequestSchema = z
   .strictObject({
     image: z.instanceof(Uint8Array, { message: 'image is required' }),
@@ -266,3 +269,36 @@ export function imageBytesFromString(value: string, maxBytes: number): Uint8Arra
   }
   return new Uint8Array(Buffer.from(payload, payload.includes('-') || payload.includes('_') ? 'base64url' : 'base64'));
 }
+
+/** A stop string or a list of them (a repeated multipart field arrives as a list). */
+const stopField = z.preprocess(
+  (v) => (typeof v === 'string' ? [v] : v),
+  z.array(z.string().min(1).max(100)).max(8, { message: 'at most 8 stop strings' }),
+);
+
+export const captionRequestSchema = z
+  .strictObject({
+    image: z.instanceof(Uint8Array, { message: 'image is required' }),
+    model: z.string().min(1).max(200).optional(),
+    max_new_tokens: intField(1, 1024).optional(),
+    min_new_tokens: intField(0, 1024).optional(),
+    temperature: numberField(0, 5).optional(),
+    top_k: intField(0, 100_000).optional(),
+    top_p: numberField(0.000001, 1).optional(),
+    seed: intField(0, 2 ** 31 - 1).optional(),
+    stop: stopField.optional(),
+    timeout_ms: intField(1, 3_600_000).optional(),
+  })
+  .refine((r) => (r.min_new_tokens ?? 0) <= (r.max_new_tokens ?? DEFAULT_CAPTION_TOKENS), { message: 'min_new_tokens is above max_new_tokens' })
+  .transform((r) => ({
+    image: r.image,
+    model: r.model,
+    maxNewTokens: r.max_new_tokens ?? DEFAULT_CAPTION_TOKENS,
+    minNewTokens: r.min_new_tokens,
+    temperature: r.temperature,
+    topK: r.top_k,
+    topP: r.top_p,
+    seed: r.seed,
+    stop: r.stop,
+    timeoutMs: r.timeout_ms,
+  }));

@@ -12,8 +12,21 @@ import type { GapStats } from '../pipelines/alignment/gap.js';
 import type { AlignmentRecord, AlignmentStore } from './alignment-store.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { AgreementStatus } from './variant-agreements.js';
+import type { CaptionResult } from '../pipelines/captioning.js';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+
+export function captionResponse(modelId: string, result: CaptionResult, randomWeights: boolean) {
+  const { timing } = result;
+  return {
+    model: modelId,
+    caption: result.caption,
+    tokens: result.tokens,
+    finish_reason: result.finishReason,
+    timing: { preprocess_ms: round(timing.preprocessMs), encode_ms: round(timing.encodeMs), decode_ms: round(timing.decodeMs), total_ms: round(timing.totalMs) },
+    random_weights: randomWeights,
+  };
+}
 
 export function classifyResponse(modelId: string, result: ClassifyResult, randomWeights: boolean) {
   const { timing } = result;

@@ -43,7 +43,7 @@ describe('the demo server', () => {
         res.on('end', () => done(null, Buffer.concat(chunks)));
       });
 
-  it('serves each demo model in fp32 and q8 (`vit-demo:q8`)', async () => {
+  it('serves each demo model in fp32 and q8 (`vit-demo:q8`), and the captioner', async () => {
     const listed = await request(server.http).get('/v1/models').expect(200);
     assert.deepEqual(
       listed.body.data.map((m: { id: string; variant: string; state: string }) => [m.id, m.variant, m.state]),
@@ -52,6 +52,7 @@ describe('the demo server', () => {
         ['clip-demo', 'fp32', 'ready'],
         ['vit-demo:q8', 'q8', 'ready'],
         ['clip-demo:q8', 'q8', 'ready'],
+        ['caption-demo', 'fp32', 'ready'],
       ],
     );
     const photo = chelsea.toString('base64');
@@ -61,6 +62,8 @@ describe('the demo server', () => {
     assert.equal(q8!.body.model, 'vit-demo:q8');
     assert.equal(q8!.body.predictions[0].index, fp32!.body.predictions[0].index);
     await request(server.http).post('/v1/zero-shot').send({ image: photo, labels: ['cat', 'dog'], model: 'clip-demo:q8' }).expect(200);
+    const caption = await request(server.http).post('/v1/caption').set('Accept', 'text/plain').attach('image', chelsea, 'chelsea.png').expect(200);
+    assert.ok(caption.text.length > 1 && caption.text.endsWith('\n'), 'the caption and a newline');
   });
 
   it('writes the ViT demo overlays of chelsea.png (last-layer CLS attention, rollout, per head)', async () => {

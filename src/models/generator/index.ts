@@ -48,5 +48,5 @@ export {
 export { ensureClipModel, writeClipModel, type EnsureClipModelOptions } from './generate-clip.js';
 export { GPT2_EOS_TOKEN, GPT2_VOCAB_SIZE, gpt2TokenizerFiles } from './gpt2-tokenizer.js';
 export { buildGpt2DecoderGraph, type Gpt2Spec } from './gpt2-decoder-model.js';
-export { vitGpt2ConfigJson, vitGpt2EosId, vitGpt2GenerationConfigJson, VIT_GPT2_BASE, VIT_GPT2_TINY, type VitGpt2Spec } from './vit-gpt2-model.js';
+export { vitGpt2ConfigJson, vitGpt2EosId, vitGpt2GenerationConfigJson, VIT_GPT2_BASE, VIT_GPT2_DEMO, VIT_GPT2_TINY, type VitGpt2Spec } from './vit-gpt2-model.js';
 export { ensureVitGpt2Model, writeVitGpt2Model } from './generate-vit-gpt2.js';

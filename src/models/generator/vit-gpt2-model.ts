@@ -9,7 +9,7 @@
  */
 import type { Gpt2Spec } from './gpt2-decoder-model.js';
 import { GPT2_VOCAB_SIZE } from './gpt2-tokenizer.js';
-import { vitConfigJson, VIT_BASE, VIT_TINY, type VitSpec } from './vit-model.js';
+import { vitConfigJson, VIT_BASE, VIT_DEMO, VIT_TINY, type VitSpec } from './vit-model.js';
 
 export interface VitGpt2Spec {
   /** Its hidden size is the decoder's (cross-attention reads the image tokens as they are). */
@@ -21,6 +21,12 @@ export interface VitGpt2Spec {
 export const VIT_GPT2_TINY: VitGpt2Spec = {
   encoder: { ...VIT_TINY, seed: 4321 },
   decoder: { vocabSize: GPT2_VOCAB_SIZE, maxPositions: 1024, hiddenSize: VIT_TINY.hiddenSize, numLayers: 2, numHeads: 2, layerNormEps: 1e-5, seed: 8765 },
+};
+
+/** For `npm run demo`: the demo ViT's encoder (DeiT-Tiny dimensions) and a 4-layer decoder of its width. */
+export const VIT_GPT2_DEMO: VitGpt2Spec = {
+  encoder: { ...VIT_DEMO, seed: 4321 },
+  decoder: { vocabSize: GPT2_VOCAB_SIZE, maxPositions: 1024, hiddenSize: VIT_DEMO.hiddenSize, numLayers: 4, numHeads: 3, layerNormEps: 1e-5, seed: 8765 },
 };
 
 /** nlpconnect/vit-gpt2-image-captioning's dimensions (ViT-B/16 + GPT-2 small, ~240M parameters): the benchmark model. */

@@ -1,6 +1,7 @@
 /** Every task's service, as the transports serve them: one row per task. */
 import { alignmentFitService } from './alignment-service.js';
 import { attentionService } from './attention-service.js';
+import { captionService } from './caption-service.js';
 import { classifyService } from './classify-service.js';
 import { embeddingsService } from './embeddings-service.js';
 import { localizeService } from './localize-service.js';
@@ -14,6 +15,7 @@ export const TASK_SERVICES: readonly TaskService[] = [
   alignmentFitService as TaskService,
   attentionService as TaskService,
   localizeService as TaskService,
+  captionService as TaskService,
 ];
 
 export type { CallContext, ServiceDeps, TaskService } from './task-service.js';

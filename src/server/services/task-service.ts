@@ -46,8 +46,8 @@ export interface TaskService<Answer extends object = object> {
     maxJsonValues?: number;
     /** The JSON answer (default: the service's answer as it is). */
     answer?(answer: Answer): object;
-    /** A non-JSON answer (an image), when the request asked for one; undefined sends JSON. */
-    binary?(answer: Answer): HttpBinary | undefined;
+    /** A non-JSON answer (an image, plain text), when the request asked for one; undefined sends JSON. */
+    binary?(answer: Answer, request?: HttpAccept): HttpBinary | undefined;
   };
   /** The unary RPC of multimodal.v1.InferenceService, and its message as the raw request (none: HTTP only). */
   grpc?: {
@@ -56,6 +56,12 @@ export interface TaskService<Answer extends object = object> {
     /** The reply message (default: the service's answer as it is). */
     answer?(answer: Answer): object;
   };
+}
+
+/** What the HTTP request's Accept header prefers. */
+export interface HttpAccept {
+  /** The client ranks this type above JSON. */
+  prefers(type: string): boolean;
 }
 
 export interface HttpBinary {

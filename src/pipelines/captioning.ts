@@ -1,0 +1,86 @@
+/**
+ * Image captioning: image bytes → preprocessing → the encoder's batcher → the decode scheduler
+ * (steps batched across requests) → text, cut at stop strings.
+ *
+ *   const { caption, finishReason } = await captioner.caption({ image, maxNewTokens: 20 }, { signal });
+ */
+import { ApiError } from '../errors.js';
+import type { ImageProcessorSettings } from '../models/image/index.js';
+import type { PreprocessPool } from '../models/image/preprocess-pool.js';
+import type { EncodedRow } from './batched-encoder.js';
+import type { Batcher } from './batcher.js';
+import { IncrementalText } from './generation/incremental-text.js';
+import type { FinishReason, LockstepScheduler } from './generation/lockstep-scheduler.js';
+import type { SamplingOptions } from './generation/sampling.js';
+import type { CallOptions } from './image-classification.js';
+
+export interface CaptionInput extends SamplingOptions {
+  image: Uint8Array;
+  maxNewTokens: number;
+  /** The caption ends before the first of these (which is left out). */
+  stop?: string[];
+  /** Receives the caption's text as it grows (streaming). */
+  onText?: (delta: string) => void;
+}
+
+export interface CaptionResult {
+  caption: string;
+  tokens: number;
+  finishReason: FinishReason;
+  timing: { preprocessMs: number; encodeMs: number; decodeMs: number; totalMs: number };
+}
+
+export interface Captioner {
+  caption(input: CaptionInput, options?: CallOptions): Promise<CaptionResult>;
+}
+
+export interface CaptionerDeps {
+  image: ImageProcessorSettings;
+  preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle'>;
+  encoder: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
+  scheduler: Pick<LockstepScheduler, 'submit'>;
+  decode(ids: number[]): string;
+  /** The decoder's positions: a caption has at most this many tokens minus the start token. */
+  maxPositions: number;
+}
+
+export function createCaptioner(deps: CaptionerDeps): Captioner {
+  return {
+    async caption(input, options = {}) {
+      const limit = deps.maxPositions - 1;
+      if (input.maxNewTokens > limit) throw new ApiError('invalid_request', `max_new_tokens is ${input.maxNewTokens}; this model's decoder has room for ${limit}`);
+      const started = performance.now();
+      const { pixelValues } = await deps.preprocessor.preprocess(input.image, deps.image, options);
+      const preprocessMs = performance.now() - started;
+      const encoded = await deps.encoder.submit(pixelValues, options);
+      deps.preprocessor.recycle(pixelValues);
+      const encodeMs = performance.now() - started - preprocessMs;
+      const text = new IncrementalText(deps.decode, input.stop ?? []);
+      const signal = withDeadline(options);
+      const result = await deps.scheduler.submit({
+        encoderStates: { type: 'float32', dims: [1, ...encoded.dims], data: encoded.row },
+        maxNewTokens: input.maxNewTokens,
+        sampling: input,
+        signal,
+        onToken: (token) => {
+          const { delta, stopped } = text.push(token);
+          if (delta) input.onText?.(delta);
+          return stopped;
+        },
+      });
+      if (result.finishReason === 'cancelled') {
+        if (options.deadlineMs !== undefined && Date.now() >= options.deadlineMs) throw new ApiError('deadline_exceeded', 'the caption was not finished before the deadline');
+        throw new ApiError('cancelled', 'the caller went away');
+      }
+      const totalMs = performance.now() - started;
+      return { caption: text.text, tokens: result.tokens.length, finishReason: result.finishReason, timing: { preprocessMs, encodeMs, decodeMs: totalMs - preprocessMs - encodeMs, totalMs } };
+    },
+  };
+}
+
+/** The call's signal, also aborted at its deadline (a decode stops at the next step then). */
+function withDeadline(options: CallOptions): AbortSignal | undefined {
+  if (options.deadlineMs === undefined) return options.signal;
+  const timeout = AbortSignal.timeout(Math.max(0, options.deadlineMs - Date.now()));
+  return options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+}

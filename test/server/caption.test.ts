@@ -1,0 +1,97 @@
+/**
+ * POST /v1/caption and gRPC Caption on the generated ViT-GPT2 captioner, through the real server:
+ * curl-style multipart and JSON, the plain-text answer, decoding options (lengths, seeds, stop
+ * strings), and bad input answered 400 / INVALID_ARGUMENT.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import request from 'supertest';
+import type { RunningServer } from '../../src/server/server.js';
+import { inferenceClient, unary } from '../helpers/grpc-client.js';
+import { sharedImage } from '../helpers/shared-dir.js';
+import { tinyVitGpt2Dir } from '../helpers/test-models.js';
+import { startTestServer } from '../helpers/test-server.js';
+
+describe('captioning', () => {
+  let server: RunningServer;
+  let chelsea: Buffer;
+
+  before(async () => {
+    server = await startTestServer(['--model-dir', `captioner=${await tinyVitGpt2Dir()}`]);
+    chelsea = await readFile(sharedImage('chelsea.png'));
+  });
+  after(() => server?.close());
+
+  it('captions a multipart upload (curl -F image=@…) and lists the model as image-to-text', async () => {
+    const res = await request(server.http).post('/v1/caption').attach('image', chelsea, 'chelsea.png').expect(200);
+    assert.equal(res.body.model, 'captioner');
+    assert.equal(typeof res.body.caption, 'string');
+    assert.ok(res.body.caption.length > 0);
+    assert.equal(res.body.tokens, 20, 'random weights never say end-of-sequence: the default 20 tokens');
+    assert.equal(res.body.finish_reason, 'length');
+    assert.equal(res.body.random_weights, true);
+    for (const key of ['preprocess_ms', 'encode_ms', 'decode_ms', 'total_ms']) assert.equal(typeof res.body.timing[key], 'number');
+    const models = await request(server.http).get('/v1/models').expect(200);
+    const listed = models.body.data.find((m: { id: string }) => m.id === 'captioner');
+    assert.deepEqual([listed.task, listed.state, listed.family], ['image-to-text', 'ready', 'vision-encoder-decoder']);
+  });
+
+  it('answers the caption and a newline alone for Accept: text/plain', async () => {
+    const json = await request(server.http).post('/v1/caption').field('max_new_tokens', '6').attach('image', chelsea, 'c.png').expect(200);
+    const text = await request(server.http).post('/v1/caption').set('Accept', 'text/plain').field('max_new_tokens', '6').attach('image', chelsea, 'c.png').expect(200);
+    assert.match(text.headers['content-type'] ?? '', /^text\/plain/);
+    assert.equal(text.text, `${json.body.caption}\n`, 'greedy decoding: the same caption both times');
+  });
+
+  it('takes JSON with decoding options: lengths, seeded sampling, stop strings', async () => {
+    const image = chelsea.toString('base64');
+    const caption = (body: object) => request(server.http).post('/v1/caption').send({ image, ...body }).expect(200).then((r) => r.body);
+    const short = await caption({ max_new_tokens: 4 });
+    assert.deepEqual([short.tokens, short.finish_reason], [4, 'length']);
+    const sampled = await caption({ max_new_tokens: 8, temperature: 1, top_k: 100, seed: 11 });
+    assert.equal((await caption({ max_new_tokens: 8, temperature: 1, top_k: 100, seed: 11 })).caption, sampled.caption, 'reproducible with a seed');
+    assert.notEqual((await caption({ max_new_tokens: 8, temperature: 1, top_k: 100, seed: 12 })).caption, sampled.caption);
+    const greedy = await caption({ max_new_tokens: 12 });
+    // A stop string from the middle of the greedy caption ends it there.
+    const stop = greedy.caption.slice(Math.floor(greedy.caption.length / 2)).trim().slice(0, 3);
+    const stopped = await caption({ max_new_tokens: 12, stop: [stop] });
+    assert.equal(stopped.finish_reason, 'stop');
+    assert.equal(stopped.caption, greedy.caption.slice(0, greedy.caption.indexOf(stop)));
+  });
+
+  it('refuses bad options and bad images with 400', async () => {
+    const image = chelsea.toString('base64');
+    for (const [body, pattern] of [
+      [{ max_new_tokens: 0 }, /max_new_tokens/],
+      [{ max_new_tokens: 5, min_new_tokens: 6 }, /min_new_tokens is above max_new_tokens/],
+      [{ temperature: -1 }, /temperature/],
+      [{ top_p: 0 }, /top_p/],
+      [{ stop: Array(9).fill('x') }, /at most 8 stop strings/],
+      [{ max_new_tokens: 1024, model: 'captioner' }, /room for 1023/],
+    ] as const) {
+      const res = await request(server.http).post('/v1/caption').send({ image, ...body }).expect(400);
+      assert.equal(res.body.error.code, 'invalid_request');
+      assert.match(res.body.error.message, pattern);
+    }
+    const broken = await request(server.http).post('/v1/caption').attach('image', Buffer.from('not an image'), 'x.png').expect(400);
+    assert.equal(broken.body.error.code, 'invalid_image');
+  });
+
+  it('serves gRPC Caption with the same answer, and INVALID_ARGUMENT for bad options', async () => {
+    const client = inferenceClient(server.grpcPort);
+    try {
+      const viaGrpc = await unary(client, 'Caption', { image: chelsea, max_new_tokens: 6 });
+      const viaHttp = await request(server.http).post('/v1/caption').field('max_new_tokens', '6').attach('image', chelsea, 'c.png').expect(200);
+      assert.deepEqual([viaGrpc.model, viaGrpc.caption, viaGrpc.tokens, viaGrpc.finish_reason], ['captioner', viaHttp.body.caption, 6, 'length']);
+      const bad = await unary(client, 'Caption', { image: chelsea, max_new_tokens: 5, min_new_tokens: 9 }).then(
+        () => undefined,
+        (error: grpc.ServiceError) => error,
+      );
+      assert.equal(bad?.code, grpc.status.INVALID_ARGUMENT);
+    } finally {
+      client.close();
+    }
+  });
+});
