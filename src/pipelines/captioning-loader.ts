@@ -22,15 +22,16 @@ export async function loadCaptioning(spec: ModelSpec, deps: LoadDeps): Promise<L
     const warmupStarted = performance.now();
     const io: EncoderIo = { session: CAPTION_ENCODER, inputName: 'pixel_values', itemDims: model.itemDims, outputName: 'last_hidden_state' };
     const encoder = await encoderComponent(model.pool, io, spec, deps);
-    const scheduler = new LockstepScheduler(
-      { pool: model.pool, session: CAPTION_DECODER, pastToPresent: model.pastToPresent, encoderInput: 'encoder_hidden_states', startTokenId: model.startTokenId, eosTokenIds: model.eosTokenIds },
-      { maxActiveRows: MAX_COHORT_ROWS * spec.instances, maxCohortRows: MAX_COHORT_ROWS, maxQueued: spec.maxQueueSize },
-    );
-    // Decoder warm-up: a two-token caption of a blank image on each instance.
+    const decoder = { pool: model.pool, session: CAPTION_DECODER, pastToPresent: model.pastToPresent, encoderInput: 'encoder_hidden_states', startTokenId: model.startTokenId, eosTokenIds: model.eosTokenIds };
+    const limits = { maxActiveRows: MAX_COHORT_ROWS * spec.instances, maxCohortRows: MAX_COHORT_ROWS, maxQueued: spec.maxQueueSize };
+    // Decoder warm-up, outside the metrics: a two-token caption of a blank image on each instance,
+    // one cohort each (a cohort per instance: the next tick's requests would share one).
+    const warmup = new LockstepScheduler(decoder, { ...limits, maxCohortRows: 1 });
     const blank = await encoder.batcher.submit(new Float32Array(model.itemDims.reduce((a, b) => a * b, 1)));
     await Promise.all(
-      Array.from({ length: spec.instances }, () => scheduler.submit({ encoderStates: { type: 'float32', dims: [1, ...blank.dims], data: blank.row.slice() }, maxNewTokens: 2 })),
+      Array.from({ length: spec.instances }, () => warmup.submit({ encoderStates: { type: 'float32', dims: [1, ...blank.dims], data: blank.row.slice() }, maxNewTokens: 2 })),
     );
+    const scheduler = new LockstepScheduler(decoder, limits, deps.generationEvents);
     const warmupSeconds = (performance.now() - warmupStarted) / 1000;
     const components = { [CAPTION_ENCODER]: encoder };
     return {

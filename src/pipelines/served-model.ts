@@ -15,6 +15,7 @@ import type { WorkerPool } from '../models/session/worker-pool.js';
 import { encoderRunBatch, type EncodedRow, type EncoderIo } from './batched-encoder.js';
 import { Batcher, type BatcherEvents, type RunBatch } from './batcher.js';
 import type { EmbeddingCacheOptions } from './embedding-cache.js';
+import type { GenerationEvents } from './generation/lockstep-scheduler.js';
 import type { InstanceSlots } from './instance-slots.js';
 import type { Task } from './tasks.js';
 
@@ -57,6 +58,8 @@ export interface LoadDeps {
   embeddingCacheBytes?: number;
   embeddingCacheEvents?: Pick<EmbeddingCacheOptions, 'onHit' | 'onMiss' | 'onSize'>;
   onWorkerReplaced?: () => void;
+  /** A decoder's scheduler callbacks (generation metrics). */
+  generationEvents?: GenerationEvents;
 }
 
 /** One session of a model and the batcher in front of it (items: pixel values, token ids, ...). */

@@ -101,6 +101,7 @@ export class ModelRegistry {
           },
         }),
         onWorkerReplaced: () => metrics?.workerRestarts.inc(labels),
+        generationEvents: metrics?.generationEvents(labels),
         embeddingCacheBytes: this.deps.embeddingCacheBytes,
         embeddingCacheEvents: metrics && {
           onHit: () => metrics.embeddingCacheRequests.inc({ ...labels, result: 'hit' }),

@@ -79,6 +79,40 @@ describe('captioning', () => {
     assert.equal(broken.body.error.code, 'invalid_image');
   });
 
+  const metric = async (line: string): Promise<number> => {
+    const text = (await request(server.http).get('/metrics').expect(200)).text;
+    const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+    return found ? Number(found.slice(line.length + 1)) : 0;
+  };
+  const at = '{model="captioner",variant="fp32"}';
+
+  it('counts generated tokens, first-token and inter-token latencies and decode batch sizes', async () => {
+    const before = await Promise.all(['mms_generated_tokens_total', 'mms_time_to_first_token_seconds_count', 'mms_inter_token_latency_seconds_count', 'mms_decode_batch_size_count'].map((m) => metric(`${m}${at}`)));
+    await request(server.http).post('/v1/caption').field('max_new_tokens', '5').attach('image', chelsea, 'c.png').expect(200);
+    const after = await Promise.all(['mms_generated_tokens_total', 'mms_time_to_first_token_seconds_count', 'mms_inter_token_latency_seconds_count', 'mms_decode_batch_size_count'].map((m) => metric(`${m}${at}`)));
+    assert.deepEqual(after.map((v, i) => v - before[i]!), [5, 1, 4, 5], 'five tokens: one first, four after it, five steps');
+    assert.equal(await metric(`mms_active_sequences${at}`), 0);
+  });
+
+  it('frees the sequence of a client that goes away mid-caption', async () => {
+    const before = await metric(`mms_generated_tokens_total${at}`);
+    const controller = new AbortController();
+    const url = `http://127.0.0.1:${server.httpPort}/v1/caption`;
+    const body = JSON.stringify({ image: chelsea.toString('base64'), max_new_tokens: 1023 });
+    const going = fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: controller.signal }).catch((error: Error) => error);
+    for (let i = 0; i < 200 && (await metric(`mms_active_sequences${at}`)) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort();
+    assert.equal(((await going) as Error).name, 'AbortError');
+    let active = 1;
+    for (let i = 0; i < 300 && active > 0; i++) {
+      active = await metric(`mms_active_sequences${at}`);
+      if (active > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(active, 0, 'the decode slot is free again');
+    const generated = (await metric(`mms_generated_tokens_total${at}`)) - before;
+    assert.ok(generated < 1023, `stopped early: ${generated} tokens of 1023`);
+  });
+
   it('serves gRPC Caption with the same answer, and INVALID_ARGUMENT for bad options', async () => {
     const client = inferenceClient(server.grpcPort);
     try {

@@ -54,6 +54,18 @@ export interface SequenceResult {
   finishReason: FinishReason;
 }
 
+/** What metrics watch (all optional). */
+export interface GenerationEvents {
+  /** A session call of `rows` rows took `seconds`. */
+  onStep?(rows: number, seconds: number): void;
+  /** A sequence's first token, `seconds` after it was submitted (time to first token). */
+  onFirstToken?(seconds: number): void;
+  /** A later token, `seconds` after the sequence's previous one. */
+  onNextToken?(seconds: number): void;
+  /** Rows decoding and requests waiting, after each change. */
+  onOccupancy?(active: number, queued: number): void;
+}
+
 export interface SchedulerStats {
   activeRows: number;
   queued: number;
@@ -64,6 +76,8 @@ export interface SchedulerStats {
 
 interface Row {
   request: SequenceRequest;
+  /** performance.now() at submit, then at each token. */
+  lastEventAt: number;
   sampler: ReturnType<typeof createSampler>;
   tokens: number[];
   finish?: FinishReason;
@@ -88,22 +102,25 @@ export class LockstepScheduler {
   constructor(
     private readonly decoder: LockstepDecoder,
     private readonly limits: SchedulerLimits,
+    private readonly events: GenerationEvents = {},
   ) {}
 
   submit(request: SequenceRequest): Promise<SequenceResult> {
     request.signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
-      const row: Row = { request, sampler: createSampler(request.sampling ?? {}, this.decoder.eosTokenIds), tokens: [], resolve, reject };
+      const row: Row = { request, lastEventAt: performance.now(), sampler: createSampler(request.sampling ?? {}, this.decoder.eosTokenIds), tokens: [], resolve, reject };
       if (this.activeRows < this.limits.maxActiveRows) return this.admit(row);
       if (this.queue.length >= this.limits.maxQueued) {
         return reject(new ApiError('overloaded', `${this.activeRows} captions are being generated and ${this.queue.length} wait; try again shortly`, { retryAfterSeconds: 1 }));
       }
       this.queue.push(row);
+      this.reportOccupancy();
       // A caller that goes away while waiting leaves the queue at once.
       request.signal?.addEventListener('abort', () => {
         const index = this.queue.indexOf(row);
         if (index < 0) return;
         this.queue.splice(index, 1);
+        this.reportOccupancy();
         resolve({ tokens: [], finishReason: 'cancelled' });
       }, { once: true });
     });
@@ -123,6 +140,11 @@ export class LockstepScheduler {
       setImmediate(() => void this.run(cohort));
     }
     this.forming.rows.push(row);
+    this.reportOccupancy();
+  }
+
+  private reportOccupancy(): void {
+    this.events.onOccupancy?.(this.activeRows, this.queue.length);
   }
 
   private async run(cohort: Cohort): Promise<void> {
@@ -136,6 +158,7 @@ export class LockstepScheduler {
         const states = step === 0 ? concatRows(live.map((r) => r.request.encoderStates)) : undefined;
         const lastTokens = live.map((r) => r.tokens.at(-1) ?? decoder.startTokenId);
         const keepRows = step === 0 ? undefined : (this.keptRowIndexes(cohort, live) ?? undefined);
+        const stepStarted = performance.now();
         const { outputs, instance: used } = await decoder.pool.step(
           decoder.session,
           {
@@ -149,6 +172,7 @@ export class LockstepScheduler {
         );
         instance = used;
         this.stepRows.push(live.length);
+        this.events.onStep?.(live.length, (performance.now() - stepStarted) / 1000);
         cohort.rows = live;
         const logits = outputs.logits!.data as Float32Array;
         const vocab = logits.length / live.length;
@@ -175,6 +199,10 @@ export class LockstepScheduler {
     if (request.signal?.aborted) return void (row.finish = 'cancelled');
     const token = row.sampler.next(logits, row.tokens.length);
     if (this.decoder.eosTokenIds.includes(token)) return void (row.finish = 'eos');
+    const now = performance.now();
+    if (row.tokens.length === 0) this.events.onFirstToken?.((now - row.lastEventAt) / 1000);
+    else this.events.onNextToken?.((now - row.lastEventAt) / 1000);
+    row.lastEventAt = now;
     row.tokens.push(token);
     if (request.onToken?.(token) === true) row.finish = 'stop';
     else if (row.tokens.length >= request.maxNewTokens) row.finish = 'length';
@@ -195,6 +223,7 @@ export class LockstepScheduler {
     this.activeRows--;
     const next = this.queue.shift();
     if (next) this.admit(next);
+    else this.reportOccupancy();
   }
 }
 
