@@ -13,6 +13,8 @@ const intField = (min: number, max: number) =>
 
 /** Tokens a caption may have when the request does not say (vit-gpt2's own generation default). */
 export const DEFAULT_CAPTION_TOKENS = 20;
+/** Images one caption request may carry (answered in order). */
+export const MAX_CAPTION_IMAGES = 16;
 
 export const classifyRequestSchema = z
   .strictObject({
@@ -278,7 +280,8 @@ const stopField = z.preprocess(
 
 export const captionRequestSchema = z
   .strictObject({
-    image: z.instanceof(Uint8Array, { message: 'image is required' }),
+    image: z.instanceof(Uint8Array).optional(),
+    images: z.array(z.instanceof(Uint8Array)).min(1).max(MAX_CAPTION_IMAGES).optional(),
     model: z.string().min(1).max(200).optional(),
     max_new_tokens: intField(1, 1024).optional(),
     min_new_tokens: intField(0, 1024).optional(),
@@ -289,9 +292,10 @@ export const captionRequestSchema = z
     stop: stopField.optional(),
     timeout_ms: intField(1, 3_600_000).optional(),
   })
+  .refine((r) => (r.image === undefined) !== (r.images === undefined), { message: 'give one image as `image`, or several as `images`' })
   .refine((r) => (r.min_new_tokens ?? 0) <= (r.max_new_tokens ?? DEFAULT_CAPTION_TOKENS), { message: 'min_new_tokens is above max_new_tokens' })
   .transform((r) => ({
-    image: r.image,
+    images: r.images ?? [r.image!],
     model: r.model,
     maxNewTokens: r.max_new_tokens ?? DEFAULT_CAPTION_TOKENS,
     minNewTokens: r.min_new_tokens,

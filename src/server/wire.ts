@@ -16,16 +16,20 @@ import type { CaptionResult } from '../pipelines/captioning.js';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-export function captionResponse(modelId: string, result: CaptionResult, randomWeights: boolean) {
+function captionWire(result: CaptionResult) {
   const { timing } = result;
   return {
-    model: modelId,
     caption: result.caption,
     tokens: result.tokens,
     finish_reason: result.finishReason,
     timing: { preprocess_ms: round(timing.preprocessMs), encode_ms: round(timing.encodeMs), decode_ms: round(timing.decodeMs), total_ms: round(timing.totalMs) },
-    random_weights: randomWeights,
   };
+}
+
+/** The first image's caption at the top level; with several images, every one in `results`, in order. */
+export function captionResponse(modelId: string, results: CaptionResult[], randomWeights: boolean) {
+  const wire = results.map(captionWire);
+  return { model: modelId, ...wire[0]!, ...(wire.length > 1 && { results: wire }), random_weights: randomWeights };
 }
 
 export function classifyResponse(modelId: string, result: ClassifyResult, randomWeights: boolean) {

@@ -61,6 +61,24 @@ describe('captioning', () => {
     assert.equal(stopped.caption, greedy.caption.slice(0, greedy.caption.indexOf(stop)));
   });
 
+  it('captions several images in one request, in order, as they are captioned alone', async () => {
+    const rocket = await readFile(sharedImage('rocket.jpg'));
+    const alone = await Promise.all([chelsea, rocket].map((image) => request(server.http).post('/v1/caption').field('max_new_tokens', '5').attach('image', image, 'i.png').expect(200)));
+    const both = await request(server.http).post('/v1/caption').field('max_new_tokens', '5').attach('image', chelsea, 'a.png').attach('image', rocket, 'b.jpg').expect(200);
+    assert.deepEqual(both.body.results.map((r: { caption: string }) => r.caption), alone.map((r) => r.body.caption));
+    assert.equal(both.body.caption, alone[0]!.body.caption, 'the first caption also at the top level');
+    assert.equal(alone[0]!.body.results, undefined, 'one image: no results list');
+    const lines = await request(server.http).post('/v1/caption').set('Accept', 'text/plain').send({ images: [chelsea.toString('base64'), rocket.toString('base64')], max_new_tokens: 5 }).expect(200);
+    assert.equal(lines.text, alone.map((r) => `${r.body.caption}\n`).join(''));
+    const client = inferenceClient(server.grpcPort);
+    try {
+      const viaGrpc = await unary(client, 'Caption', { images: [chelsea, rocket], max_new_tokens: 5 });
+      assert.deepEqual(viaGrpc.results.map((r: { caption: string }) => r.caption), alone.map((r) => r.body.caption));
+    } finally {
+      client.close();
+    }
+  });
+
   it('refuses bad options and bad images with 400', async () => {
     const image = chelsea.toString('base64');
     for (const [body, pattern] of [
@@ -70,6 +88,7 @@ describe('captioning', () => {
       [{ top_p: 0 }, /top_p/],
       [{ stop: Array(9).fill('x') }, /at most 8 stop strings/],
       [{ max_new_tokens: 1024, model: 'captioner' }, /room for 1023/],
+      [{ images: [image] }, /give one image as `image`, or several as `images`/],
     ] as const) {
       const res = await request(server.http).post('/v1/caption').send({ image, ...body }).expect(400);
       assert.equal(res.body.error.code, 'invalid_request');

@@ -1,9 +1,11 @@
 /**
- * Image captioning as both transports run it. Over HTTP, `Accept: text/plain` answers with the
- * caption and a newline only, so `curl -F image=@photo.jpg …/v1/caption >> captions.txt` works.
+ * Image captioning as both transports run it. Several images (multipart `image` repeated, JSON
+ * `images`) are captioned together and answered in order. Over HTTP, `Accept: text/plain` answers
+ * with the captions only, one per line, so `curl -F image=@photo.jpg …/v1/caption >> captions.txt`
+ * works.
  */
 import { ApiError } from '../../errors.js';
-import { captionRequestSchema, parseRequest } from '../schemas.js';
+import { captionRequestSchema, MAX_CAPTION_IMAGES, parseRequest } from '../schemas.js';
 import { captionResponse } from '../wire.js';
 import { callOptions, withRandomWeightsNotice, type TaskService } from './task-service.js';
 
@@ -14,23 +16,27 @@ export const captionService: TaskService<CaptionAnswer> = {
   async run({ registry, imageBytesLimit }, raw, call) {
     const request = parseRequest(captionRequestSchema, raw);
     call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('image-to-text'));
-    if (request.image.length > imageBytesLimit) {
-      throw new ApiError('payload_too_large', `the image is ${request.image.length} bytes, over the ${imageBytesLimit}-byte limit`);
+    for (const image of request.images) {
+      if (image.length > imageBytesLimit) throw new ApiError('payload_too_large', `an image is ${image.length} bytes, over the ${imageBytesLimit}-byte limit`);
     }
     const model = registry.resolve('image-to-text', request.model);
-    const { timeoutMs, model: _model, ...input } = request;
-    const result = await model.loaded.handler.caption(input, callOptions(call, timeoutMs));
-    return captionResponse(model.id, result, model.loaded.randomWeights);
+    const { timeoutMs, model: _model, images, ...options } = request;
+    const pipelineOptions = callOptions(call, timeoutMs);
+    // Submitted together, so their decode steps are shared (one cohort).
+    const results = await Promise.all(images.map((image) => model.loaded.handler.caption({ ...options, image }, pipelineOptions)));
+    return captionResponse(model.id, results, model.loaded.randomWeights);
   },
   http: {
     path: '/v1/caption',
+    multipart: { files: MAX_CAPTION_IMAGES, fields: 20 },
     answer: withRandomWeightsNotice,
-    binary: (answer, request) => (request?.prefers('text/plain') ? { contentType: 'text/plain; charset=utf-8', body: new TextEncoder().encode(`${answer.caption}\n`) } : undefined),
+    binary: (answer, request) => (request?.prefers('text/plain') ? { contentType: 'text/plain; charset=utf-8', body: new TextEncoder().encode(captionLines(answer)) } : undefined),
   },
   grpc: {
     method: 'Caption',
-    request: ({ image, model, max_new_tokens, min_new_tokens, temperature, top_k, top_p, seed, stop }) => ({
-      image: image ?? new Uint8Array(),
+    // proto3 cannot tell an empty `bytes`/`repeated` from an absent one: empty means absent.
+    request: ({ image, images, model, max_new_tokens, min_new_tokens, temperature, top_k, top_p, seed, stop }) => ({
+      ...(Array.isArray(images) && images.length > 0 ? { images } : { image: image ?? new Uint8Array() }),
       model,
       max_new_tokens,
       min_new_tokens,
@@ -42,3 +48,9 @@ export const captionService: TaskService<CaptionAnswer> = {
     }),
   },
 };
+
+/** One caption per line, in the images' order. */
+function captionLines(answer: CaptionAnswer): string {
+  const captions = 'results' in answer && answer.results ? answer.results.map((r) => r.caption) : [answer.caption];
+  return captions.map((caption) => `${caption}\n`).join('');
+}
