@@ -13,7 +13,9 @@ export function sharedDir(): string {
   return dir;
 }
 
-export function sharedImage(name: 'chelsea.png' | 'coffee.png' | 'astronaut.png' | 'rocket.jpg'): string {
+export type SharedImageName = 'chelsea.png' | 'coffee.png' | 'astronaut.png' | 'rocket.jpg';
+
+export function sharedImage(name: SharedImageName): string {
   return path.join(sharedDir(), 'images', name);
 }
 

@@ -4,20 +4,16 @@
  * without a cache, rows can leave a group mid-way, and a released cache is gone.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadImageProcessorConfig, preprocessImage } from '../../src/models/image/index.js';
 import type { NamedTensors, PlainTensor } from '../../src/models/session/tensor.js';
-import { WorkerPool } from '../../src/models/session/worker-pool.js';
+import type { WorkerPool } from '../../src/models/session/worker-pool.js';
 import type { CacheStep } from '../../src/models/session/worker-protocol.js';
-import { sharedImage } from '../helpers/shared-dir.js';
-import { tinyVitGpt2Dir } from '../helpers/test-models.js';
+import { captionerPool, CAPTIONER_PAST_TO_PRESENT } from '../helpers/captioner-pool.js';
 
 const EOS = 50256;
 const VOCAB = 50257;
 const STEPS = 6;
-const PAST_TO_PRESENT = Object.fromEntries([0, 1].flatMap((i) => ['key', 'value'].map((kv) => [`past_key_values.${i}.${kv}`, `present.${i}.${kv}`])));
+const PAST_TO_PRESENT = CAPTIONER_PAST_TO_PRESENT;
 
 const argmax = (row: Float32Array) => row.indexOf(Math.max(...row));
 const ids = (tokens: number[][]): PlainTensor => ({ type: 'int64', dims: [tokens.length, tokens[0]!.length], data: BigInt64Array.from(tokens.flat().map(BigInt)) });
@@ -29,22 +25,12 @@ describe('decoder caches kept in the session worker', () => {
   let rows: PlainTensor[];
 
   before(async () => {
-    const dir = await tinyVitGpt2Dir();
-    pool = await WorkerPool.create({
-      sessions: { encoder: path.join(dir, 'onnx', 'encoder_model.onnx'), decoder: path.join(dir, 'onnx', 'decoder_model_merged.onnx') },
-      instances: 2,
-      intraOpThreads: 1,
-      providers: ['cpu'],
-      requireProvider: false,
-      allowSpinning: false,
-    });
-    const settings = await loadImageProcessorConfig(path.join(dir, 'preprocessor_config.json'), { defaultToSquare: true });
-    const photos = await Promise.all((['chelsea.png', 'rocket.jpg'] as const).map(async (name) => (await preprocessImage(await readFile(sharedImage(name)), settings, { maxPixels: 5e7 })).pixelValues));
-    const pixels = new Float32Array(photos[0]!.length * 2);
-    photos.forEach((p, i) => pixels.set(p, i * p.length));
-    imageTokens = (await pool.run('encoder', { pixel_values: { type: 'float32', dims: [2, 3, 224, 224], data: pixels } }, ['last_hidden_state'])).last_hidden_state!;
-    const rowSize = imageTokens.data.length / 2;
-    rows = [0, 1].map((r) => ({ type: 'float32', dims: [1, ...imageTokens.dims.slice(1)], data: (imageTokens.data as Float32Array).slice(r * rowSize, (r + 1) * rowSize) }));
+    ({ pool, imageTokens: rows } = await captionerPool(['chelsea.png', 'rocket.jpg']));
+    // Both photos as one [2, tokens, hidden] batch.
+    const size = rows[0]!.data.length;
+    const data = new Float32Array(size * 2);
+    rows.forEach((row, i) => data.set(row.data as Float32Array, i * size));
+    imageTokens = { type: 'float32', dims: [2, ...rows[0]!.dims.slice(1)], data };
   });
   after(() => pool?.close());
 

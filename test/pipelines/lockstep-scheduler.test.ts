@@ -5,15 +5,11 @@
  * bounds requests wait, then get `overloaded`.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadImageProcessorConfig, preprocessImage } from '../../src/models/image/index.js';
 import type { PlainTensor } from '../../src/models/session/tensor.js';
-import { WorkerPool } from '../../src/models/session/worker-pool.js';
+import type { WorkerPool } from '../../src/models/session/worker-pool.js';
 import { LockstepScheduler, type SchedulerLimits } from '../../src/pipelines/generation/lockstep-scheduler.js';
-import { sharedImage } from '../helpers/shared-dir.js';
-import { tinyVitGpt2Dir } from '../helpers/test-models.js';
+import { captionerPool, CAPTIONER_PAST_TO_PRESENT } from '../helpers/captioner-pool.js';
 
 const EOS = 50256;
 const PHOTOS = ['chelsea.png', 'rocket.jpg', 'coffee.png'] as const;
@@ -26,7 +22,7 @@ describe('lockstep decode scheduler', () => {
       {
         pool,
         session: 'decoder',
-        pastToPresent: Object.fromEntries([0, 1].flatMap((i) => ['key', 'value'].map((kv) => [`past_key_values.${i}.${kv}`, `present.${i}.${kv}`]))),
+        pastToPresent: CAPTIONER_PAST_TO_PRESENT,
         encoderInput: 'encoder_hidden_states',
         startTokenId: EOS,
         eosTokenIds: [EOS],
@@ -35,22 +31,7 @@ describe('lockstep decode scheduler', () => {
     );
 
   before(async () => {
-    const dir = await tinyVitGpt2Dir();
-    pool = await WorkerPool.create({
-      sessions: { encoder: path.join(dir, 'onnx', 'encoder_model.onnx'), decoder: path.join(dir, 'onnx', 'decoder_model_merged.onnx') },
-      instances: 2,
-      intraOpThreads: 1,
-      providers: ['cpu'],
-      requireProvider: false,
-      allowSpinning: false,
-    });
-    const settings = await loadImageProcessorConfig(path.join(dir, 'preprocessor_config.json'), { defaultToSquare: true });
-    states = await Promise.all(
-      PHOTOS.map(async (name) => {
-        const { pixelValues } = await preprocessImage(await readFile(sharedImage(name)), settings, { maxPixels: 5e7 });
-        return (await pool.run('encoder', { pixel_values: { type: 'float32', dims: [1, 3, 224, 224], data: pixelValues } }, ['last_hidden_state'])).last_hidden_state!;
-      }),
-    );
+    ({ pool, imageTokens: states } = await captionerPool(PHOTOS));
   });
   after(() => pool?.close());
 

@@ -77,9 +77,9 @@ export function withRandomWeightsNotice<A extends { random_weights: boolean }>(a
   return answer.random_weights ? { ...answer, notice: RANDOM_WEIGHTS_NOTICE } : answer;
 }
 
-/** The call's options for the pipeline: its signal, and its deadline shortened by the request's `timeout_ms`. */
 /**
- * A pipeline call's options from the request's context. A request's image bytes are read once,
+ * A pipeline call's options from the request's context: its signal, and its deadline shortened
+ * by the request's `timeout_ms`. A request's image bytes are read once,
  * so they may move to the preprocessing thread instead of being copied (`transferImage`).
  */
 export function callOptions(call: CallContext, timeoutMs: number | undefined): { signal: AbortSignal; deadlineMs: number; transferImage: true } {

@@ -1,0 +1,35 @@
+/**
+ * The generated ViT-GPT2 captioner's two sessions in a real worker pool (`encoder`, `decoder`),
+ * and the encoder's output for some shared photos, one [1, tokens, hidden] row each: what the
+ * decoder-cache and scheduler tests decode from.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadImageProcessorConfig, preprocessImage } from '../../src/models/image/index.js';
+import type { PlainTensor } from '../../src/models/session/tensor.js';
+import { WorkerPool } from '../../src/models/session/worker-pool.js';
+import { sharedImage, type SharedImageName } from './shared-dir.js';
+import { tinyVitGpt2Dir } from './test-models.js';
+
+/** past_key_values.{i}.key|value → present.{i}.key|value of the tiny captioner's two layers. */
+export const CAPTIONER_PAST_TO_PRESENT = Object.fromEntries([0, 1].flatMap((i) => ['key', 'value'].map((kv) => [`past_key_values.${i}.${kv}`, `present.${i}.${kv}`])));
+
+export async function captionerPool(photos: readonly SharedImageName[]): Promise<{ pool: WorkerPool; imageTokens: PlainTensor[] }> {
+  const dir = await tinyVitGpt2Dir();
+  const pool = await WorkerPool.create({
+    sessions: { encoder: path.join(dir, 'onnx', 'encoder_model.onnx'), decoder: path.join(dir, 'onnx', 'decoder_model_merged.onnx') },
+    instances: 2,
+    intraOpThreads: 1,
+    providers: ['cpu'],
+    requireProvider: false,
+    allowSpinning: false,
+  });
+  const settings = await loadImageProcessorConfig(path.join(dir, 'preprocessor_config.json'), { defaultToSquare: true });
+  const imageTokens = await Promise.all(
+    photos.map(async (name) => {
+      const { pixelValues } = await preprocessImage(await readFile(sharedImage(name)), settings, { maxPixels: 5e7 });
+      return (await pool.run('encoder', { pixel_values: { type: 'float32', dims: [1, 3, 224, 224], data: pixelValues } }, ['last_hidden_state'])).last_hidden_state!;
+    }),
+  );
+  return { pool, imageTokens };
+}
