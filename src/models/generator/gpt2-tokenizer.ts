@@ -6,8 +6,8 @@
  *   ids 0–255        the 256 byte-level characters (GPT-2 bytes_to_unicode, real order: '!' 0, '"' 1 …)
  *   ids 256–…        merges learned deterministically from a small built-in caption corpus
  *                    (space-prefixed words as 'Ġcat', no end-of-word suffix; ~580 of them)
- *   … vocabSize − 2  filler merges (byte pairs, then longer pieces) once the corpus runs out, so
- *                    every id is still a real BPE token that decodes to text
+ *   … vocabSize − 2  filler merges once the corpus runs out (word tokens extended by letters:
+ *                    pseudo-words), so every id is still a real BPE token that decodes to text
  *   vocabSize − 1    '<|endoftext|>' (bos = eos = unk, as 50256 is in the real 50257 vocabulary)
  *
  *   const { tokenizer, tokenizerConfig, specialTokensMap, vocabSize } = gpt2TokenizerFiles({ vocabSize: 50257 });
@@ -96,17 +96,20 @@ function corpusText(): string {
 }
 
 /**
- * Deterministic extra merges once training runs out: each existing token (in id order) extended by
- * each byte character, skipping tokens that already exist. Both halves are vocabulary tokens, so each
- * is a valid BPE merge; ranked after every learned merge, they never change how corpus words split.
+ * Deterministic extra merges once training runs out: each word token (letters, with or without the
+ * leading-space mark, in id order) extended by each lowercase letter, skipping tokens that already
+ * exist. Both halves are vocabulary tokens, so each is a valid BPE merge; ranked after every
+ * learned merge, they never change how corpus words split. Every filler is a pseudo-word of ASCII
+ * letters, so a random-weight model's captions read as words, not as broken UTF-8 bytes.
  */
 function fillerMerges(tokens: string[], alphabet: string[], taken: Set<string>, count: number): Array<[string, string]> {
   const merges: Array<[string, string]> = [];
-  const queue = [...tokens];
+  const queue = tokens.filter((token) => /^\u0120?[a-z]+$/u.test(token));
+  const letters = alphabet.filter((char) => /^[a-z]$/.test(char));
   for (let i = 0; merges.length < count; i++) {
     const left = queue[i];
     if (left === undefined) throw new Error('gpt2 tokenizer: ran out of filler merges');
-    for (const right of alphabet) {
+    for (const right of letters) {
       if (merges.length === count) break;
       const token = left + right;
       if (taken.has(token)) continue;
