@@ -290,6 +290,10 @@ export const captionRequestSchema = z
     top_p: numberField(0.000001, 1).optional(),
     seed: intField(0, 2 ** 31 - 1).optional(),
     stop: stopField.optional(),
+    /** Also embed each caption with a served CLIP model's text tower (caption, then embed). */
+    embed: boolField.optional(),
+    /** Which CLIP model embeds (default: the first served). */
+    embed_model: z.string().min(1).max(200).optional(),
     timeout_ms: intField(1, 3_600_000).optional(),
   })
   .refine((r) => (r.image === undefined) !== (r.images === undefined), { message: 'give one image as `image`, or several as `images`' })
@@ -304,5 +308,7 @@ export const captionRequestSchema = z
     topP: r.top_p,
     seed: r.seed,
     stop: r.stop,
+    embed: r.embed === true || r.embed_model !== undefined,
+    embedModel: r.embed_model,
     timeoutMs: r.timeout_ms,
   }));

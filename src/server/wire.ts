@@ -16,20 +16,24 @@ import type { CaptionResult } from '../pipelines/captioning.js';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-function captionWire(result: CaptionResult) {
+function captionWire(result: CaptionResult, embedding: Float32Array | undefined) {
   const { timing } = result;
   return {
     caption: result.caption,
     tokens: result.tokens,
     finish_reason: result.finishReason,
     timing: { preprocess_ms: round(timing.preprocessMs), encode_ms: round(timing.encodeMs), decode_ms: round(timing.decodeMs), total_ms: round(timing.totalMs) },
+    ...(embedding && { embedding: Array.from(embedding) }),
   };
 }
 
-/** The first image's caption at the top level; with several images, every one in `results`, in order. */
-export function captionResponse(modelId: string, results: CaptionResult[], randomWeights: boolean) {
-  const wire = results.map(captionWire);
-  return { model: modelId, ...wire[0]!, ...(wire.length > 1 && { results: wire }), random_weights: randomWeights };
+/**
+ * The first image's caption at the top level; with several images, every one in `results`, in
+ * order. With `embedded`, each caption's CLIP text embedding and the model that made them.
+ */
+export function captionResponse(modelId: string, results: CaptionResult[], randomWeights: boolean, embedded?: { model: string; vectors: Float32Array[] }) {
+  const wire = results.map((result, i) => captionWire(result, embedded?.vectors[i]));
+  return { model: modelId, ...wire[0]!, ...(wire.length > 1 && { results: wire }), ...(embedded && { embedding_model: embedded.model }), random_weights: randomWeights };
 }
 
 export function classifyResponse(modelId: string, result: ClassifyResult, randomWeights: boolean) {

@@ -11,7 +11,7 @@ import request from 'supertest';
 import type { RunningServer } from '../../src/server/server.js';
 import { inferenceClient, unary } from '../helpers/grpc-client.js';
 import { sharedImage } from '../helpers/shared-dir.js';
-import { tinyVitGpt2Dir } from '../helpers/test-models.js';
+import { tinyClipDir, tinyVitGpt2Dir } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
 
 describe('captioning', () => {
@@ -96,6 +96,8 @@ describe('captioning', () => {
     }
     const broken = await request(server.http).post('/v1/caption').attach('image', Buffer.from('not an image'), 'x.png').expect(400);
     assert.equal(broken.body.error.code, 'invalid_image');
+    const noClip = await request(server.http).post('/v1/caption').send({ image, embed: true }).expect(404);
+    assert.match(noClip.body.error.message, /no model serves zero-shot-image-classification/);
   });
 
   const metric = async (line: string): Promise<number> => {
@@ -146,5 +148,26 @@ describe('captioning', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('caption, then embed', () => {
+  let server: RunningServer;
+  let chelsea: Buffer;
+
+  before(async () => {
+    server = await startTestServer(['--model-dir', `captioner=${await tinyVitGpt2Dir()}`, '--model-dir', `clip=${await tinyClipDir()}`]);
+    chelsea = await readFile(sharedImage('chelsea.png'));
+  });
+  after(() => server?.close());
+
+  it('adds each caption\'s CLIP text embedding, the same as /v1/embeddings gives for that text', async () => {
+    const answer = (await request(server.http).post('/v1/caption').field('max_new_tokens', '6').field('embed', 'true').attach('image', chelsea, 'c.png').expect(200)).body;
+    assert.equal(answer.embedding_model, 'clip');
+    const embedded = (await request(server.http).post('/v1/embeddings').send({ input: [answer.caption], model: 'clip' }).expect(200)).body.data[0].embedding as number[];
+    assert.equal(answer.embedding.length, embedded.length);
+    const dot = answer.embedding.reduce((sum: number, v: number, i: number) => sum + v * embedded[i]!, 0);
+    assert.ok(Math.abs(dot - 1) < 1e-5, `the same unit vector (dot ${dot})`);
+    await request(server.http).post('/v1/caption').field('embed_model', 'nope').attach('image', chelsea, 'c.png').expect(404);
   });
 });

@@ -20,11 +20,15 @@ export const captionService: TaskService<CaptionAnswer> = {
       if (image.length > imageBytesLimit) throw new ApiError('payload_too_large', `an image is ${image.length} bytes, over the ${imageBytesLimit}-byte limit`);
     }
     const model = registry.resolve('image-to-text', request.model);
-    const { timeoutMs, model: _model, images, ...options } = request;
+    // Resolved before any work: a request that asks for an embedding no served model can make fails at once.
+    const embedder = request.embed ? registry.resolve('zero-shot-image-classification', request.embedModel) : undefined;
+    const { timeoutMs, model: _model, images, embed: _embed, embedModel: _embedModel, ...options } = request;
     const pipelineOptions = callOptions(call, timeoutMs);
     // Submitted together, so their decode steps are shared (one cohort).
     const results = await Promise.all(images.map((image) => model.loaded.handler.caption({ ...options, image }, pipelineOptions)));
-    return captionResponse(model.id, results, model.loaded.randomWeights);
+    // Caption, then embed (the captions are text for CLIP's text tower, through its cache).
+    const embedded = embedder && { model: embedder.id, vectors: (await embedder.loaded.handler.embedTexts(results.map((r) => r.caption), pipelineOptions)).vectors };
+    return captionResponse(model.id, results, model.loaded.randomWeights, embedded);
   },
   http: {
     path: '/v1/caption',
@@ -35,7 +39,7 @@ export const captionService: TaskService<CaptionAnswer> = {
   grpc: {
     method: 'Caption',
     // proto3 cannot tell an empty `bytes`/`repeated` from an absent one: empty means absent.
-    request: ({ image, images, model, max_new_tokens, min_new_tokens, temperature, top_k, top_p, seed, stop }) => ({
+    request: ({ image, images, model, max_new_tokens, min_new_tokens, temperature, top_k, top_p, seed, stop, embed, embed_model }) => ({
       ...(Array.isArray(images) && images.length > 0 ? { images } : { image: image ?? new Uint8Array() }),
       model,
       max_new_tokens,
@@ -45,6 +49,8 @@ export const captionService: TaskService<CaptionAnswer> = {
       top_p,
       seed,
       stop: Array.isArray(stop) && stop.length === 0 ? undefined : stop,
+      embed,
+      embed_model,
     }),
   },
 };
