@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import request from 'supertest';
@@ -36,6 +37,18 @@ describe('captioning', () => {
     const models = await request(server.http).get('/v1/models').expect(200);
     const listed = models.body.data.find((m: { id: string }) => m.id === 'captioner');
     assert.deepEqual([listed.task, listed.state, listed.family], ['image-to-text', 'ready', 'vision-encoder-decoder']);
+  });
+
+  it('writes the caption transformers.js\'s image-to-text pipeline writes with the same model folder', async () => {
+    const { pipeline, env } = await import('@huggingface/transformers');
+    const dir = await tinyVitGpt2Dir();
+    env.allowRemoteModels = false;
+    env.localModelPath = path.dirname(dir);
+    const reference = await pipeline('image-to-text', path.basename(dir), { dtype: 'fp32' });
+    const [theirs] = (await reference(sharedImage('chelsea.png'), { max_new_tokens: 8, min_new_tokens: 8 } as never)) as { generated_text: string }[];
+    await reference.dispose();
+    const ours = await request(server.http).post('/v1/caption').field('max_new_tokens', '8').attach('image', chelsea, 'c.png').expect(200);
+    assert.equal(ours.body.caption, theirs!.generated_text, 'an independent implementation, the same greedy tokens');
   });
 
   it('answers the caption and a newline alone for Accept: text/plain', async () => {
