@@ -4,7 +4,9 @@
  * (min = max new tokens: random weights never say end-of-sequence):
  *   1. one client: decode tokens/s and captions/s;
  *   2. eight concurrent clients: the same, with the rows per decode step from the metrics;
- *   3. the FLOPs of one decode step per row, to show why batching steps gains little here:
+ *   3. the same eight clients against a naive express + transformers.js `image-to-text` pipeline
+ *      per request (bench/naive-caption-server.ts);
+ *   4. the FLOPs of one decode step per row, to show why batching steps gains little here:
  *      vit-gpt2 recomputes cross-attention keys and values over the 197 image tokens every step.
  * Writes bench/results/caption.{json,md} (`--quick`: tiny model, bench/results/quick/).
  */
@@ -14,7 +16,7 @@ import path from 'node:path';
 import { ensureVitGpt2Model, VIT_GPT2_BASE, VIT_GPT2_TINY, type VitGpt2Spec } from '../src/models/generator/index.js';
 import { defaultCacheDir } from '../src/server/config.js';
 import { runLoad, type LoadResult, type Photo } from './load-generator.js';
-import { startServer } from './processes.js';
+import { freePort, startChild, startServer } from './processes.js';
 import { cpuDescription } from './report.js';
 import { round } from './stats.js';
 
@@ -76,11 +78,24 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
   }
+  // The naive server alone on the machine, the same load as ours at 8 clients.
+  const naivePort = await freePort();
+  const naive = await startChild('bench/naive-caption-server.ts', [modelDir, String(naivePort)], `http://127.0.0.1:${naivePort}/healthz`);
+  let naiveRow: LoadResult;
+  try {
+    const naiveUrl = `http://127.0.0.1:${naivePort}/v1/caption`;
+    await runLoad(naiveUrl, 8, 8, photos, fields);
+    naiveRow = await runLoad(naiveUrl, 8, settings.requests[8], photos, fields);
+    log(`naive, 8 clients: ${round(naiveRow.throughput, 3)} captions/s, p50 ${round(naiveRow.ok.p50)} ms, statuses ${JSON.stringify(naiveRow.statuses)}`);
+  } finally {
+    await naive.stop();
+  }
   const flops = stepFlops(settings.spec, settings.tokens / 2);
   const perRow = Object.values(flops).reduce((a, b) => a + b, 0);
   const [one, eight] = rows as [CaptionRow, CaptionRow];
   const gain = eight.tokensPerSecond / one.tokensPerSecond;
-  const result = { date: new Date().toISOString(), quick, cpu: await cpuDescription(), model: settings.name, tokens: settings.tokens, rows, flops, gain, wallSeconds: (performance.now() - started) / 1000 };
+  const naiveTokensPerSecond = ((naiveRow.statuses['200'] ?? 0) * settings.tokens) / naiveRow.seconds;
+  const result = { date: new Date().toISOString(), quick, cpu: await cpuDescription(), model: settings.name, tokens: settings.tokens, rows, naive: naiveRow, naiveTokensPerSecond, flops, gain, wallSeconds: (performance.now() - started) / 1000 };
   const pct = (x: number) => `${round((100 * x) / perRow, 1)}%`;
   const markdown = [
     `# Benchmark: captioning (${settings.name}), fp32, CPU${quick ? ' (quick: tiny model, not a measurement)' : ''}`,
@@ -89,7 +104,10 @@ async function main(): Promise<void> {
     '',
     '| clients | captions/s | decode tokens/s | rows per decode step (mean) | p50 ms | p95 ms |',
     '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.clients} | ${round(r.load.throughput, 3)} | ${round(r.tokensPerSecond)} | ${round(r.meanDecodeRows)} | ${round(r.load.ok.p50)} | ${round(r.load.ok.p95)} |`),
+    ...rows.map((r) => `| ${r.clients} (ours) | ${round(r.load.throughput, 3)} | ${round(r.tokensPerSecond)} | ${round(r.meanDecodeRows)} | ${round(r.load.ok.p50)} | ${round(r.load.ok.p95)} |`),
+    `| 8 (naive: express + transformers.js image-to-text per request) | ${round(naiveRow.throughput, 3)} | ${round(naiveTokensPerSecond)} | 1 | ${round(naiveRow.ok.p50)} | ${round(naiveRow.ok.p95)} |`,
+    '',
+    `Ours ÷ naive at 8 clients: ${round(eight.tokensPerSecond / naiveTokensPerSecond)} × the tokens/s (the naive server ran alone on the machine after ours).`,
     '',
     `Tokens/s at 8 clients ÷ at 1: **${round(gain)}** (target ≥ 1.5: ${gain >= 1.5 ? 'met' : '**missed**'}). Tokens/s counts every caption's tokens over the row's wall time (encoder runs included).`,
     '',
