@@ -60,7 +60,7 @@ export function createCaptioner(deps: CaptionerDeps): Captioner {
       const result = await deps.scheduler.submit({
         encoderStates: { type: 'float32', dims: [1, ...encoded.dims], data: encoded.row },
         maxNewTokens: input.maxNewTokens,
-        sampling: input,
+        sampling: { temperature: input.temperature, topK: input.topK, topP: input.topP, seed: input.seed, minNewTokens: input.minNewTokens },
         signal,
         onToken: (token) => {
           const { delta, stopped } = text.push(token);

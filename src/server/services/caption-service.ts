@@ -24,7 +24,7 @@ export const captionService: TaskService<CaptionAnswer> = {
     const embedder = request.embed ? registry.resolve('zero-shot-image-classification', request.embedModel) : undefined;
     const { timeoutMs, model: _model, images, embed: _embed, embedModel: _embedModel, ...options } = request;
     const pipelineOptions = callOptions(call, timeoutMs);
-    // Submitted together, so their decode steps are shared (one cohort).
+    // Captioned concurrently: images whose encodings are ready in the same turn share every decode step.
     const results = await Promise.all(images.map((image) => model.loaded.handler.caption({ ...options, image }, pipelineOptions)));
     // Caption, then embed (the captions are text for CLIP's text tower, through its cache).
     const embedded = embedder && { model: embedder.id, vectors: (await embedder.loaded.handler.embedTexts(results.map((r) => r.caption), pipelineOptions)).vectors };
