@@ -147,6 +147,17 @@ describe('captioning', () => {
     assert.ok(generated < 1023, `stopped early: ${generated} tokens of 1023`);
   });
 
+  it('stops at the request\'s deadline with 504, and frees the decode slot', async () => {
+    const res = await request(server.http).post('/v1/caption').send({ image: chelsea.toString('base64'), max_new_tokens: 1023, timeout_ms: 150 }).expect(504);
+    assert.equal(res.body.error.code, 'deadline_exceeded');
+    let active = 1;
+    for (let i = 0; i < 300 && active > 0; i++) {
+      active = await metric(`mms_active_sequences${at}`);
+      if (active > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(active, 0);
+  });
+
   it('serves gRPC Caption with the same answer, and INVALID_ARGUMENT for bad options', async () => {
     const client = inferenceClient(server.grpcPort);
     try {
