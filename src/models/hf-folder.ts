@@ -28,10 +28,15 @@ export async function readJsonFile<T = unknown>(dir: string, name: string): Prom
   }
 }
 
+/** Where the graph of session `name` in `variant` may be: `onnx/<name><dtype suffix>.onnx`, or the older flat layout. */
+function onnxCandidates(dir: string, name: string, variant: Dtype): string[] {
+  const file = `${name}${DTYPE_SUFFIX[variant]}.onnx`;
+  return [path.join(dir, 'onnx', file), path.join(dir, file)];
+}
+
 /** Path of `onnx/<name><dtype suffix>.onnx`; the older flat layout `<name>.onnx` also works. */
 export function onnxFile(dir: string, name: string, variant: Dtype): string {
-  const file = `${name}${DTYPE_SUFFIX[variant]}.onnx`;
-  const candidates = [path.join(dir, 'onnx', file), path.join(dir, file)];
+  const candidates = onnxCandidates(dir, name, variant);
   const found = candidates.find((candidate) => existsSync(candidate));
   if (!found) throw new ModelFolderError(`no ${variant} ONNX graph in ${dir}: looked for ${candidates.join(' and ')}`);
   return found;
@@ -39,8 +44,7 @@ export function onnxFile(dir: string, name: string, variant: Dtype): string {
 
 /** Whether the folder has the graph of session `name` in `variant`. */
 export function hasOnnxFile(dir: string, name: string, variant: Dtype): boolean {
-  const file = `${name}${DTYPE_SUFFIX[variant]}.onnx`;
-  return existsSync(path.join(dir, 'onnx', file)) || existsSync(path.join(dir, file));
+  return onnxCandidates(dir, name, variant).some((candidate) => existsSync(candidate));
 }
 
 /**

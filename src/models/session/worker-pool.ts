@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { ApiError } from '../../errors.js';
 import type { ExecutionProvider } from './execution-providers.js';
 import { transferablesOf, type NamedTensors } from './tensor.js';
-import type { CacheStep, ProviderFailure, SessionInfo, SessionWorkerOptions, WorkerToPool } from './worker-protocol.js';
+import type { CacheStep, PoolToWorker, ProviderFailure, SessionInfo, SessionWorkerOptions, WorkerToPool } from './worker-protocol.js';
 
 export interface WorkerPoolOptions extends SessionWorkerOptions {
   instances: number;
@@ -115,12 +115,7 @@ export class WorkerPool {
   async run(session: string, feeds: NamedTensors, outputNames: string[], options: RunOptions = {}): Promise<NamedTensors> {
     this.session(session);
     const instance = await this.takeIdle();
-    const id = this.nextRunId++;
-    return new Promise<NamedTensors>((resolve, reject) => {
-      instance.pending = { id, resolve, reject, onFeedsReturned: options.onFeedsReturned };
-      if (instance.crashOnNextRun) instance.worker.postMessage({ kind: 'crash' });
-      else instance.worker.postMessage({ kind: 'run', id, session, feeds, outputNames }, transferablesOf(feeds));
-    });
+    return this.dispatch(instance, { session, feeds, outputNames }, options.onFeedsReturned);
   }
 
   /**
@@ -132,12 +127,18 @@ export class WorkerPool {
     this.session(session);
     if (!cache.start && instance === undefined) throw new Error(`decoder cache '${cache.id}': later steps name the instance that holds it`);
     const taken = instance === undefined ? await this.takeIdle() : await this.takeInstance(instance);
-    const id = this.nextRunId++;
-    const outputs = await new Promise<NamedTensors>((resolve, reject) => {
-      taken.pending = { id, resolve, reject, onFeedsReturned: undefined };
-      taken.worker.postMessage({ kind: 'run', id, session, feeds, outputNames, cache }, transferablesOf(feeds));
-    });
+    const outputs = await this.dispatch(taken, { session, feeds, outputNames, cache }, undefined);
     return { outputs, instance: taken.index };
+  }
+
+  /** Sends one run to a taken instance (or, with a crash injected, makes its worker exit). */
+  private dispatch(instance: Instance, run: Omit<Extract<PoolToWorker, { kind: 'run' }>, 'kind' | 'id'>, onFeedsReturned: RunOptions['onFeedsReturned']): Promise<NamedTensors> {
+    const id = this.nextRunId++;
+    return new Promise<NamedTensors>((resolve, reject) => {
+      instance.pending = { id, resolve, reject, onFeedsReturned };
+      if (instance.crashOnNextRun) instance.worker.postMessage({ kind: 'crash' });
+      else instance.worker.postMessage({ kind: 'run', id, ...run }, transferablesOf(run.feeds));
+    });
   }
 
   /** Frees a decoder cache in the worker that holds it (a no-op if that worker was replaced). */
