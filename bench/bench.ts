@@ -11,7 +11,7 @@
  * `--stages`: only the bare rows, the 16-client row and the stage table, to iterate on the
  * server's overhead (bench/results/quick/stages.md).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureVitModel, VIT_BASE, VIT_TINY } from '../src/models/generator/index.js';
@@ -20,7 +20,7 @@ import { defaultCacheDir } from '../src/server/config.js';
 import { measureAttention, type AttentionBench } from './attention-rows.js';
 import { bareRowNear, measureBare, type BareResult, type Layout } from './bare-limit.js';
 import { measureQ8, type VariantBench } from './variant-rows.js';
-import { pollLatency, runLoad, type LoadResult, type Photo } from './load-generator.js';
+import { metricValue, pollLatency, runLoad, sharedPhotos, type LoadResult } from './load-generator.js';
 import { freePort, startChild, startServer } from './processes.js';
 import { cpuDescription, markdownReport } from './report.js';
 import { round } from './stats.js';
@@ -35,17 +35,10 @@ const settings = quick
     ? { spec: VIT_BASE, requests: 200, bareImages: 64, bareSeconds: 8, batchSizes: [1, 4], overloadRequests: 0, profiledRequests: 120, attentionRequests: 0 }
     : { spec: VIT_BASE, requests: 200, bareImages: 96, bareSeconds: 10, batchSizes: [1, 2, 4, 8], overloadRequests: 96, profiledRequests: 120, attentionRequests: 100 };
 const outDir = path.join(import.meta.dirname, 'results', quick || stagesOnly ? 'quick' : '');
-const sharedImages = path.join(process.env.SHARED_DIR ?? path.resolve(import.meta.dirname, '..', '..', 'shared'), 'images');
 const log = (message: string) => console.error(`[bench] ${message}`);
 const POLL_MS = 200;
 const WARM_UP_REQUESTS = quick ? 8 : 32;
 
-async function loadPhotos(): Promise<Photo[]> {
-  const names = ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg'];
-  return Promise.all(
-    names.map(async (name) => ({ name, bytes: new Uint8Array(await readFile(path.join(sharedImages, name))), type: name.endsWith('.png') ? 'image/png' : 'image/jpeg' })),
-  );
-}
 
 function layouts(): Layout[] {
   const candidates = [{ instances: 1, threads: cores }, { instances: cores, threads: 1 }];
@@ -53,15 +46,10 @@ function layouts(): Layout[] {
   return candidates.filter((l, i) => candidates.findIndex((o) => o.instances === l.instances && o.threads === l.threads) === i);
 }
 
-async function metricValue(base: string, series: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
 
 async function main(): Promise<void> {
   const modelDir = await ensureVitModel(settings.spec, { cacheDir: path.join(defaultCacheDir(process.env), 'generated') });
-  const photos = await loadPhotos();
+  const photos = await sharedPhotos();
   const image = await loadImageProcessorConfig(path.join(modelDir, 'preprocessor_config.json'), { defaultToSquare: true });
   const pixels = await Promise.all(photos.map(async (p) => (await preprocessImage(p.bytes, image, { maxPixels: 5e7 })).pixelValues));
   const itemDims = [3, image.outputSize!.height, image.outputSize!.width];

@@ -10,12 +10,12 @@
  *      vit-gpt2 recomputes cross-attention keys and values over the 197 image tokens every step.
  * Writes bench/results/caption.{json,md} (`--quick`: tiny model, bench/results/quick/).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureVitGpt2Model, VIT_GPT2_BASE, VIT_GPT2_TINY, type VitGpt2Spec } from '../src/models/generator/index.js';
 import { defaultCacheDir } from '../src/server/config.js';
-import { runLoad, type LoadResult, type Photo } from './load-generator.js';
+import { metricValue, runLoad, sharedPhotos, type LoadResult } from './load-generator.js';
 import { freePort, startChild, startServer } from './processes.js';
 import { cpuDescription } from './report.js';
 import { round } from './stats.js';
@@ -24,7 +24,6 @@ const quick = process.argv.includes('--quick');
 const settings = quick ? { spec: VIT_GPT2_TINY, name: 'tiny ViT-GPT2', tokens: 8, requests: { 1: 6, 8: 16 } } : { spec: VIT_GPT2_BASE, name: 'ViT-GPT2 (ViT-B/16 + GPT-2 small)', tokens: 20, requests: { 1: 12, 8: 48 } };
 const CONCURRENCY = [1, 8] as const;
 const outDir = path.join(import.meta.dirname, 'results', quick ? 'quick' : '');
-const sharedImages = path.join(process.env.SHARED_DIR ?? path.resolve(import.meta.dirname, '..', '..', 'shared'), 'images');
 const log = (message: string) => console.error(`[bench:caption] ${message}`);
 
 interface CaptionRow {
@@ -34,11 +33,6 @@ interface CaptionRow {
   meanDecodeRows: number;
 }
 
-async function metricValue(base: string, series: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
 
 /** Multiply-adds × 2 of one decode step for one row, by part (GPT-2 with cross-attention, past length `past`). */
 function stepFlops(spec: VitGpt2Spec, past: number) {
@@ -55,9 +49,7 @@ function stepFlops(spec: VitGpt2Spec, past: number) {
 async function main(): Promise<void> {
   const started = performance.now();
   const modelDir = await ensureVitGpt2Model(settings.spec, { cacheDir: path.join(defaultCacheDir(process.env), 'generated') });
-  const photos: Photo[] = await Promise.all(
-    ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg'].map(async (name) => ({ name, bytes: new Uint8Array(await readFile(path.join(sharedImages, name))), type: name.endsWith('.png') ? 'image/png' : 'image/jpeg' })),
-  );
+  const photos = await sharedPhotos();
   log(`model ${modelDir} (${settings.name}), ${os.availableParallelism()} cores`);
   const { base, server } = await startServer('captioner', modelDir);
   const url = `${base}/v1/caption`;

@@ -3,8 +3,28 @@
  * posting real photos as multipart (encoded once) until `requests` answers came back. Also a poller that
  * measures a GET endpoint's latency while the load runs.
  */
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import { summarize, type LatencySummary } from './stats.js';
+
+/** The shared folder's photos (CC0/public domain), as the benchmarks post them. */
+const SHARED_IMAGES = path.join(process.env.SHARED_DIR ?? path.resolve(import.meta.dirname, '..', '..', 'shared'), 'images');
+const PHOTO_NAMES = ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg'];
+
+/** The four shared photos, read once, each posted with its own content type. */
+export function sharedPhotos(): Promise<Photo[]> {
+  return Promise.all(
+    PHOTO_NAMES.map(async (name) => ({ name, bytes: new Uint8Array(await readFile(path.join(SHARED_IMAGES, name))), type: name.endsWith('.png') ? 'image/png' : 'image/jpeg' })),
+  );
+}
+
+/** One sample of the server's /metrics (0 when the series is absent). */
+export async function metricValue(base: string, series: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
 
 /**
  * One POST over a keep-alive agent, the whole answer read. node:http rather than fetch: the
