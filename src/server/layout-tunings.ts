@@ -36,8 +36,8 @@ export interface TuningOptions {
 }
 
 /** What a spec's tuning times: its image session's graph, on its share of the cores. */
-export function tuningRequestOf(spec: ModelSpec & { tunable: NonNullable<ModelSpec['tunable']> }): TuningRequest {
-  return { file: onnxFile(spec.dir, TASKS[spec.task].imageSession, spec.variant), cores: spec.tunable.cores, fixed: spec.tunable.fixed, providers: spec.providers };
+function tuningRequestOf(spec: ModelSpec, tunable: NonNullable<ModelSpec['tunable']>): TuningRequest {
+  return { file: onnxFile(spec.dir, TASKS[spec.task].imageSession, spec.variant), cores: tunable.cores, fixed: tunable.fixed, providers: spec.providers };
 }
 
 async function keyOf(request: TuningRequest): Promise<Record<string, unknown>> {
@@ -85,7 +85,7 @@ export async function applyLayoutTunings(specs: ModelSpec[], options: TuningOpti
   for (const spec of specs) {
     if (!spec.tunable || options.signal?.aborted) continue;
     try {
-      const request = { ...tuningRequestOf({ ...spec, tunable: spec.tunable }), signal: options.signal };
+      const request = { ...tuningRequestOf(spec, spec.tunable), signal: options.signal };
       let kept = await keptTuning(options.cacheDir, request);
       if (!kept && options.measure) {
         logger?.info({ model: spec.id, cores: request.cores }, 'timing layouts (--tune)');

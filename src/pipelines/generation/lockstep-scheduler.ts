@@ -157,7 +157,7 @@ export class LockstepScheduler {
       for (let step = 0; live.length > 0; step++) {
         const states = step === 0 ? concatRows(live.map((r) => r.request.encoderStates)) : undefined;
         const lastTokens = live.map((r) => r.tokens.at(-1) ?? decoder.startTokenId);
-        const keepRows = step === 0 ? undefined : (this.keptRowIndexes(cohort, live) ?? undefined);
+        const keepRows = step === 0 ? undefined : this.keptRowIndexes(cohort, live);
         const stepStarted = performance.now();
         const { outputs, instance: used } = await decoder.pool.step(
           decoder.session,

@@ -39,18 +39,10 @@ export const captionService: TaskService<CaptionAnswer> = {
   grpc: {
     method: 'Caption',
     // proto3 cannot tell an empty `bytes`/`repeated` from an absent one: empty means absent.
-    request: ({ image, images, model, max_new_tokens, min_new_tokens, temperature, top_k, top_p, seed, stop, embed, embed_model }) => ({
+    request: ({ image, images, stop, ...rest }) => ({
+      ...rest,
       ...(Array.isArray(images) && images.length > 0 ? { images } : { image: image ?? new Uint8Array() }),
-      model,
-      max_new_tokens,
-      min_new_tokens,
-      temperature,
-      top_k,
-      top_p,
-      seed,
       stop: Array.isArray(stop) && stop.length === 0 ? undefined : stop,
-      embed,
-      embed_model,
     }),
   },
 };
