@@ -22,7 +22,8 @@ export async function loadCaptioning(spec: ModelSpec, deps: LoadDeps): Promise<L
     const warmupStarted = performance.now();
     const io: EncoderIo = { session: CAPTION_ENCODER, inputName: 'pixel_values', itemDims: model.itemDims, outputName: 'last_hidden_state' };
     const encoder = await encoderComponent(model.pool, io, spec, deps);
-    const decoder = { pool: model.pool, session: CAPTION_DECODER, pastToPresent: model.pastToPresent, encoderInput: 'encoder_hidden_states', startTokenId: model.startTokenId, eosTokenIds: model.eosTokenIds };
+    const { pastToPresent, encoderInput, projections, startTokenId, eosTokenIds } = model;
+    const decoder = { pool: model.pool, session: CAPTION_DECODER, pastToPresent, encoderInput, precompute: projections, startTokenId, eosTokenIds };
     const limits = { maxActiveRows: MAX_COHORT_ROWS * spec.instances, maxCohortRows: MAX_COHORT_ROWS, maxQueued: spec.maxQueueSize };
     // Decoder warm-up, outside the metrics: a two-token caption of a blank image on each instance,
     // one cohort each (a cohort per instance: the next tick's requests would share one).
@@ -40,7 +41,12 @@ export async function loadCaptioning(spec: ModelSpec, deps: LoadDeps): Promise<L
       randomWeights: model.randomWeights,
       handler: createCaptioner({ image: model.image, preprocessor: deps.preprocessor, encoder: encoder.batcher, scheduler, decode: model.decode, maxPositions: model.maxPositions }),
       components,
-      describe: () => ({ max_new_tokens_limit: model.maxPositions - 1, decode: scheduler.stats }),
+      describe: () => ({
+        max_new_tokens_limit: model.maxPositions - 1,
+        // Whether the decoder's encoder projections were split out at load (see the load log for why not).
+        encoder_projections: projections ? 'once per caption' : 'every step',
+        decode: scheduler.stats,
+      }),
       pool: model.pool,
       loadSeconds,
       warmupSeconds,

@@ -4,8 +4,6 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Dtype } from '../models/dtypes.js';
-import { onnxFile } from '../models/hf-folder.js';
 
 export interface ModelFile {
   /** Relative to the model folder, e.g. `onnx/model_quantized.onnx`. */
@@ -13,12 +11,9 @@ export interface ModelFile {
   bytes: number;
 }
 
-/** The graph of each session and, where present, its external-data file (`<graph>_data`). */
-export function modelFiles(dir: string, sessions: readonly string[], variant: Dtype): ModelFile[] {
-  return sessions.flatMap((session) => {
-    const graph = onnxFile(dir, session, variant);
-    return [graph, `${graph}_data`]
-      .filter((file) => existsSync(file))
-      .map((file) => ({ name: path.relative(dir, file), bytes: statSync(file).size }));
-  });
+/** Each graph file and, where present, its external-data file (`<graph>_data`). */
+export function modelFiles(dir: string, graphs: readonly string[]): ModelFile[] {
+  return graphs.flatMap((graph) =>
+    [graph, `${graph}_data`].filter((file) => existsSync(file)).map((file) => ({ name: path.relative(dir, file), bytes: statSync(file).size })),
+  );
 }

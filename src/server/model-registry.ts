@@ -111,7 +111,7 @@ export class ModelRegistry {
       });
       if (this.closed) return void (await loaded.close());
       model.loaded = loaded;
-      model.files = modelFiles(model.spec.dir, Object.keys(loaded.pool.sessions), model.spec.variant);
+      model.files = modelFiles(model.spec.dir, Object.values(loaded.pool.files));
       model.state = 'ready';
       if (metrics) {
         metrics.modelInfo.set({ ...labels, task: model.task, family: loaded.family, execution_provider: loaded.provider }, 1);

@@ -14,10 +14,12 @@ import { tinyVitGpt2Dir } from './test-models.js';
 /** past_key_values.{i}.key|value → present.{i}.key|value of the tiny captioner's two layers. */
 export const CAPTIONER_PAST_TO_PRESENT = Object.fromEntries([0, 1].flatMap((i) => ['key', 'value'].map((kv) => [`past_key_values.${i}.${kv}`, `present.${i}.${kv}`])));
 
-export async function captionerPool(photos: readonly SharedImageName[]): Promise<{ pool: WorkerPool; imageTokens: PlainTensor[] }> {
+/** With `splitProjections`, the decoder's encoder projections load as `decoder/encoder_projections`. */
+export async function captionerPool(photos: readonly SharedImageName[], { splitProjections = false } = {}): Promise<{ pool: WorkerPool; imageTokens: PlainTensor[] }> {
   const dir = await tinyVitGpt2Dir();
   const pool = await WorkerPool.create({
     sessions: { encoder: path.join(dir, 'onnx', 'encoder_model.onnx'), decoder: path.join(dir, 'onnx', 'decoder_model_merged.onnx') },
+    ...(splitProjections && { hoistEncoderProjections: { decoder: 'encoder_hidden_states' } }),
     instances: 2,
     intraOpThreads: 1,
     providers: ['cpu'],

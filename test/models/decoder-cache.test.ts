@@ -21,24 +21,32 @@ const flag = (value: boolean): PlainTensor => ({ type: 'bool', dims: [1], data: 
 
 describe('decoder caches kept in the session worker', () => {
   let pool: WorkerPool;
+  /** The same decoder with its encoder projections split out (computed once, kept beside the cache). */
+  let splitPool: WorkerPool;
   let imageTokens: PlainTensor;
   let rows: PlainTensor[];
 
   before(async () => {
     ({ pool, imageTokens: rows } = await captionerPool(['chelsea.png', 'rocket.jpg']));
+    ({ pool: splitPool } = await captionerPool([], { splitProjections: true }));
     // Both photos as one [2, tokens, hidden] batch.
     const size = rows[0]!.data.length;
     const data = new Float32Array(size * 2);
     rows.forEach((row, i) => data.set(row.data as Float32Array, i * size));
     imageTokens = { type: 'float32', dims: [2, ...rows[0]!.dims.slice(1)], data };
   });
-  after(() => pool?.close());
+  after(() => Promise.all([pool?.close(), splitPool?.close()]));
 
   const copy = (t: PlainTensor): PlainTensor => ({ ...t, data: t.data.slice() });
   const feeds = (tokens: number[][], states: PlainTensor, cached: boolean): NamedTensors => ({ input_ids: ids(tokens), encoder_hidden_states: copy(states), use_cache_branch: flag(cached) });
 
-  /** Greedy decoding with the worker-side cache; `leaveAfter` drops row 0 after that many steps. */
-  async function decodeCached(states: PlainTensor, batch: number, cacheId: string, leaveAfter?: number): Promise<number[][]> {
+  /**
+   * Greedy decoding with the worker-side cache; `leaveAfter` drops row 0 after that many steps.
+   * `split`: on the split pool, the encoder states sent once and kept, the projections precomputed.
+   */
+  async function decodeCached(states: PlainTensor, batch: number, cacheId: string, leaveAfter?: number, split = false): Promise<number[][]> {
+    const on = split ? splitPool : pool;
+    const kept = split ? { keepInputs: ['encoder_hidden_states'], precompute: 'decoder/encoder_projections' } : {};
     let next = Array<number>(batch).fill(EOS);
     let live = Array.from({ length: batch }, (_, i) => i);
     const tokens: number[][] = Array.from({ length: batch }, () => []);
@@ -53,8 +61,10 @@ describe('decoder caches kept in the session worker', () => {
         const rowSize = states.data.length / 2;
         statesNow = { ...states, dims: [1, ...states.dims.slice(1)], data: (states.data as Float32Array).slice(rowSize) };
       }
-      const cache: CacheStep = { id: cacheId, pastToPresent: PAST_TO_PRESENT, start: step === 0, lastPositionOf: ['logits'], ...(keepRows && { keepRows }) };
-      const { outputs, instance: used } = await pool.step('decoder', feeds(next.map((t) => [t]), statesNow, step > 0), ['logits'], cache, instance);
+      const cache: CacheStep = { id: cacheId, pastToPresent: PAST_TO_PRESENT, start: step === 0, lastPositionOf: ['logits'], ...kept, ...(keepRows && { keepRows }) };
+      const stepFeeds = feeds(next.map((t) => [t]), statesNow, step > 0);
+      if (split && step > 0) delete stepFeeds.encoder_hidden_states;
+      const { outputs, instance: used } = await on.step('decoder', stepFeeds, ['logits'], cache, instance);
       instance ??= used;
       assert.equal(used, instance, 'every step runs where the cache is');
       assert.deepEqual(Object.keys(outputs), ['logits'], 'no cache tensor leaves the worker');
@@ -63,7 +73,7 @@ describe('decoder caches kept in the session worker', () => {
       next = live.map((_, i) => argmax(logits.subarray(i * VOCAB, (i + 1) * VOCAB)));
       live.forEach((row, i) => tokens[row]!.push(next[i]!));
     }
-    pool.releaseCache(instance!, cacheId);
+    on.releaseCache(instance!, cacheId);
     return tokens;
   }
 
@@ -89,6 +99,16 @@ describe('decoder caches kept in the session worker', () => {
     const alone = await decodeUncached(rows[1]!);
     assert.deepEqual(together[1], alone);
     assert.equal(together[0]!.length, 3, 'row 0 stopped after three tokens');
+  });
+
+  it('gives the same tokens with the encoder projections split out, computed once and cut when a row leaves', async () => {
+    assert.ok(splitPool.sessions['decoder/encoder_projections'], 'the projections load as a session of their own');
+    assert.ok(splitPool.sessions.decoder!.inputs.some((input) => input.name === 'encoder_projection.0'), 'the decoder reads them');
+    assert.deepEqual(await decodeCached(rows[0]!, 1, 'split-alone', undefined, true), await decodeCached(rows[0]!, 1, 'whole-alone'));
+    assert.notDeepEqual(await decodeUncached(rows[0]!), await decodeUncached(rows[1]!), 'the photos decode differently, so a wrong cut would show');
+    const together = await decodeCached(imageTokens, 2, 'split-pair', 3, true);
+    assert.deepEqual(together[1], await decodeUncached(rows[1]!), 'the row left alone reads its own projections');
+    assert.deepEqual(together[0], (await decodeCached(imageTokens, 2, 'whole-pair', 3))[0]);
   });
 
   it('runs later steps only where the cache is, and a released cache is gone', async () => {

@@ -37,6 +37,7 @@ describe('captioning', () => {
     const models = await request(server.http).get('/v1/models').expect(200);
     const listed = models.body.data.find((m: { id: string }) => m.id === 'captioner');
     assert.deepEqual([listed.task, listed.state, listed.family], ['image-to-text', 'ready', 'vision-encoder-decoder']);
+    assert.equal(listed.encoder_projections, 'once per caption', 'the decoder\'s cross-attention keys and values were split out at load');
   });
 
   it('writes the caption transformers.js\'s image-to-text pipeline writes with the same model folder', async () => {

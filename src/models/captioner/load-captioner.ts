@@ -12,13 +12,17 @@ import { checkContract, type ModelContract } from '../contract.js';
 import { createFamilyPool, type FamilyLoadOptions } from '../family-load-options.js';
 import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
 import type { ImageProcessorSettings } from '../image/index.js';
-import type { SessionInfo } from '../session/worker-protocol.js';
+import { PROJECTIONS_SESSION_SUFFIX, type SessionInfo } from '../session/worker-protocol.js';
 import type { WorkerPool } from '../session/worker-pool.js';
 
 export const CAPTION_ENCODER = 'encoder_model';
 export const CAPTION_DECODER = 'decoder_model_merged';
+const PROJECTIONS = `${CAPTION_DECODER}${PROJECTIONS_SESSION_SUFFIX}`;
 /** The cache inputs of a merged decoder: past_key_values.{layer}.key|value. */
 const PAST_INPUT = /^past_key_values\.(\d+)\.(key|value)$/;
+/** Besides the pasts, a decoder whose encoder projections were split out reads them (PROJECTION_INPUT_PREFIX). */
+const PAST_OR_PROJECTION_INPUT = /^past_key_values\.\d+\.(key|value)$|^encoder_projection\.\d+$/;
+const ENCODER_INPUT = 'encoder_hidden_states';
 
 const ENCODER_CONTRACT: ModelContract = {
   family: 'vision-encoder-decoder',
@@ -29,11 +33,11 @@ const DECODER_CONTRACT: ModelContract = {
   family: 'vision-encoder-decoder',
   inputs: [
     { name: 'input_ids', type: 'int64', dims: ['batch_size', 'decoder_sequence_length'] },
-    { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'encoder_sequence_length', 'hidden'] },
+    { name: ENCODER_INPUT, type: 'float32', dims: ['batch_size', 'encoder_sequence_length', 'hidden'] },
     { name: 'use_cache_branch', type: 'bool', dims: [1] },
   ],
   outputs: [{ name: 'logits', type: 'float32', dims: ['batch_size', 'decoder_sequence_length', 'vocab'] }],
-  otherInputs: PAST_INPUT,
+  otherInputs: PAST_OR_PROJECTION_INPUT,
 };
 
 export interface CaptionerModel {
@@ -45,6 +49,10 @@ export interface CaptionerModel {
   eosTokenIds: number[];
   /** past_key_values.{i}.key|value → present.{i}.key|value. */
   pastToPresent: Record<string, string>;
+  /** The decoder's encoder input, kept in the worker for every step. */
+  encoderInput: string;
+  /** The session that computes the decoder's encoder projections once per group of rows, when split out. */
+  projections?: string;
   /** Positions the decoder has (a caption cannot be longer). */
   maxPositions: number;
   decode(ids: number[]): string;
@@ -68,10 +76,11 @@ export async function loadCaptionerModel(options: FamilyLoadOptions): Promise<Ca
   const { image, itemDims } = await loadFolderImageProcessor(dir, true);
   const tokenizer = new Tokenizer(await readJsonFile(dir, 'tokenizer.json'), await readJsonFile(dir, 'tokenizer_config.json'));
 
-  const pool = await createFamilyPool(options, {
-    [CAPTION_ENCODER]: onnxFile(dir, CAPTION_ENCODER, options.variant),
-    [CAPTION_DECODER]: onnxFile(dir, CAPTION_DECODER, options.variant),
-  });
+  const pool = await createFamilyPool(
+    options,
+    { [CAPTION_ENCODER]: onnxFile(dir, CAPTION_ENCODER, options.variant), [CAPTION_DECODER]: onnxFile(dir, CAPTION_DECODER, options.variant) },
+    { hoistEncoderProjections: { [CAPTION_DECODER]: ENCODER_INPUT } },
+  );
   try {
     checkContract(ENCODER_CONTRACT, pool.session(CAPTION_ENCODER), `model ${dir} (${CAPTION_ENCODER})`);
     const decoder = pool.session(CAPTION_DECODER);
@@ -84,6 +93,8 @@ export async function loadCaptionerModel(options: FamilyLoadOptions): Promise<Ca
       startTokenId,
       eosTokenIds: Array.isArray(eos) ? eos : [eos],
       pastToPresent: pastToPresent(decoder, dir),
+      encoderInput: ENCODER_INPUT,
+      ...(pool.sessions[PROJECTIONS] && { projections: PROJECTIONS }),
       maxPositions: config.decoder?.n_positions ?? config.decoder?.max_position_embeddings ?? 1024,
       decode: (ids) => tokenizer.decode(ids, { skip_special_tokens: true }),
     };

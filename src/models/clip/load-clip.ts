@@ -48,7 +48,7 @@ export async function loadClipModel(options: FamilyLoadOptions): Promise<ClipMod
   const pool = await createFamilyPool(
     options,
     { [CLIP_TEXT_SESSION]: onnxFile(dir, CLIP_TEXT_SESSION, options.variant), [CLIP_VISION_SESSION]: visionFile },
-    { [CLIP_VISION_SESSION]: visionAttention.additions },
+    { graphAdditions: { [CLIP_VISION_SESSION]: visionAttention.additions } },
   );
   try {
     const text = pool.session(CLIP_TEXT_SESSION);

@@ -13,8 +13,15 @@ const EMPTY: Record<string, () => ort.Tensor['data']> = {
   float16: () => new Uint16Array(0),
 };
 
+/** One group of rows' cache: the pasts the next step reads, and the inputs kept for every step. */
+interface Cache {
+  pasts: Tensors;
+  kept: Tensors;
+  rows: number;
+}
+
 export class DecoderCaches {
-  private readonly caches = new Map<string, Tensors>();
+  private readonly caches = new Map<string, Cache>();
 
   /**
    * What this step takes from the cache: empty pasts at the start (batch from the step's input
@@ -25,25 +32,30 @@ export class DecoderCaches {
       this.caches.delete(step.id);
       return Object.fromEntries(Object.keys(step.pastToPresent).map((name) => [name, emptyPast(inputs, name, batch)]));
     }
-    const kept = this.caches.get(step.id);
-    if (!kept) throw new Error(`no decoder cache '${step.id}' in this worker (released, or the worker was replaced)`);
-    if (!step.keepRows) return kept;
-    const cut = Object.fromEntries(Object.entries(kept).map(([name, tensor]) => [name, rowsOf(tensor, step.keepRows!)]));
-    this.caches.set(step.id, cut);
-    return cut;
+    let cache = this.caches.get(step.id);
+    if (!cache) throw new Error(`no decoder cache '${step.id}' in this worker (released, or the worker was replaced)`);
+    if (step.keepRows) {
+      const cut = (tensors: Tensors) => Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, rowsOf(tensor, step.keepRows!, cache!.rows)]));
+      cache = { pasts: cut(cache.pasts), kept: cut(cache.kept), rows: step.keepRows.length };
+      this.caches.set(step.id, cache);
+    }
+    return { ...cache.kept, ...cache.pasts };
   }
 
-  /** Keeps the step's presents as the next step's pasts, and at the start the inputs to keep. */
-  keep(step: CacheStep, feeds: Tensors, outputs: Tensors): void {
+  /**
+   * Keeps the step's presents as the next step's pasts; at the start also the inputs to keep and
+   * what was computed from them (`precomputed`, e.g. the encoder projections).
+   */
+  keep(step: CacheStep, feeds: Tensors, outputs: Tensors, precomputed: Tensors = {}): void {
+    const pasts = Object.fromEntries(Object.entries(step.pastToPresent).map(([past, present]) => [past, outputs[present]!]));
+    if (!step.start) {
+      const cache = this.caches.get(step.id)!;
+      return void this.caches.set(step.id, { ...cache, pasts });
+    }
     // Kept inputs are copied: the feeds' buffers go back to the caller with the result.
-    const kept = step.start ? Object.fromEntries((step.keepInputs ?? []).map((name) => [name, copyOf(feeds[name]!)])) : this.keptInputs(step);
-    for (const [past, present] of Object.entries(step.pastToPresent)) kept[past] = outputs[present]!;
-    this.caches.set(step.id, kept);
-  }
-
-  private keptInputs(step: CacheStep): Tensors {
-    const kept = this.caches.get(step.id)!;
-    return Object.fromEntries((step.keepInputs ?? []).map((name) => [name, kept[name]!]));
+    const kept = { ...Object.fromEntries((step.keepInputs ?? []).map((name) => [name, copyOf(feeds[name]!)])), ...precomputed };
+    const rows = Number(Object.values(pasts)[0]?.dims[0] ?? 0);
+    this.caches.set(step.id, { pasts, kept, rows });
   }
 
   release(id: string): void {
@@ -69,17 +81,22 @@ function copyOf(tensor: ort.Tensor): ort.Tensor {
   return new ort.Tensor(tensor.type as 'float32', (tensor.data as Float32Array).slice(), tensor.dims as number[]);
 }
 
-/** The given batch rows of a tensor (axis 0), copied. */
-function rowsOf(tensor: ort.Tensor, rows: readonly number[]): ort.Tensor {
-  const [batch, ...rest] = tensor.dims as number[];
-  const rowSize = rest.reduce((a, b) => a * b, 1);
+/**
+ * The given batch rows of a tensor of `batch` rows, copied. The first axis holds the rows, possibly
+ * with more per row (a projection of [rows × tokens, width]): each row is a contiguous block.
+ */
+function rowsOf(tensor: ort.Tensor, rows: readonly number[], batch: number): ort.Tensor {
+  const [first, ...rest] = tensor.dims as number[];
+  if (first! % batch !== 0) throw new Error(`a kept tensor of ${first} on its first axis cannot hold ${batch} rows`);
+  const perRow = first! / batch;
+  const rowSize = tensor.data.length / batch;
   const data = tensor.data as Float32Array | Uint16Array;
   const out = new (data.constructor as Float32ArrayConstructor)(rows.length * rowSize);
   rows.forEach((row, i) => {
-    if (row < 0 || row >= batch!) throw new Error(`row ${row} is not in a cache of ${batch} rows`);
+    if (row < 0 || row >= batch) throw new Error(`row ${row} is not in a cache of ${batch} rows`);
     out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize);
   });
-  return new ort.Tensor(tensor.type as 'float32', out, [rows.length, ...rest]);
+  return new ort.Tensor(tensor.type as 'float32', out, [rows.length * perRow, ...rest]);
 }
 
 /** The last position of a [batch, length, …] tensor: [batch, …]. */

@@ -6,13 +6,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { hoistEncoderProjectionsOfFile } from '../onnx/hoist-encoder-projections.js';
 import { readModelWithAdditions } from '../onnx/model-with-additions.js';
 import { nameThread, THREAD_NAMES } from '../../thread-name.js';
 import { getFloat16 } from '@petamoriken/float16';
 import { providerAttempts, type ExecutionProvider } from './execution-providers.js';
 import { transferablesOf, type NamedTensors, type TensorData, type TensorType } from './tensor.js';
 import { DecoderCaches, lastPosition } from './decoder-caches.js';
-import type { CacheStep, PoolToWorker, ProviderFailure, SessionWorkerOptions, ValueInfo, WorkerToPool } from './worker-protocol.js';
+import { PROJECTIONS_SESSION_SUFFIX, type CacheStep, type PoolToWorker, type ProviderFailure, type SessionWorkerOptions, type ValueInfo, type WorkerToPool } from './worker-protocol.js';
 
 const options = workerData as SessionWorkerOptions;
 const port = parentPort;
@@ -39,13 +40,43 @@ async function releaseAll(sessions: Sessions): Promise<void> {
 }
 
 /** Every session on the first provider that loads them all; the failures on the way are reported. */
-async function createSessions(): Promise<{ sessions: Sessions; provider: ExecutionProvider; fallbacks: ProviderFailure[] }> {
+/** What each session is created from: its file, or bytes (a graph edited at load) read beside it. */
+type SessionSource = { file: string } | { bytes: Uint8Array; dir: string };
+
+/** The sessions to create, after the edits the options ask for, and notes on what was changed. */
+async function sessionSources(): Promise<{ sources: Record<string, SessionSource>; notes: string[] }> {
+  const sources: Record<string, SessionSource> = {};
+  const notes: string[] = [];
+  for (const [name, modelPath] of Object.entries(options.sessions)) {
+    const dir = path.dirname(modelPath);
+    const additions = options.graphAdditions?.[name];
+    const encoderInput = options.hoistEncoderProjections?.[name];
+    if (additions && (additions.outputs.length > 0 || (additions.nodes?.length ?? 0) > 0)) {
+      sources[name] = { bytes: await readModelWithAdditions(modelPath, additions), dir };
+    } else if (encoderInput) {
+      const split = await hoistEncoderProjectionsOfFile(modelPath, encoderInput).catch((error: Error) => error);
+      if (split instanceof Error || !split) {
+        notes.push(`${name}: encoder projections left in every step (${split ? split.message : 'none depends on the encoder output alone'})`);
+        sources[name] = { file: modelPath };
+      } else {
+        notes.push(`${name}: ${split.names.length} encoder projections computed once per group of rows, not at every step`);
+        sources[name] = { bytes: split.decoder, dir };
+        sources[`${name}${PROJECTIONS_SESSION_SUFFIX}`] = { bytes: split.projections, dir };
+      }
+    } else {
+      sources[name] = { file: modelPath };
+    }
+  }
+  return { sources, notes };
+}
+
+async function createSessions(): Promise<{ sessions: Sessions; provider: ExecutionProvider; fallbacks: ProviderFailure[]; notes: string[] }> {
   const fallbacks: ProviderFailure[] = [];
+  const { sources, notes } = await sessionSources();
   for (const provider of providerAttempts(options.providers, options.requireProvider)) {
     const sessions: Sessions = {};
     try {
-      for (const [name, modelPath] of Object.entries(options.sessions)) {
-        const additions = options.graphAdditions?.[name];
+      for (const [name, source] of Object.entries(sources)) {
         const sessionOptions = {
           executionProviders: [provider],
           intraOpNumThreads: options.intraOpThreads,
@@ -54,15 +85,15 @@ async function createSessions(): Promise<{ sessions: Sessions; provider: Executi
           graphOptimizationLevel: 'all' as const,
           extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
         };
-        if (additions && (additions.outputs.length > 0 || (additions.nodes?.length ?? 0) > 0)) {
+        if ('bytes' in source) {
           // From bytes, external weights (model.onnx_data) are found relative to this folder.
-          const extra = { session: { ...sessionOptions.extra.session, model_external_initializers_file_folder_path: path.dirname(modelPath) } };
-          sessions[name] = await ort.InferenceSession.create(await readModelWithAdditions(modelPath, additions), { ...sessionOptions, extra });
+          const extra = { session: { ...sessionOptions.extra.session, model_external_initializers_file_folder_path: source.dir } };
+          sessions[name] = await ort.InferenceSession.create(source.bytes, { ...sessionOptions, extra });
         } else {
-          sessions[name] = await ort.InferenceSession.create(modelPath, sessionOptions);
+          sessions[name] = await ort.InferenceSession.create(source.file, sessionOptions);
         }
       }
-      return { sessions, provider, fallbacks };
+      return { sessions, provider, fallbacks, notes };
     } catch (error) {
       await releaseAll(sessions);
       fallbacks.push({ provider, message: error instanceof Error ? error.message : String(error) });
@@ -106,14 +137,22 @@ function float16ToFloat32(half: Uint16Array): Float32Array {
 const caches = new DecoderCaches();
 
 /** A decoder step: pasts from the worker's cache, presents kept there, only the asked outputs returned. */
-async function runStep(session: ort.InferenceSession, inputs: ValueInfo[], feeds: NamedTensors, outputNames: string[], step: CacheStep): Promise<Record<string, ort.Tensor>> {
+async function runStep(sessions: Sessions, name: string, inputs: ValueInfo[], feeds: NamedTensors, outputNames: string[], step: CacheStep): Promise<Record<string, ort.Tensor>> {
   // The rows of this step (empty pasts at the start need it): the token ids' (or embeddings') first axis.
   const batch = (feeds.input_ids ?? feeds.inputs_embeds ?? Object.values(feeds)[0])?.dims[0] ?? 1;
   const presents = Object.values(step.pastToPresent);
   const stepFeeds = { ...toOrtFeeds(feeds), ...caches.pasts(step, inputs, batch) };
-  const outputs = (await session.run(stepFeeds, [...outputNames, ...presents])) as Record<string, ort.Tensor>;
-  caches.keep(step, stepFeeds, outputs);
+  const precomputed = step.start && step.precompute ? await precompute(sessions, step.precompute, stepFeeds) : {};
+  const outputs = (await sessions[name]!.run({ ...stepFeeds, ...precomputed }, [...outputNames, ...presents])) as Record<string, ort.Tensor>;
+  caches.keep(step, stepFeeds, outputs, precomputed);
   return Object.fromEntries(outputNames.map((name) => [name, step.lastPositionOf?.includes(name) ? lastPosition(outputs[name]!) : outputs[name]!]));
+}
+
+/** A precomputing session's outputs from the step's feeds (it takes some of them). */
+async function precompute(sessions: Sessions, name: string, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  const session = sessions[name];
+  if (!session) throw new Error(`no session '${name}' in this worker to precompute from`);
+  return (await session.run(Object.fromEntries(session.inputNames.map((input) => [input, feeds[input]!])))) as Record<string, ort.Tensor>;
 }
 
 async function main(): Promise<void> {
@@ -125,11 +164,11 @@ async function main(): Promise<void> {
     post({ kind: 'load_failed', message: error instanceof Error ? error.message : String(error), fallbacks });
     return;
   }
-  const { sessions, provider, fallbacks } = loaded;
+  const { sessions, provider, fallbacks, notes } = loaded;
   const info = Object.fromEntries(
     Object.entries(sessions).map(([name, session]) => [name, { inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) }]),
   );
-  post({ kind: 'ready', provider, fallbacks, sessions: info });
+  post({ kind: 'ready', provider, fallbacks, sessions: info, notes });
 
   port!.on('message', async (message: PoolToWorker) => {
     if (message.kind === 'crash') process.exit(70);
@@ -142,7 +181,7 @@ async function main(): Promise<void> {
     try {
       const session = sessions[message.session];
       if (!session) throw new Error(`no session '${message.session}' in this worker (it has ${Object.keys(sessions).join(', ')})`);
-      const raw = message.cache ? await runStep(session, info[message.session]!.inputs, message.feeds, message.outputNames, message.cache) : await session.run(toOrtFeeds(message.feeds), message.outputNames);
+      const raw = message.cache ? await runStep(sessions, message.session, info[message.session]!.inputs, message.feeds, message.outputNames, message.cache) : await session.run(toOrtFeeds(message.feeds), message.outputNames);
       const outputs = fromOrtOutputs(raw);
       post({ kind: 'result', id: message.id, outputs, feeds: message.feeds }, [...transferablesOf(outputs), ...transferablesOf(message.feeds)]);
     } catch (error) {

@@ -48,6 +48,7 @@ interface LoadedInfo {
   provider: ExecutionProvider;
   fallbacks: ProviderFailure[];
   sessions: Record<string, SessionInfo>;
+  notes: string[];
 }
 
 // In the compiled build the worker is the .js file next to this one; from TypeScript sources
@@ -63,8 +64,10 @@ export class WorkerPool {
   readonly size: number;
   readonly provider: ExecutionProvider;
   readonly fallbacks: ProviderFailure[];
-  /** Inputs and outputs of each session, by name. */
+  /** Inputs and outputs of each session, by name (sessions split off at load included). */
   readonly sessions: Record<string, SessionInfo>;
+  /** The ONNX file each session was loaded from, by name. */
+  readonly files: Record<string, string>;
   /** Number of workers replaced after dying. */
   replacements = 0;
 
@@ -82,6 +85,7 @@ export class WorkerPool {
     this.provider = info.provider;
     this.fallbacks = info.fallbacks;
     this.sessions = info.sessions;
+    this.files = options.sessions;
   }
 
   /** Starts every worker and resolves once all sessions are loaded (rejects if one fails). */
@@ -96,6 +100,7 @@ export class WorkerPool {
     }
     const info = (results[0] as PromiseFulfilledResult<LoadedInfo>).value;
     const pool = new WorkerPool(options, info);
+    for (const note of info.notes) options.logger?.info(note);
     started.forEach((s, index) => pool.adopt(s.worker, index));
     return pool;
   }

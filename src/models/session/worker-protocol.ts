@@ -16,6 +16,12 @@ export interface SessionWorkerOptions {
    * as outputs). A run still computes and copies only what the outputs it names need.
    */
   graphAdditions?: Record<string, GraphAdditions>;
+  /**
+   * Session name → its encoder input: the decoder's encoder-side projections are split into a
+   * session of their own, named `<name>/encoder_projections`, run once per group of rows
+   * (see hoist-encoder-projections.ts). Where nothing can be split, the decoder loads as it is.
+   */
+  hoistEncoderProjections?: Record<string, string>;
   intraOpThreads: number;
   providers: ExecutionProvider[];
   /** Fail instead of falling back to CPU when the first provider cannot be created. */
@@ -23,6 +29,9 @@ export interface SessionWorkerOptions {
   /** Busy-waiting after a run steals cores from sibling sessions; off when several share the CPU. */
   allowSpinning: boolean;
 }
+
+/** The session that computes a decoder's encoder projections: `decoder_model_merged/encoder_projections`. */
+export const PROJECTIONS_SESSION_SUFFIX = '/encoder_projections';
 
 export interface ValueInfo {
   name: string;
@@ -44,7 +53,8 @@ export interface SessionInfo {
 }
 
 export type WorkerToPool =
-  | { kind: 'ready'; provider: ExecutionProvider; fallbacks: ProviderFailure[]; sessions: Record<string, SessionInfo> }
+  /** `notes`: what loading changed or could not change (a decoder left whole, and why). */
+  | { kind: 'ready'; provider: ExecutionProvider; fallbacks: ProviderFailure[]; sessions: Record<string, SessionInfo>; notes: string[] }
   | { kind: 'load_failed'; message: string; fallbacks: ProviderFailure[] }
   /** `feeds`: the run's inputs, transferred back so that the caller can reuse their buffers. */
   | { kind: 'result'; id: number; outputs: NamedTensors; feeds: NamedTensors }
@@ -66,6 +76,11 @@ export interface CacheStep {
    * states, which every step reads): later steps leave them out of their feeds.
    */
   keepInputs?: string[];
+  /**
+   * A session of this worker that, at the start, computes more inputs from the kept ones (the
+   * decoder's encoder projections); its outputs are kept as well and fed at every step.
+   */
+  precompute?: string;
   /** Before the step, keep only these batch rows of the cache and kept inputs (rows that left the group). */
   keepRows?: number[];
   /** Outputs returned at their last position only ([batch, length, …] → [batch, …]): the logits. */

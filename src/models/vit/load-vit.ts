@@ -35,7 +35,7 @@ export async function loadVitModel(options: FamilyLoadOptions): Promise<VitModel
 
   const file = onnxFile(dir, 'model', options.variant);
   const { taps: attention, additions } = await readAttentionGraph(file, `model ${dir}`, { expectedLayers: config.numLayers });
-  const pool = await createFamilyPool(options, { [VIT_SESSION]: file }, { [VIT_SESSION]: additions });
+  const pool = await createFamilyPool(options, { [VIT_SESSION]: file }, { graphAdditions: { [VIT_SESSION]: additions } });
   try {
     const session = pool.session(VIT_SESSION);
     checkContract(VIT_CONTRACT, session, `model ${dir}`);

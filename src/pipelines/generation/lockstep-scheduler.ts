@@ -24,6 +24,8 @@ export interface LockstepDecoder {
   pastToPresent: Record<string, string>;
   /** The encoder output every step reads (kept in the worker after the first step). */
   encoderInput: string;
+  /** A session that computes more kept inputs from it at the start (the decoder's encoder projections). */
+  precompute?: string;
   startTokenId: number;
   eosTokenIds: readonly number[];
 }
@@ -167,7 +169,7 @@ export class LockstepScheduler {
             ...(states && { [decoder.encoderInput]: states }),
           },
           ['logits'],
-          { id: cohort.id, pastToPresent: decoder.pastToPresent, start: step === 0, keepInputs: [decoder.encoderInput], lastPositionOf: ['logits'], ...(keepRows && { keepRows }) },
+          { id: cohort.id, pastToPresent: decoder.pastToPresent, start: step === 0, keepInputs: [decoder.encoderInput], ...(decoder.precompute && { precompute: decoder.precompute }), lastPositionOf: ['logits'], ...(keepRows && { keepRows }) },
           instance,
         );
         instance = used;
