@@ -10,7 +10,7 @@ import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { EncodedRow } from './batched-encoder.js';
 import type { Batcher } from './batcher.js';
 import { IncrementalText } from './generation/incremental-text.js';
-import type { FinishReason, LockstepScheduler } from './generation/lockstep-scheduler.js';
+import type { FinishReason, LockstepScheduler, SequenceRequest, SequenceResult } from './generation/lockstep-scheduler.js';
 import type { SamplingOptions } from './generation/sampling.js';
 import type { CallOptions } from './image-classification.js';
 
@@ -38,7 +38,7 @@ export interface CaptionerDeps {
   image: ImageProcessorSettings;
   preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle'>;
   encoder: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
-  scheduler: Pick<LockstepScheduler, 'submit'>;
+  scheduler: Pick<LockstepScheduler, 'submit' | 'expect'>;
   decode(ids: number[]): string;
   /** The decoder's positions: a caption has at most this many tokens minus the start token. */
   maxPositions: number;
@@ -50,30 +50,44 @@ export function createCaptioner(deps: CaptionerDeps): Captioner {
       const limit = deps.maxPositions - 1;
       if (input.maxNewTokens > limit) throw new ApiError('invalid_request', `max_new_tokens is ${input.maxNewTokens}; this model's decoder has room for ${limit}`);
       const started = performance.now();
-      const { pixelValues } = await deps.preprocessor.preprocess(input.image, deps.image, options);
-      const preprocessMs = performance.now() - started;
-      const encoded = await deps.encoder.submit(pixelValues, options);
-      deps.preprocessor.recycle(pixelValues);
-      const encodeMs = performance.now() - started - preprocessMs;
       const text = new IncrementalText(deps.decode, input.stop ?? []);
-      const signal = withDeadline(options);
-      const result = await deps.scheduler.submit({
-        encoderStates: { type: 'float32', dims: [1, ...encoded.dims], data: encoded.row },
-        maxNewTokens: input.maxNewTokens,
-        sampling: { temperature: input.temperature, topK: input.topK, topP: input.topP, seed: input.seed, minNewTokens: input.minNewTokens },
-        signal,
-        onToken: (token) => {
-          const { delta, stopped } = text.push(token);
-          if (delta) input.onText?.(delta);
-          return stopped;
-        },
-      });
+      // The scheduler holds a new cohort for this image while it is encoded (up to a bound).
+      const arrived = deps.scheduler.expect();
+      let preprocessMs: number;
+      let encodeMs: number;
+      let submitted: Promise<SequenceResult>;
+      try {
+        const { pixelValues } = await deps.preprocessor.preprocess(input.image, deps.image, options);
+        preprocessMs = performance.now() - started;
+        const encoded = await deps.encoder.submit(pixelValues, options);
+        deps.preprocessor.recycle(pixelValues);
+        encodeMs = performance.now() - started - preprocessMs;
+        submitted = deps.scheduler.submit(sequenceRequest(input, encoded, text, withDeadline(options)));
+      } finally {
+        arrived();
+      }
+      const result = await submitted;
       if (result.finishReason === 'cancelled') {
         if (options.deadlineMs !== undefined && Date.now() >= options.deadlineMs) throw new ApiError('deadline_exceeded', 'the caption was not finished before the deadline');
         throw new ApiError('cancelled', 'the caller went away');
       }
       const totalMs = performance.now() - started;
       return { caption: text.text, tokens: result.tokens.length, finishReason: result.finishReason, timing: { preprocessMs, encodeMs, decodeMs: totalMs - preprocessMs - encodeMs, totalMs } };
+    },
+  };
+}
+
+/** The decoding of one caption: from the image's encoder row, its text growing with each token. */
+function sequenceRequest(input: CaptionInput, encoded: EncodedRow, text: IncrementalText, signal: AbortSignal | undefined): SequenceRequest {
+  return {
+    encoderStates: { type: 'float32', dims: [1, ...encoded.dims], data: encoded.row },
+    maxNewTokens: input.maxNewTokens,
+    sampling: { temperature: input.temperature, topK: input.topK, topP: input.topP, seed: input.seed, minNewTokens: input.minNewTokens },
+    signal,
+    onToken: (token) => {
+      const { delta, stopped } = text.push(token);
+      if (delta) input.onText?.(delta);
+      return stopped;
     },
   };
 }

@@ -58,6 +58,8 @@ export interface LoadDeps {
   embeddingCacheBytes?: number;
   embeddingCacheEvents?: Pick<EmbeddingCacheOptions, 'onHit' | 'onMiss' | 'onSize'>;
   onWorkerReplaced?: () => void;
+  /** Bytes a text-generating model's decoder caches may hold in its workers. */
+  decodeCacheBytes?: number;
   /** A decoder's scheduler callbacks (generation metrics). */
   generationEvents?: GenerationEvents;
 }

@@ -61,6 +61,7 @@ export const configFileSchema = z.strictObject({
       pixel_budget_bytes: z.number().int().min(1024 * 1024).optional(),
       max_prompts: z.number().int().min(1).optional(),
       embedding_cache_bytes: z.number().int().min(0).optional(),
+      decode_cache_bytes: z.number().int().min(1).optional(),
       pixel_budget_wait_ms: z.number().int().min(0).max(MAX_TIMER_MS).optional(),
       decode_timeout_ms: z.number().int().min(1000).max(MAX_TIMER_MS).optional(),
       headers_timeout_ms: z.number().int().min(1000).max(MAX_TIMER_MS).optional(),

@@ -32,6 +32,8 @@ export interface Limits {
   maxPrompts: number;
   /** Bytes each CLIP model's text-embedding cache may hold. */
   embeddingCacheBytes: number;
+  /** Bytes each text-generating model's decoder caches may hold in its workers. */
+  decodeCacheBytes: number;
   /** Longest wait for room in the pixel budget before `overloaded`. */
   pixelBudgetWaitMs: number;
   /** Decoding one image takes at most this long (rounded up to whole seconds: libvips' unit). */
@@ -119,6 +121,7 @@ const DEFAULT_LIMITS: Omit<Limits, 'pixelBudgetBytes'> = {
   maxInFlightPerClient: 64,
   maxPrompts: 4096,
   embeddingCacheBytes: 64 * 1024 * 1024,
+  decodeCacheBytes: 2 * 1024 ** 3,
   pixelBudgetWaitMs: 10_000,
   decodeTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
@@ -229,6 +232,7 @@ function limitsFrom(env: NodeJS.ProcessEnv, file: NonNullable<ConfigFile['limits
     pixelBudgetBytes: pick(intFrom(env.MMS_PIXEL_BUDGET_BYTES, 'MMS_PIXEL_BUDGET_BYTES', 1 << 20), file.pixel_budget_bytes) ?? defaultPixelBudgetBytes(),
     maxPrompts: pick(intFrom(env.MMS_MAX_PROMPTS, 'MMS_MAX_PROMPTS', 1), file.max_prompts) ?? d.maxPrompts,
     embeddingCacheBytes: pick(intFrom(env.MMS_EMBEDDING_CACHE_BYTES, 'MMS_EMBEDDING_CACHE_BYTES'), file.embedding_cache_bytes) ?? d.embeddingCacheBytes,
+    decodeCacheBytes: pick(intFrom(env.MMS_DECODE_CACHE_BYTES, 'MMS_DECODE_CACHE_BYTES'), file.decode_cache_bytes) ?? d.decodeCacheBytes,
     pixelBudgetWaitMs: pick(intFrom(env.MMS_PIXEL_BUDGET_WAIT_MS, 'MMS_PIXEL_BUDGET_WAIT_MS', 0, MAX_TIMER_MS), file.pixel_budget_wait_ms) ?? d.pixelBudgetWaitMs,
     decodeTimeoutMs: pick(intFrom(env.MMS_DECODE_TIMEOUT_MS, 'MMS_DECODE_TIMEOUT_MS', 1000, MAX_TIMER_MS), file.decode_timeout_ms) ?? d.decodeTimeoutMs,
     headersTimeoutMs: pick(intFrom(env.MMS_HEADERS_TIMEOUT_MS, 'MMS_HEADERS_TIMEOUT_MS', 1000, MAX_TIMER_MS), file.headers_timeout_ms) ?? d.headersTimeoutMs,

@@ -168,6 +168,12 @@ export class ServerMetrics {
     labelNames: ['model', 'variant'] as const,
     registers: [this.registry],
   });
+  readonly decodeCacheBytes = new Gauge({
+    name: 'mms_decode_cache_bytes',
+    help: 'Bytes the decoder caches hold in the session workers (KV pasts, kept encoder states and projections).',
+    labelNames: ['model', 'variant'] as const,
+    registers: [this.registry],
+  });
   readonly decodeBatchSize = new Histogram({
     name: 'mms_decode_batch_size',
     help: 'Rows per decoder session call (sequences sharing a step).',
@@ -235,6 +241,7 @@ export class ServerMetrics {
         this.activeSequences.set(at, active);
         this.queuedSequences.set(at, queued);
       },
+      onCacheBytes: (bytes) => this.decodeCacheBytes.set(at, bytes),
     };
   }
 

@@ -63,6 +63,7 @@ export class ModelRegistry {
       preprocessor: LoadDeps['preprocessor'];
       /** Bytes each CLIP model's text-embedding cache may hold. */
       embeddingCacheBytes?: number;
+      decodeCacheBytes?: number;
       metrics?: ServerMetrics;
       /** Called after any model changes state (readiness may have changed). */
       onStateChange?: () => void;
@@ -103,6 +104,7 @@ export class ModelRegistry {
         onWorkerReplaced: () => metrics?.workerRestarts.inc(labels),
         generationEvents: metrics?.generationEvents(labels),
         embeddingCacheBytes: this.deps.embeddingCacheBytes,
+        decodeCacheBytes: this.deps.decodeCacheBytes,
         embeddingCacheEvents: metrics && {
           onHit: () => metrics.embeddingCacheRequests.inc({ ...labels, result: 'hit' }),
           onMiss: () => metrics.embeddingCacheRequests.inc({ ...labels, result: 'miss' }),

@@ -65,7 +65,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const registry: ModelRegistry = new ModelRegistry(
     specs,
     missing,
-    { logger, preprocessor, embeddingCacheBytes: config.limits.embeddingCacheBytes, metrics, onStateChange: () => grpc?.setServing(registry.ready) },
+    { logger, preprocessor, embeddingCacheBytes: config.limits.embeddingCacheBytes, decodeCacheBytes: config.limits.decodeCacheBytes, metrics, onStateChange: () => grpc?.setServing(registry.ready) },
     options.loader,
   );
   const admission = new Admission(registry, {

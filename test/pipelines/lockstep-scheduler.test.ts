@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PlainTensor } from '../../src/models/session/tensor.js';
 import type { WorkerPool } from '../../src/models/session/worker-pool.js';
-import { LockstepScheduler, type SchedulerLimits } from '../../src/pipelines/generation/lockstep-scheduler.js';
+import { CacheSizer } from '../../src/pipelines/generation/cache-sizer.js';
+import { LockstepScheduler, type GenerationEvents, type SchedulerLimits } from '../../src/pipelines/generation/lockstep-scheduler.js';
 import { captionerPool, CAPTIONER_PAST_TO_PRESENT } from '../helpers/captioner-pool.js';
 
 const EOS = 50256;
@@ -17,7 +18,7 @@ const PHOTOS = ['chelsea.png', 'rocket.jpg', 'coffee.png'] as const;
 describe('lockstep decode scheduler', () => {
   let pool: WorkerPool;
   let states: PlainTensor[];
-  const scheduler = (limits: Partial<SchedulerLimits> = {}) =>
+  const scheduler = (limits: Partial<SchedulerLimits> = {}, options: { cacheSizer?: CacheSizer; events?: GenerationEvents } = {}) =>
     new LockstepScheduler(
       {
         pool,
@@ -26,8 +27,10 @@ describe('lockstep decode scheduler', () => {
         encoderInput: 'encoder_hidden_states',
         startTokenId: EOS,
         eosTokenIds: [EOS],
+        ...(options.cacheSizer && { cacheSizer: options.cacheSizer }),
       },
       { maxActiveRows: 16, maxCohortRows: 8, maxQueued: 16, ...limits },
+      options.events,
     );
 
   before(async () => {
@@ -85,5 +88,43 @@ describe('lockstep decode scheduler', () => {
     const runs = [s.submit({ encoderStates: states[0]!, maxNewTokens: 3 }), s.submit({ encoderStates: states[1]!, maxNewTokens: 3 })];
     await assert.rejects(s.submit({ encoderStates: states[2]!, maxNewTokens: 3 }), { code: 'overloaded' });
     assert.equal((await Promise.all(runs)).length, 2, 'the admitted and the queued one both finish');
+  });
+
+  it('holds a new cohort for a request still being encoded, up to its bound', async () => {
+    const s = scheduler({ maxFormingMs: 60_000 });
+    const arrived = s.expect();
+    const first = s.submit({ encoderStates: states[0]!, maxNewTokens: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(s.stats.stepRows, [], 'the cohort waits for the expected request');
+    const second = s.submit({ encoderStates: states[1]!, maxNewTokens: 3 });
+    arrived();
+    await Promise.all([first, second]);
+    assert.deepEqual(s.stats.stepRows, [2, 2, 2], 'the late request shared every step');
+
+    const bounded = scheduler({ maxFormingMs: 20 });
+    const never = bounded.expect();
+    await bounded.submit({ encoderStates: states[0]!, maxNewTokens: 2 });
+    never();
+    assert.deepEqual(bounded.stats.stepRows, [1, 1], 'past the bound the cohort starts without it');
+  });
+
+  it('learns what a row\'s cache holds, reports it, and bounds it: past the bound requests wait, and one row too big is refused', async () => {
+    const sizer = new CacheSizer();
+    const reported: number[] = [];
+    const learner = scheduler({}, { cacheSizer: sizer, events: { onCacheBytes: (bytes) => reported.push(bytes) } });
+    await learner.submit({ encoderStates: states[0]!, maxNewTokens: 3 });
+    // The tiny decoder: 2 layers × key and value × 2 heads × 16 dims, float32, per position; and the kept encoder states.
+    const perToken = 2 * 2 * 2 * 16 * 4;
+    const kept = states[0]!.data.byteLength;
+    assert.deepEqual(reported, [kept + perToken, kept + 2 * perToken, kept + 3 * perToken, 0], 'after each step, then freed');
+    assert.equal(sizer.rowBytes(10), kept + 10 * perToken);
+
+    const bounded = scheduler({ maxCacheBytes: 2 * sizer.rowBytes(4)! }, { cacheSizer: sizer });
+    const admitted = [0, 1].map((i) => bounded.submit({ encoderStates: states[i]!, maxNewTokens: 4 }));
+    const waiting = bounded.submit({ encoderStates: states[2]!, maxNewTokens: 4 });
+    assert.deepEqual([bounded.stats.activeRows, bounded.stats.queued, bounded.stats.reservedCacheBytes], [2, 1, 2 * sizer.rowBytes(4)!]);
+    await Promise.all([...admitted, waiting]);
+    assert.deepEqual([bounded.stats.activeRows, bounded.stats.reservedCacheBytes, bounded.stats.cacheBytes], [0, 0, 0]);
+    await assert.rejects(bounded.submit({ encoderStates: states[0]!, maxNewTokens: 100 }), { code: 'invalid_request', message: /MiB of decoder cache/ });
   });
 });

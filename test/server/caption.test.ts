@@ -38,6 +38,7 @@ describe('captioning', () => {
     const listed = models.body.data.find((m: { id: string }) => m.id === 'captioner');
     assert.deepEqual([listed.task, listed.state, listed.family], ['image-to-text', 'ready', 'vision-encoder-decoder']);
     assert.equal(listed.encoder_projections, 'once per caption', 'the decoder\'s cross-attention keys and values were split out at load');
+    assert.deepEqual([listed.decode.active_rows, listed.decode.cache_bytes, listed.decode.recent_rows_per_step], [0, 0, 1]);
   });
 
   it('writes the caption transformers.js\'s image-to-text pipeline writes with the same model folder', async () => {
@@ -144,6 +145,12 @@ describe('captioning', () => {
       if (active > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     }
     assert.equal(active, 0, 'the decode slot is free again');
+    let cacheBytes = 1;
+    for (let i = 0; i < 300 && cacheBytes > 0; i++) {
+      cacheBytes = await metric(`mms_decode_cache_bytes${at}`);
+      if (cacheBytes > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(cacheBytes, 0, 'and its cache in the worker');
     const generated = (await metric(`mms_generated_tokens_total${at}`)) - before;
     assert.ok(generated < 1023, `stopped early: ${generated} tokens of 1023`);
   });

@@ -58,6 +58,13 @@ export class DecoderCaches {
     this.caches.set(step.id, { pasts, kept, rows });
   }
 
+  /** The bytes a cache holds: its pasts and its kept inputs. */
+  bytes(id: string): number {
+    const cache = this.caches.get(id);
+    if (!cache) return 0;
+    return [...Object.values(cache.pasts), ...Object.values(cache.kept)].reduce((sum, tensor) => sum + (tensor.data as ArrayBufferView).byteLength, 0);
+  }
+
   release(id: string): void {
     this.caches.delete(id);
   }

@@ -181,9 +181,11 @@ async function main(): Promise<void> {
     try {
       const session = sessions[message.session];
       if (!session) throw new Error(`no session '${message.session}' in this worker (it has ${Object.keys(sessions).join(', ')})`);
-      const raw = message.cache ? await runStep(sessions, message.session, info[message.session]!.inputs, message.feeds, message.outputNames, message.cache) : await session.run(toOrtFeeds(message.feeds), message.outputNames);
+      const { cache } = message;
+      const raw = cache ? await runStep(sessions, message.session, info[message.session]!.inputs, message.feeds, message.outputNames, cache) : await session.run(toOrtFeeds(message.feeds), message.outputNames);
       const outputs = fromOrtOutputs(raw);
-      post({ kind: 'result', id: message.id, outputs, feeds: message.feeds }, [...transferablesOf(outputs), ...transferablesOf(message.feeds)]);
+      const cacheBytes = cache && { cacheBytes: caches.bytes(cache.id) };
+      post({ kind: 'result', id: message.id, outputs, feeds: message.feeds, ...cacheBytes }, [...transferablesOf(outputs), ...transferablesOf(message.feeds)]);
     } catch (error) {
       post({ kind: 'run_failed', id: message.id, message: error instanceof Error ? error.message : String(error) });
     }

@@ -28,9 +28,15 @@ export interface RunOptions {
   onFeedsReturned?: (feeds: NamedTensors) => void;
 }
 
+/** A run's outputs, and for a decoder step the bytes its cache now holds in the worker. */
+interface RunResult {
+  outputs: NamedTensors;
+  cacheBytes?: number;
+}
+
 interface PendingRun {
   id: number;
-  resolve: (outputs: NamedTensors) => void;
+  resolve: (result: RunResult) => void;
   onFeedsReturned: RunOptions['onFeedsReturned'];
   reject: (error: Error) => void;
 }
@@ -120,7 +126,7 @@ export class WorkerPool {
   async run(session: string, feeds: NamedTensors, outputNames: string[], options: RunOptions = {}): Promise<NamedTensors> {
     this.session(session);
     const instance = await this.takeIdle();
-    return this.dispatch(instance, { session, feeds, outputNames }, options.onFeedsReturned);
+    return (await this.dispatch(instance, { session, feeds, outputNames }, options.onFeedsReturned)).outputs;
   }
 
   /**
@@ -128,18 +134,18 @@ export class WorkerPool {
    * on any idle instance, and the caller passes the returned instance to every later step of that
    * cache, and to `releaseCache` when its rows are done.
    */
-  async step(session: string, feeds: NamedTensors, outputNames: string[], cache: CacheStep, instance?: number): Promise<{ outputs: NamedTensors; instance: number }> {
+  async step(session: string, feeds: NamedTensors, outputNames: string[], cache: CacheStep, instance?: number): Promise<{ outputs: NamedTensors; instance: number; cacheBytes: number }> {
     this.session(session);
     if (!cache.start && instance === undefined) throw new Error(`decoder cache '${cache.id}': later steps name the instance that holds it`);
     const taken = instance === undefined ? await this.takeIdle() : await this.takeInstance(instance);
-    const outputs = await this.dispatch(taken, { session, feeds, outputNames, cache }, undefined);
-    return { outputs, instance: taken.index };
+    const { outputs, cacheBytes } = await this.dispatch(taken, { session, feeds, outputNames, cache }, undefined);
+    return { outputs, instance: taken.index, cacheBytes: cacheBytes ?? 0 };
   }
 
   /** Sends one run to a taken instance (or, with a crash injected, makes its worker exit). */
-  private dispatch(instance: Instance, run: Omit<Extract<PoolToWorker, { kind: 'run' }>, 'kind' | 'id'>, onFeedsReturned: RunOptions['onFeedsReturned']): Promise<NamedTensors> {
+  private dispatch(instance: Instance, run: Omit<Extract<PoolToWorker, { kind: 'run' }>, 'kind' | 'id'>, onFeedsReturned: RunOptions['onFeedsReturned']): Promise<RunResult> {
     const id = this.nextRunId++;
-    return new Promise<NamedTensors>((resolve, reject) => {
+    return new Promise<RunResult>((resolve, reject) => {
       instance.pending = { id, resolve, reject, onFeedsReturned };
       if (instance.crashOnNextRun) instance.worker.postMessage({ kind: 'crash' });
       else instance.worker.postMessage({ kind: 'run', id, ...run }, transferablesOf(run.feeds));
@@ -254,7 +260,7 @@ export class WorkerPool {
     if (!pending || pending.id !== message.id) return;
     if (message.kind === 'result') {
       pending.onFeedsReturned?.(message.feeds);
-      pending.resolve(message.outputs);
+      pending.resolve({ outputs: message.outputs, ...(message.cacheBytes !== undefined && { cacheBytes: message.cacheBytes }) });
     } else pending.reject(new ApiError('internal', `inference failed: ${message.message}`));
     this.release(instance);
   }

@@ -56,8 +56,11 @@ export type WorkerToPool =
   /** `notes`: what loading changed or could not change (a decoder left whole, and why). */
   | { kind: 'ready'; provider: ExecutionProvider; fallbacks: ProviderFailure[]; sessions: Record<string, SessionInfo>; notes: string[] }
   | { kind: 'load_failed'; message: string; fallbacks: ProviderFailure[] }
-  /** `feeds`: the run's inputs, transferred back so that the caller can reuse their buffers. */
-  | { kind: 'result'; id: number; outputs: NamedTensors; feeds: NamedTensors }
+  /**
+   * `feeds`: the run's inputs, transferred back so that the caller can reuse their buffers;
+   * `cacheBytes`: after a decoder step, what its cache holds in the worker (pasts and kept inputs).
+   */
+  | { kind: 'result'; id: number; outputs: NamedTensors; feeds: NamedTensors; cacheBytes?: number }
   | { kind: 'run_failed'; id: number; message: string };
 
 /**

@@ -14,6 +14,7 @@
 import { ApiError } from '../../errors.js';
 import type { PlainTensor } from '../../models/session/tensor.js';
 import type { WorkerPool } from '../../models/session/worker-pool.js';
+import type { CacheSizer } from './cache-sizer.js';
 import { createSampler, type SamplingOptions } from './sampling.js';
 
 export interface LockstepDecoder {
@@ -28,6 +29,8 @@ export interface LockstepDecoder {
   precompute?: string;
   startTokenId: number;
   eosTokenIds: readonly number[];
+  /** Learns what a row's cache holds (shared by the warm-up and the serving scheduler). */
+  cacheSizer?: CacheSizer;
 }
 
 export interface SchedulerLimits {
@@ -37,6 +40,16 @@ export interface SchedulerLimits {
   maxCohortRows: number;
   /** Requests waiting for a free row; more are refused with `overloaded`. */
   maxQueued: number;
+  /**
+   * Bytes the rows' caches may hold in the workers, over all cohorts (each row counted at its
+   * longest: its max_new_tokens); beyond, requests wait as for a row. Unbounded when unset.
+   */
+  maxCacheBytes?: number;
+  /**
+   * How long a new cohort waits for requests that are still being encoded (`expect`) to join it,
+   * at most; it starts at once when none is, or when it is full.
+   */
+  maxFormingMs?: number;
 }
 
 export interface SequenceRequest {
@@ -66,14 +79,19 @@ export interface GenerationEvents {
   onNextToken?(seconds: number): void;
   /** Rows decoding and requests waiting, after each change. */
   onOccupancy?(active: number, queued: number): void;
+  /** The bytes the rows' caches hold in the workers, after each step and each cohort's end. */
+  onCacheBytes?(bytes: number): void;
 }
 
 export interface SchedulerStats {
   activeRows: number;
   queued: number;
   cohorts: number;
-  /** Rows in each session call so far (decode batch sizes). */
+  /** Rows in each of the last session calls (decode batch sizes; the last STEP_HISTORY). */
   stepRows: number[];
+  /** What the caches hold in the workers now, and what the active rows may grow to. */
+  cacheBytes: number;
+  reservedCacheBytes: number;
 }
 
 interface Row {
@@ -82,6 +100,8 @@ interface Row {
   lastEventAt: number;
   sampler: ReturnType<typeof createSampler>;
   tokens: number[];
+  /** The cache bytes this row may grow to (0 until the sizer has learned). */
+  reservedBytes: number;
   finish?: FinishReason;
   resolve: (result: SequenceResult) => void;
   reject: (error: Error) => void;
@@ -91,6 +111,10 @@ interface Cohort {
   id: string;
   rows: Row[];
   started: boolean;
+  /** What its cache holds in the worker (reported after each step). */
+  cacheBytes: number;
+  /** Set while it waits for expected requests to join. */
+  formingTimer?: NodeJS.Timeout;
 }
 
 export class LockstepScheduler {
@@ -100,6 +124,9 @@ export class LockstepScheduler {
   private activeRows = 0;
   private nextCohortId = 1;
   private readonly stepRows: number[] = [];
+  private reservedBytes = 0;
+  /** Requests on their way here (being encoded): a forming cohort waits for them. */
+  private expected = 0;
 
   constructor(
     private readonly decoder: LockstepDecoder,
@@ -110,8 +137,13 @@ export class LockstepScheduler {
   submit(request: SequenceRequest): Promise<SequenceResult> {
     request.signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
-      const row: Row = { request, lastEventAt: performance.now(), sampler: createSampler(request.sampling ?? {}, this.decoder.eosTokenIds), tokens: [], resolve, reject };
-      if (this.activeRows < this.limits.maxActiveRows) return this.admit(row);
+      const reservedBytes = this.decoder.cacheSizer?.rowBytes(request.maxNewTokens) ?? 0;
+      const { maxCacheBytes } = this.limits;
+      if (maxCacheBytes !== undefined && reservedBytes > maxCacheBytes) {
+        return reject(new ApiError('invalid_request', `${request.maxNewTokens} new tokens need ~${mib(reservedBytes)} MiB of decoder cache; this model may hold ${mib(maxCacheBytes)} MiB (ask for fewer tokens)`));
+      }
+      const row: Row = { request, lastEventAt: performance.now(), sampler: createSampler(request.sampling ?? {}, this.decoder.eosTokenIds), tokens: [], reservedBytes, resolve, reject };
+      if (this.queue.length === 0 && this.hasRoomFor(row)) return this.admit(row);
       if (this.queue.length >= this.limits.maxQueued) {
         return reject(new ApiError('overloaded', `${this.activeRows} captions are being generated and ${this.queue.length} wait; try again shortly`, { retryAfterSeconds: 1 }));
       }
@@ -122,27 +154,62 @@ export class LockstepScheduler {
         const index = this.queue.indexOf(row);
         if (index < 0) return;
         this.queue.splice(index, 1);
-        this.reportOccupancy();
+        this.admitWaiting();
         resolve({ tokens: [], finishReason: 'cancelled' });
       }, { once: true });
     });
   }
 
+  /**
+   * A request is on its way (its image is being encoded): a forming cohort waits for it, up to
+   * `maxFormingMs`. Call the returned function when it is submitted or given up.
+   */
+  expect(): () => void {
+    this.expected++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.expected--;
+      if (this.expected === 0 && this.forming) this.startSoon(this.forming);
+    };
+  }
+
   get stats(): SchedulerStats {
-    return { activeRows: this.activeRows, queued: this.queue.length, cohorts: this.cohorts.size, stepRows: [...this.stepRows] };
+    const cacheBytes = [...this.cohorts].reduce((sum, c) => sum + c.cacheBytes, 0);
+    return { activeRows: this.activeRows, queued: this.queue.length, cohorts: this.cohorts.size, stepRows: [...this.stepRows], cacheBytes, reservedCacheBytes: this.reservedBytes };
+  }
+
+  private hasRoomFor(row: Row): boolean {
+    if (this.activeRows >= this.limits.maxActiveRows) return false;
+    const { maxCacheBytes } = this.limits;
+    return maxCacheBytes === undefined || this.activeRows === 0 || this.reservedBytes + row.reservedBytes <= maxCacheBytes;
   }
 
   private admit(row: Row): void {
     this.activeRows++;
+    this.reservedBytes += row.reservedBytes;
     if (!this.forming || this.forming.rows.length >= this.limits.maxCohortRows) {
-      const cohort: Cohort = { id: `cohort-${this.nextCohortId++}`, rows: [], started: false };
-      this.forming = cohort;
-      this.cohorts.add(cohort);
-      // Started on the next turn of the event loop, so that requests arriving together join it.
-      setImmediate(() => void this.run(cohort));
+      this.forming = { id: `cohort-${this.nextCohortId++}`, rows: [], started: false, cacheBytes: 0 };
+      this.cohorts.add(this.forming);
     }
-    this.forming.rows.push(row);
+    const cohort = this.forming;
+    cohort.rows.push(row);
     this.reportOccupancy();
+    if (cohort.rows.length >= this.limits.maxCohortRows || this.expected === 0) this.startSoon(cohort);
+    else cohort.formingTimer ??= setTimeout(() => this.startSoon(cohort), this.limits.maxFormingMs ?? 0);
+  }
+
+  /** Starts a forming cohort on the next turn of the event loop (requests arriving together still join). */
+  private startSoon(cohort: Cohort): void {
+    if (cohort.started) return;
+    cohort.started = true;
+    clearTimeout(cohort.formingTimer);
+    setImmediate(() => void this.run(cohort));
+  }
+
+  private reportCacheBytes(): void {
+    this.events.onCacheBytes?.(this.stats.cacheBytes);
   }
 
   private reportOccupancy(): void {
@@ -150,7 +217,6 @@ export class LockstepScheduler {
   }
 
   private async run(cohort: Cohort): Promise<void> {
-    cohort.started = true;
     if (this.forming === cohort) this.forming = undefined;
     const { decoder } = this;
     let live = cohort.rows;
@@ -161,7 +227,7 @@ export class LockstepScheduler {
         const lastTokens = live.map((r) => r.tokens.at(-1) ?? decoder.startTokenId);
         const keepRows = step === 0 ? undefined : this.keptRowIndexes(cohort, live);
         const stepStarted = performance.now();
-        const { outputs, instance: used } = await decoder.pool.step(
+        const { outputs, instance: used, cacheBytes } = await decoder.pool.step(
           decoder.session,
           {
             input_ids: { type: 'int64', dims: [live.length, 1], data: BigInt64Array.from(lastTokens.map(BigInt)) },
@@ -173,7 +239,11 @@ export class LockstepScheduler {
           instance,
         );
         instance = used;
+        cohort.cacheBytes = cacheBytes;
+        decoder.cacheSizer?.observe(cohort.id, step, live.length, cacheBytes);
+        this.reportCacheBytes();
         this.stepRows.push(live.length);
+        if (this.stepRows.length > STEP_HISTORY) this.stepRows.shift();
         this.events.onStep?.(live.length, (performance.now() - stepStarted) / 1000);
         cohort.rows = live;
         const logits = outputs.logits!.data as Float32Array;
@@ -187,6 +257,7 @@ export class LockstepScheduler {
     } finally {
       if (instance !== undefined) decoder.pool.releaseCache(instance, cohort.id);
       this.cohorts.delete(cohort);
+      this.reportCacheBytes();
     }
   }
 
@@ -212,22 +283,30 @@ export class LockstepScheduler {
 
   private finish(row: Row): void {
     row.resolve({ tokens: row.tokens, finishReason: row.finish! });
-    this.leave();
+    this.leave(row);
   }
 
   private fail(row: Row, error: Error): void {
     row.reject(error);
-    this.leave();
+    this.leave(row);
   }
 
-  /** A row left: a waiting request takes its place. */
-  private leave(): void {
+  /** A row left: waiting requests take its place, in order, as far as there is room. */
+  private leave(row: Row): void {
     this.activeRows--;
-    const next = this.queue.shift();
-    if (next) this.admit(next);
-    else this.reportOccupancy();
+    this.reservedBytes -= row.reservedBytes;
+    this.admitWaiting();
+  }
+
+  private admitWaiting(): void {
+    while (this.queue.length > 0 && this.hasRoomFor(this.queue[0]!)) this.admit(this.queue.shift()!);
+    this.reportOccupancy();
   }
 }
+
+const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
+/** Decode batch sizes kept for `stats` (the metrics keep the whole distribution). */
+const STEP_HISTORY = 256;
 
 /** Rows of [1, …] tensors stacked into one [n, …] tensor. */
 function concatRows(rows: PlainTensor[]): PlainTensor {
