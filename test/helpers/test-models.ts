@@ -9,6 +9,8 @@ import { CLIP_TINY } from '../../src/models/generator/clip-model.js';
 import { ensureClipModel } from '../../src/models/generator/generate-clip.js';
 import { ensureVitGpt2Model } from '../../src/models/generator/generate-vit-gpt2.js';
 import { VIT_GPT2_TINY } from '../../src/models/generator/vit-gpt2-model.js';
+import { BLIP_TINY } from '../../src/models/generator/blip-model.js';
+import { ensureBlipModel } from '../../src/models/generator/generate-blip.js';
 
 export function testCacheDir(): string {
   return process.env.MMS_TEST_CACHE ?? path.join(os.tmpdir(), 'mms-test-models');
@@ -24,3 +26,5 @@ export const slowVitDir = () => vitModelDir(VIT_SLOW);
 export const tinyClipDir = () => ensureClipModel(CLIP_TINY, { cacheDir: testCacheDir() });
 
 export const tinyVitGpt2Dir = () => ensureVitGpt2Model(VIT_GPT2_TINY, { cacheDir: testCacheDir() });
+
+export const tinyBlipDir = () => ensureBlipModel(BLIP_TINY, { cacheDir: testCacheDir() });

@@ -47,6 +47,7 @@ export {
 } from './clip-model.js';
 export { ensureClipModel, writeClipModel, type EnsureClipModelOptions } from './generate-clip.js';
 export { GPT2_EOS_TOKEN, GPT2_VOCAB_SIZE, gpt2TokenizerFiles } from './gpt2-tokenizer.js';
+export { BERT_CLS_ID, BERT_MASK_ID, BERT_PAD_ID, BERT_SEP_ID, BERT_UNK_ID, BLIP_DEC_ID, BLIP_DEC_TOKEN, BLIP_ENC_ID, BLIP_ENC_TOKEN, BLIP_VOCAB_SIZE, bertMinVocabSize, bertTokenizerFiles, type BertTokenizerFiles } from './bert-tokenizer.js';
 export { buildGpt2DecoderGraph, type Gpt2Spec } from './gpt2-decoder-model.js';
 export { vitGpt2ConfigJson, vitGpt2EosId, vitGpt2GenerationConfigJson, VIT_GPT2_BASE, VIT_GPT2_DEMO, VIT_GPT2_TINY, type VitGpt2Spec } from './vit-gpt2-model.js';
 export { ensureVitGpt2Model, writeVitGpt2Model } from './generate-vit-gpt2.js';
