@@ -30,16 +30,31 @@ export class DecoderCaches {
   pasts(step: CacheStep, inputs: readonly ValueInfo[], batch: number): Tensors {
     if (step.start) {
       this.caches.delete(step.id);
-      return Object.fromEntries(Object.keys(step.pastToPresent).map((name) => [name, emptyPast(inputs, name, batch)]));
+      const taken = new Set(inputs.map((input) => input.name));
+      return Object.fromEntries(Object.keys(step.pastToPresent).filter((name) => taken.has(name)).map((name) => [name, emptyPast(inputs, name, batch)]));
     }
-    let cache = this.caches.get(step.id);
-    if (!cache) throw new Error(`no decoder cache '${step.id}' in this worker (released, or the worker was replaced)`);
+    let cache = this.cache(step.id);
+    const growing = new Set(step.growingPasts ?? []);
     if (step.keepRows) {
-      const cut = (tensors: Tensors) => Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, rowsOf(tensor, step.keepRows!, cache!.rows)]));
+      const cut = (tensors: Tensors) => Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, rowsOf(tensor, step.keepRows!, cache.rows)]));
       cache = { pasts: cut(cache.pasts), kept: cut(cache.kept), rows: step.keepRows.length };
-      this.caches.set(step.id, cache);
     }
+    if (step.trimLeft) {
+      const trim = step.trimLeft;
+      cache = { ...cache, pasts: mapEntries(cache.pasts, (name, tensor) => (growing.has(name) ? dropLeading(tensor, trim) : tensor)) };
+    }
+    for (const other of step.mergeFrom ?? []) {
+      cache = appendRows(cache, this.cache(other), growing);
+      this.caches.delete(other);
+    }
+    this.caches.set(step.id, cache);
     return { ...cache.kept, ...cache.pasts };
+  }
+
+  private cache(id: string): Cache {
+    const cache = this.caches.get(id);
+    if (!cache) throw new Error(`no decoder cache '${id}' in this worker (released, or the worker was replaced)`);
+    return cache;
   }
 
   /**
@@ -47,10 +62,10 @@ export class DecoderCaches {
    * what was computed from them (`precomputed`, e.g. the encoder projections).
    */
   keep(step: CacheStep, feeds: Tensors, outputs: Tensors, precomputed: Tensors = {}): void {
-    const pasts = Object.fromEntries(Object.entries(step.pastToPresent).map(([past, present]) => [past, outputs[present]!]));
+    const pasts = Object.fromEntries(Object.entries(step.pastToPresent).flatMap(([past, present]) => (outputs[present] ? [[past, outputs[present]]] : [])));
     if (!step.start) {
       const cache = this.caches.get(step.id)!;
-      return void this.caches.set(step.id, { ...cache, pasts });
+      return void this.caches.set(step.id, { ...cache, pasts: { ...cache.pasts, ...pasts } });
     }
     // Kept inputs are copied: the feeds' buffers go back to the caller with the result.
     const kept = { ...Object.fromEntries((step.keepInputs ?? []).map((name) => [name, copyOf(feeds[name]!)])), ...precomputed };
@@ -104,6 +119,55 @@ function rowsOf(tensor: ort.Tensor, rows: readonly number[], batch: number): ort
     out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize);
   });
   return new ort.Tensor(tensor.type as 'float32', out, [rows.length * perRow, ...rest]);
+}
+
+function mapEntries(tensors: Tensors, map: (name: string, tensor: ort.Tensor) => ort.Tensor): Tensors {
+  return Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, map(name, tensor)]));
+}
+
+/** A [batch, heads, length, dim] past without its first `count` positions, copied. */
+function dropLeading(tensor: ort.Tensor, count: number): ort.Tensor {
+  const [batch, heads, length, dim] = tensor.dims as number[];
+  return padOrCutLeading(tensor, length! - count, batch! * heads!, dim!);
+}
+
+/**
+ * Rows of [outer, length, dim] blocks (outer = batch × heads) re-laid to `length` positions,
+ * aligned right: positions are dropped from the left, or zeros added there (left padding).
+ */
+function padOrCutLeading(tensor: ort.Tensor, length: number, outer: number, dim: number): ort.Tensor {
+  const from = (tensor.dims as number[])[2]!;
+  const data = tensor.data as Float32Array | Uint16Array;
+  const out = new (data.constructor as Float32ArrayConstructor)(outer * length * dim);
+  const keep = Math.min(from, length);
+  for (let block = 0; block < outer; block++) {
+    out.set(data.subarray((block * from + from - keep) * dim, (block + 1) * from * dim), (block * length + length - keep) * dim);
+  }
+  const dims = [...(tensor.dims as number[])];
+  dims[2] = length;
+  return new ort.Tensor(tensor.type as 'float32', out, dims);
+}
+
+/** Two caches as one: `b`'s rows after `a`'s, the growing pasts left-padded to the longer length. */
+function appendRows(a: Cache, b: Cache, growing: ReadonlySet<string>): Cache {
+  const concat = (x: ort.Tensor, y: ort.Tensor): ort.Tensor => {
+    const data = new ((x.data as Float32Array).constructor as Float32ArrayConstructor)(x.data.length + y.data.length);
+    data.set(x.data as Float32Array);
+    data.set(y.data as Float32Array, x.data.length);
+    const dims = [...(x.dims as number[])];
+    dims[0] = dims[0]! + (y.dims as number[])[0]!;
+    return new ort.Tensor(x.type as 'float32', data, dims);
+  };
+  const pasts = mapEntries(a.pasts, (name, x) => {
+    const y = b.pasts[name];
+    if (!y) throw new Error(`a merged cache has no past '${name}'`);
+    if (!growing.has(name)) return concat(x, y);
+    const length = Math.max((x.dims as number[])[2]!, (y.dims as number[])[2]!);
+    const aligned = (t: ort.Tensor) => ((t.dims as number[])[2] === length ? t : padOrCutLeading(t, length, (t.dims as number[])[0]! * (t.dims as number[])[1]!, (t.dims as number[])[3]!));
+    return concat(aligned(x), aligned(y));
+  });
+  const kept = mapEntries(a.kept, (name, x) => concat(x, b.kept[name]!));
+  return { pasts, kept, rows: a.rows + b.rows };
 }
 
 /** The last position of a [batch, length, …] tensor: [batch, …]. */

@@ -140,7 +140,8 @@ const caches = new DecoderCaches();
 async function runStep(sessions: Sessions, name: string, inputs: ValueInfo[], feeds: NamedTensors, outputNames: string[], step: CacheStep): Promise<Record<string, ort.Tensor>> {
   // The rows of this step (empty pasts at the start need it): the token ids' (or embeddings') first axis.
   const batch = (feeds.input_ids ?? feeds.inputs_embeds ?? Object.values(feeds)[0])?.dims[0] ?? 1;
-  const presents = Object.values(step.pastToPresent);
+  // Presents this session gives (a with-past decoder gives no cross-attention ones).
+  const presents = Object.values(step.pastToPresent).filter((present) => sessions[name]!.outputNames.includes(present));
   const stepFeeds = { ...toOrtFeeds(feeds), ...caches.pasts(step, inputs, batch) };
   const precomputed = step.start && step.precompute ? await precompute(sessions, step.precompute, stepFeeds) : {};
   const outputs = (await sessions[name]!.run({ ...stepFeeds, ...precomputed }, [...outputNames, ...presents])) as Record<string, ort.Tensor>;

@@ -72,7 +72,11 @@ export interface CacheStep {
   id: string;
   /** Past input → the present output that feeds it at the next step (past_key_values.0.key → present.0.key). */
   pastToPresent: Record<string, string>;
-  /** First step: every past starts empty (past length 0). */
+  /**
+   * First step: every past the session takes starts empty (past length 0); a first-step session
+   * that takes none (an unmerged `decoder_model`) gets none. At later steps a past whose present
+   * the step does not output (the cross-attention keys and values) is kept as it is.
+   */
   start: boolean;
   /**
    * Inputs sent at the start and kept in the worker for the later steps (the encoder's hidden
@@ -86,6 +90,20 @@ export interface CacheStep {
   precompute?: string;
   /** Before the step, keep only these batch rows of the cache and kept inputs (rows that left the group). */
   keepRows?: number[];
+  /**
+   * The pasts that grow by one position per step along axis 2 (self-attention), where rows of
+   * different lengths are left-padded; the others (cross-attention keys and values) keep their
+   * length. Needed by `trimLeft` and `mergeFrom`.
+   */
+  growingPasts?: string[];
+  /** Before the step (after `keepRows`), drop this many leading positions of the growing pasts (padding no row needs). */
+  trimLeft?: number;
+  /**
+   * Before the step (after `keepRows` and `trimLeft`), append the rows of these caches of this
+   * worker (prefilled newcomers), left-padding the growing pasts to a common length; they are
+   * gone afterwards. Their rows follow this cache's, in the order given.
+   */
+  mergeFrom?: string[];
   /** Outputs returned at their last position only ([batch, length, …] → [batch, …]): the logits. */
   lastPositionOf?: string[];
 }

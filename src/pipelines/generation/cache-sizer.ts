@@ -1,24 +1,26 @@
 /**
  * What one row's decoder cache holds in its worker, learned from the bytes the worker reports
- * after the first two steps of a group (the model's warm-up caption teaches it before serving):
- * a part kept for the whole sequence (the encoder's states and projections, there from the first
- * step) and a part per token (the self-attention pasts, one position per fed token).
+ * for one group of rows at two lengths (the model's warm-up caption teaches it before serving):
+ * a part kept for the whole sequence (the encoder's states and projections, or the
+ * cross-attention caches) and a part per token (the self-attention pasts, one position per fed
+ * token).
  */
 export class CacheSizer {
   private keptPerRow: number | undefined;
   private perToken: number | undefined;
-  private first: { group: string; rows: number; bytes: number } | undefined;
+  private first: { group: string; rows: number; length: number; bytes: number } | undefined;
 
-  /** The cache of `group` holds `bytes` for `rows` rows after step `step` (0 = the first). */
-  observe(group: string, step: number, rows: number, bytes: number): void {
+  /** The cache of `group` holds `bytes` for `rows` rows of `length` positions each. */
+  observe(group: string, length: number, rows: number, bytes: number): void {
     if (this.perToken !== undefined || rows === 0) return;
-    if (step === 0) this.first = { group, rows, bytes };
-    else if (step === 1 && this.first?.group === group && this.first.rows === rows) {
-      // After step s the pasts hold s + 1 positions: bytes / rows = kept + (s + 1) × perToken.
-      const [afterFirst, afterSecond] = [this.first.bytes / rows, bytes / rows];
-      this.perToken = afterSecond - afterFirst;
-      this.keptPerRow = afterFirst - this.perToken;
+    const first = this.first;
+    if (!first || first.group !== group || first.rows !== rows || first.length === length) {
+      this.first = { group, rows, length, bytes };
+      return;
     }
+    // bytes / rows = kept + length × perToken, at two lengths.
+    this.perToken = (bytes / rows - first.bytes / rows) / (length - first.length);
+    this.keptPerRow = first.bytes / rows - first.length * this.perToken;
   }
 
   /** A row's bytes once it has fed `tokens` tokens (the start token included); undefined until learned. */

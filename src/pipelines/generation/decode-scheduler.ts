@@ -1,0 +1,249 @@
+/**
+ * What every decode scheduler shares (docs/architecture.md, "Generation"): admission of
+ * sequences under the row, cache-byte and queue bounds; requests announced while their image is
+ * encoded (`expect`); each row's sampling, stop rules and timing events; the stats. A subclass
+ * decides where an admitted row goes (`place`) and runs the session calls:
+ * LockstepScheduler (cohorts of equal length, for decoders without a mask) and MaskedScheduler
+ * (rows of any length in one batch, for decoders with an attention mask and position ids).
+ */
+import { ApiError } from '../../errors.js';
+import type { PlainTensor } from '../../models/session/tensor.js';
+import type { WorkerPool } from '../../models/session/worker-pool.js';
+import type { CacheSizer } from './cache-sizer.js';
+import { createSampler, type SamplingOptions } from './sampling.js';
+
+/** What any scheduler needs of a decoder. */
+export interface DecoderBase {
+  pool: Pick<WorkerPool, 'step' | 'releaseCache'>;
+  startTokenId: number;
+  eosTokenIds: readonly number[];
+  /** Learns what a row's cache holds (shared by the warm-up and the serving scheduler). */
+  cacheSizer?: CacheSizer;
+}
+
+export interface SchedulerLimits {
+  /** Rows decoding at once, over all groups. */
+  maxActiveRows: number;
+  /** Rows in one session call. */
+  maxCohortRows: number;
+  /** Requests waiting for a free row; more are refused with `overloaded`. */
+  maxQueued: number;
+  /**
+   * Bytes the rows' caches may hold in the workers (each row counted at its longest: its prompt
+   * and max_new_tokens); beyond, requests wait as for a row. Unbounded when unset.
+   */
+  maxCacheBytes?: number;
+  /**
+   * How long a new group waits for requests that are still being encoded (`expect`) to join it,
+   * at most; it starts at once when none is, or when it is full.
+   */
+  maxFormingMs?: number;
+}
+
+export interface SequenceRequest {
+  /** This row's encoder output: [1, tokens, hidden]. */
+  encoderStates: PlainTensor;
+  /** Tokens after the start token that the sequence continues (a prompt); none by default. */
+  promptIds?: readonly number[];
+  maxNewTokens: number;
+  sampling?: SamplingOptions;
+  /** Called with each new token; returning true ends the sequence (a stop string was reached). */
+  onToken?: (token: number) => boolean | void;
+  signal?: AbortSignal;
+}
+
+export type FinishReason = 'eos' | 'length' | 'stop' | 'cancelled';
+
+export interface SequenceResult {
+  tokens: number[];
+  finishReason: FinishReason;
+}
+
+/** What metrics watch (all optional). */
+export interface GenerationEvents {
+  /** A session call of `rows` rows took `seconds`. */
+  onStep?(rows: number, seconds: number): void;
+  /** A sequence's first token, `seconds` after it was submitted (time to first token). */
+  onFirstToken?(seconds: number): void;
+  /** A later token, `seconds` after the sequence's previous one. */
+  onNextToken?(seconds: number): void;
+  /** Rows decoding and requests waiting, after each change. */
+  onOccupancy?(active: number, queued: number): void;
+  /** The bytes the rows' caches hold in the workers, after each step and each group's end. */
+  onCacheBytes?(bytes: number): void;
+}
+
+export interface SchedulerStats {
+  activeRows: number;
+  queued: number;
+  /** Groups decoding (cohorts or batches). */
+  cohorts: number;
+  /** Rows in each of the last session calls (decode batch sizes; the last STEP_HISTORY). */
+  stepRows: number[];
+  /** What the caches hold in the workers now, and what the active rows may grow to. */
+  cacheBytes: number;
+  reservedCacheBytes: number;
+}
+
+export interface Row {
+  request: SequenceRequest;
+  /** performance.now() at submit, then at each token. */
+  lastEventAt: number;
+  sampler: ReturnType<typeof createSampler>;
+  tokens: number[];
+  /** The cache bytes this row may grow to (0 until the sizer has learned). */
+  reservedBytes: number;
+  finish?: FinishReason;
+  resolve: (result: SequenceResult) => void;
+  reject: (error: Error) => void;
+}
+
+const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
+/** Decode batch sizes kept for `stats` (the metrics keep the whole distribution). */
+const STEP_HISTORY = 256;
+
+export abstract class DecodeScheduler {
+  private readonly queue: Row[] = [];
+  private activeRows = 0;
+  private reservedBytes = 0;
+  private readonly stepRows: number[] = [];
+  /** Requests on their way here (being encoded): a forming group waits for them. */
+  protected expected = 0;
+
+  constructor(
+    protected readonly decoder: DecoderBase,
+    protected readonly limits: SchedulerLimits,
+    protected readonly events: GenerationEvents = {},
+  ) {}
+
+  /** Puts an admitted row into a group (and starts that group's calls when it should). */
+  protected abstract place(row: Row): void;
+  /** Groups decoding now, and the bytes their caches hold. */
+  protected abstract groups(): { count: number; cacheBytes: number };
+  /** Every announced request has arrived (or given up): a forming group need not wait. */
+  protected onExpectedArrived(): void {}
+  /** Rejects what this decoder cannot do (a prompt for a lockstep decoder, …). */
+  protected check(_request: SequenceRequest): void {}
+
+  submit(request: SequenceRequest): Promise<SequenceResult> {
+    request.signal?.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      this.check(request);
+      const longest = (request.promptIds?.length ?? 0) + request.maxNewTokens;
+      const reservedBytes = this.decoder.cacheSizer?.rowBytes(longest) ?? 0;
+      const { maxCacheBytes } = this.limits;
+      if (maxCacheBytes !== undefined && reservedBytes > maxCacheBytes) {
+        return reject(new ApiError('invalid_request', `${longest} tokens need ~${mib(reservedBytes)} MiB of decoder cache; this model may hold ${mib(maxCacheBytes)} MiB (ask for fewer tokens)`));
+      }
+      const row: Row = { request, lastEventAt: performance.now(), sampler: createSampler(request.sampling ?? {}, this.decoder.eosTokenIds), tokens: [], reservedBytes, resolve, reject };
+      if (this.queue.length === 0 && this.hasRoomFor(row)) return this.admit(row);
+      if (this.queue.length >= this.limits.maxQueued) {
+        return reject(new ApiError('overloaded', `${this.activeRows} sequences are being generated and ${this.queue.length} wait; try again shortly`, { retryAfterSeconds: 1 }));
+      }
+      this.queue.push(row);
+      this.reportOccupancy();
+      // A caller that goes away while waiting leaves the queue at once.
+      request.signal?.addEventListener('abort', () => {
+        const index = this.queue.indexOf(row);
+        if (index < 0) return;
+        this.queue.splice(index, 1);
+        this.admitWaiting();
+        resolve({ tokens: [], finishReason: 'cancelled' });
+      }, { once: true });
+    });
+  }
+
+  /**
+   * A request is on its way (its image is being encoded): a forming group waits for it, up to
+   * `maxFormingMs`. Call the returned function when it is submitted or given up.
+   */
+  expect(): () => void {
+    this.expected++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.expected--;
+      if (this.expected === 0) this.onExpectedArrived();
+    };
+  }
+
+  get stats(): SchedulerStats {
+    const { count, cacheBytes } = this.groups();
+    return { activeRows: this.activeRows, queued: this.queue.length, cohorts: count, stepRows: [...this.stepRows], cacheBytes, reservedCacheBytes: this.reservedBytes };
+  }
+
+  /** A session call of `rows` rows took `seconds`. */
+  protected recordStep(rows: number, seconds: number): void {
+    this.stepRows.push(rows);
+    if (this.stepRows.length > STEP_HISTORY) this.stepRows.shift();
+    this.events.onStep?.(rows, seconds);
+  }
+
+  protected reportCacheBytes(): void {
+    this.events.onCacheBytes?.(this.groups().cacheBytes);
+  }
+
+  /** Samples a row's next token from its logits and decides whether the row is done. */
+  protected advance(row: Row, logits: Float32Array): void {
+    const { request } = row;
+    if (request.signal?.aborted) return void (row.finish = 'cancelled');
+    const token = row.sampler.next(logits, row.tokens.length);
+    if (this.decoder.eosTokenIds.includes(token)) return void (row.finish = 'eos');
+    const now = performance.now();
+    if (row.tokens.length === 0) this.events.onFirstToken?.((now - row.lastEventAt) / 1000);
+    else this.events.onNextToken?.((now - row.lastEventAt) / 1000);
+    row.lastEventAt = now;
+    row.tokens.push(token);
+    if (request.onToken?.(token) === true) row.finish = 'stop';
+    else if (row.tokens.length >= request.maxNewTokens) row.finish = 'length';
+  }
+
+  protected finish(row: Row): void {
+    row.resolve({ tokens: row.tokens, finishReason: row.finish! });
+    this.leave(row);
+  }
+
+  protected fail(row: Row, error: unknown): void {
+    row.reject(error instanceof Error ? error : new Error(String(error)));
+    this.leave(row);
+  }
+
+  private hasRoomFor(row: Row): boolean {
+    if (this.activeRows >= this.limits.maxActiveRows) return false;
+    const { maxCacheBytes } = this.limits;
+    return maxCacheBytes === undefined || this.activeRows === 0 || this.reservedBytes + row.reservedBytes <= maxCacheBytes;
+  }
+
+  private admit(row: Row): void {
+    this.activeRows++;
+    this.reservedBytes += row.reservedBytes;
+    this.reportOccupancy();
+    this.place(row);
+  }
+
+  /** A row left: waiting requests take its place, in order, as far as there is room. */
+  private leave(row: Row): void {
+    this.activeRows--;
+    this.reservedBytes -= row.reservedBytes;
+    this.admitWaiting();
+  }
+
+  private admitWaiting(): void {
+    while (this.queue.length > 0 && this.hasRoomFor(this.queue[0]!)) this.admit(this.queue.shift()!);
+    this.reportOccupancy();
+  }
+
+  private reportOccupancy(): void {
+    this.events.onOccupancy?.(this.activeRows, this.queue.length);
+  }
+}
+
+/** Rows of [1, …] tensors stacked into one [n, …] tensor. */
+export function concatRows(rows: PlainTensor[]): PlainTensor {
+  const first = rows[0]!;
+  const size = first.data.length;
+  const data = new Float32Array(size * rows.length);
+  rows.forEach((row, i) => data.set(row.data as Float32Array, i * size));
+  return { type: 'float32', dims: [rows.length, ...first.dims.slice(1)], data };
+}
