@@ -10,7 +10,7 @@ import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { EncodedRow } from './batched-encoder.js';
 import type { Batcher } from './batcher.js';
 import { IncrementalText } from './generation/incremental-text.js';
-import type { FinishReason, LockstepScheduler, SequenceRequest, SequenceResult } from './generation/lockstep-scheduler.js';
+import type { DecodeScheduler, FinishReason, SequenceRequest, SequenceResult } from './generation/decode-scheduler.js';
 import type { SamplingOptions } from './generation/sampling.js';
 import type { CallOptions } from './image-classification.js';
 
@@ -19,6 +19,8 @@ export interface CaptionInput extends SamplingOptions {
   maxNewTokens: number;
   /** The caption ends before the first of these (which is left out). */
   stop?: string[];
+  /** Text the caption continues ("a photography of"), for models that take one; the caption includes it. */
+  prompt?: string;
   /** Receives the caption's text as it grows (streaming). */
   onText?: (delta: string) => void;
 }
@@ -38,19 +40,22 @@ export interface CaptionerDeps {
   image: ImageProcessorSettings;
   preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle'>;
   encoder: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
-  scheduler: Pick<LockstepScheduler, 'submit' | 'expect'>;
+  scheduler: Pick<DecodeScheduler, 'submit' | 'expect'>;
   decode(ids: number[]): string;
   /** The decoder's positions: a caption has at most this many tokens minus the start token. */
   maxPositions: number;
+  /** A prompt's token ids; absent for models that cannot continue one. */
+  encodePrompt?(text: string): number[];
 }
 
 export function createCaptioner(deps: CaptionerDeps): Captioner {
   return {
     async caption(input, options = {}) {
-      const limit = deps.maxPositions - 1;
-      if (input.maxNewTokens > limit) throw new ApiError('invalid_request', `max_new_tokens is ${input.maxNewTokens}; this model's decoder has room for ${limit}`);
+      const promptIds = promptIdsOf(input.prompt, deps);
+      const limit = deps.maxPositions - 1 - promptIds.length;
+      if (input.maxNewTokens > limit) throw new ApiError('invalid_request', `max_new_tokens is ${input.maxNewTokens}; this model's decoder has room for ${limit}${promptIds.length > 0 ? ` after the prompt's ${promptIds.length} tokens` : ''}`);
       const started = performance.now();
-      const text = new IncrementalText(deps.decode, input.stop ?? []);
+      const text = new IncrementalText(deps.decode, input.stop ?? [], promptIds);
       // The scheduler holds a new cohort for this image while it is encoded (up to a bound).
       const arrived = deps.scheduler.expect();
       let preprocessMs: number;
@@ -62,7 +67,7 @@ export function createCaptioner(deps: CaptionerDeps): Captioner {
         const encoded = await deps.encoder.submit(pixelValues, options);
         deps.preprocessor.recycle(pixelValues);
         encodeMs = performance.now() - started - preprocessMs;
-        submitted = deps.scheduler.submit(sequenceRequest(input, encoded, text, withDeadline(options)));
+        submitted = deps.scheduler.submit({ ...sequenceRequest(input, encoded, text, withDeadline(options)), ...(promptIds.length > 0 && { promptIds }) });
       } finally {
         arrived();
       }
@@ -72,9 +77,15 @@ export function createCaptioner(deps: CaptionerDeps): Captioner {
         throw new ApiError('cancelled', 'the caller went away');
       }
       const totalMs = performance.now() - started;
-      return { caption: text.text, tokens: result.tokens.length, finishReason: result.finishReason, timing: { preprocessMs, encodeMs, decodeMs: totalMs - preprocessMs - encodeMs, totalMs } };
+      return { caption: text.promptText + text.text, tokens: result.tokens.length, finishReason: result.finishReason, timing: { preprocessMs, encodeMs, decodeMs: totalMs - preprocessMs - encodeMs, totalMs } };
     },
   };
+}
+
+function promptIdsOf(prompt: string | undefined, deps: CaptionerDeps): number[] {
+  if (prompt === undefined || prompt === '') return [];
+  if (!deps.encodePrompt) throw new ApiError('invalid_request', 'this model does not continue a prompt (its decoder takes no attention mask); leave `prompt` out');
+  return deps.encodePrompt(prompt);
 }
 
 /** The decoding of one caption: from the image's encoder row, its text growing with each token. */

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { onnxFile } from '../models/hf-folder.js';
 import { tuneLayout, type TuningRequest, type TuningResult } from '../models/session/layout-tuning.js';
-import { TASKS, type ModelSpec } from '../pipelines/registry.js';
+import { imageSessionIn, type ModelSpec } from '../pipelines/registry.js';
 import { spinningAllowed } from './thread-budget.js';
 
 /** Bumped when the way candidates are timed changes, so older tunings are measured again. */
@@ -37,7 +37,7 @@ export interface TuningOptions {
 
 /** What a spec's tuning times: its image session's graph, on its share of the cores. */
 function tuningRequestOf(spec: ModelSpec, tunable: NonNullable<ModelSpec['tunable']>): TuningRequest {
-  return { file: onnxFile(spec.dir, TASKS[spec.task].imageSession, spec.variant), cores: tunable.cores, fixed: tunable.fixed, providers: spec.providers };
+  return { file: onnxFile(spec.dir, imageSessionIn(spec.task, spec.dir), spec.variant), cores: tunable.cores, fixed: tunable.fixed, providers: spec.providers };
 }
 
 async function keyOf(request: TuningRequest): Promise<Record<string, unknown>> {

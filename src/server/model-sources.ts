@@ -9,7 +9,7 @@ import type { Task } from '../pipelines/tasks.js';
 import type { Logger } from 'pino';
 import { filesFor, findEntry, loadCatalog, type CatalogEntry } from '../models/catalog/catalog.js';
 import { createProgressReporter, findCachedSnapshot, HubError, pullFiles } from '../models/hub/index.js';
-import { TASKS, type ModelSpec } from '../pipelines/registry.js';
+import { imageSessionIn, type ModelSpec } from '../pipelines/registry.js';
 import { MODEL_DEFAULTS, type BatchingDefaults, type ModelSettings, type ServerConfig } from './config.js';
 import { planLayouts, spinningAllowed } from './thread-budget.js';
 
@@ -55,7 +55,7 @@ async function catalogDir(config: ServerConfig, entry: CatalogEntry, variant: Mo
 export async function folderTask(dir: string): Promise<Task> {
   const config = await readJsonFile<{ model_type?: unknown }>(dir, 'config.json').catch(() => undefined);
   if (config?.model_type === 'clip') return 'zero-shot-image-classification';
-  if (config?.model_type === 'vision-encoder-decoder') return 'image-to-text';
+  if (config?.model_type === 'vision-encoder-decoder' || config?.model_type === 'blip') return 'image-to-text';
   return 'image-classification';
 }
 
@@ -68,7 +68,7 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
     if (configured.source.kind === 'dir') {
       const dir = configured.source.dir;
       const task = configured.task ?? (await folderTask(dir));
-      const settings = orFp32(configured, hasOnnxFile(dir, TASKS[task].imageSession, configured.variant), logger);
+      const settings = orFp32(configured, hasOnnxFile(dir, imageSessionIn(task, dir), configured.variant), logger);
       located.push({ settings, dir, task, defaults: {} });
       continue;
     }

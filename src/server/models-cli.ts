@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { filesFor, findEntry, loadCatalog, type CatalogEntry, type Variant } from '../models/catalog/catalog.js';
 import { createProgressReporter, findCachedSnapshot, HubError, listCachedRepos, pullFiles, removeCachedRepo } from '../models/hub/index.js';
 import { onnxFile } from '../models/hf-folder.js';
-import { TASKS } from '../pipelines/registry.js';
+import { imageSessionIn } from '../pipelines/registry.js';
 import { floatFrom, intFrom, providersFrom } from './config-values.js';
 import { measureAndKeep } from './layout-tunings.js';
 import { folderTask } from './model-sources.js';
@@ -144,7 +144,7 @@ export async function runModelsCli(argv: string[], env: NodeJS.ProcessEnv, out: 
       if (!variant) throw new Error(`unknown variant '${values.variant ?? tag}': use one of ${DTYPE_NAMES.join(', ')}`);
       const dir = values.dir ?? (await pulledDir(catalogId, [variant]));
       const request = {
-        file: onnxFile(dir, TASKS[await folderTask(dir)].imageSession, variant),
+        file: onnxFile(dir, imageSessionIn(await folderTask(dir), dir), variant),
         cores: intFrom(values.cores, '--cores', 1) ?? os.availableParallelism(),
         providers: providersFrom(values.providers, '--providers') ?? ['cpu' as const],
       };

@@ -290,6 +290,8 @@ export const captionRequestSchema = z
     top_p: numberField(0.000001, 1).optional(),
     seed: intField(0, 2 ** 31 - 1).optional(),
     stop: stopField.optional(),
+    /** Text the caption continues (models with an attention mask, e.g. BLIP: "a photography of"). */
+    prompt: z.string().max(500).optional(),
     /** Also embed each caption with a served CLIP model's text tower (caption, then embed). */
     embed: boolField.optional(),
     /** Which CLIP model embeds (default: the first served). */
@@ -308,6 +310,7 @@ export const captionRequestSchema = z
     topP: r.top_p,
     seed: r.seed,
     stop: r.stop,
+    prompt: r.prompt,
     embed: r.embed === true || r.embed_model !== undefined,
     embedModel: r.embed_model,
     timeoutMs: r.timeout_ms,

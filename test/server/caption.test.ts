@@ -1,7 +1,7 @@
 /**
- * POST /v1/caption and gRPC Caption on the generated ViT-GPT2 captioner, through the real server:
- * curl-style multipart and JSON, the plain-text answer, decoding options (lengths, seeds, stop
- * strings), and bad input answered 400 / INVALID_ARGUMENT.
+ * POST /v1/caption and gRPC Caption on the generated ViT-GPT2 and BLIP captioners, through the
+ * real server: curl-style multipart and JSON, the plain-text answer, decoding options (lengths,
+ * seeds, stop strings, BLIP's prompts), and bad input answered 400 / INVALID_ARGUMENT.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import request from 'supertest';
 import type { RunningServer } from '../../src/server/server.js';
 import { inferenceClient, unary } from '../helpers/grpc-client.js';
 import { sharedImage } from '../helpers/shared-dir.js';
-import { tinyClipDir, tinyVitGpt2Dir } from '../helpers/test-models.js';
+import { tinyBlipDir, tinyClipDir, tinyVitGpt2Dir } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
 
 describe('captioning', () => {
@@ -104,6 +104,7 @@ describe('captioning', () => {
       [{ stop: Array(9).fill('x') }, /at most 8 stop strings/],
       [{ max_new_tokens: 1024, model: 'captioner' }, /room for 1023/],
       [{ images: [image] }, /give one image as `image`, or several as `images`/],
+      [{ prompt: 'a photography of' }, /does not continue a prompt/],
     ] as const) {
       const res = await request(server.http).post('/v1/caption').send({ image, ...body }).expect(400);
       assert.equal(res.body.error.code, 'invalid_request');
@@ -201,5 +202,41 @@ describe('caption, then embed', () => {
     const dot = answer.embedding.reduce((sum: number, v: number, i: number) => sum + v * embedded[i]!, 0);
     assert.ok(Math.abs(dot - 1) < 1e-5, `the same unit vector (dot ${dot})`);
     await request(server.http).post('/v1/caption').field('embed_model', 'nope').attach('image', chelsea, 'c.png').expect(404);
+  });
+});
+
+describe('BLIP captioning (continuous batching, prompts)', () => {
+  let server: RunningServer;
+  let chelsea: Buffer;
+
+  before(async () => {
+    server = await startTestServer(['--model-dir', `blip=${await tinyBlipDir()}`]);
+    chelsea = await readFile(sharedImage('chelsea.png'));
+  });
+  after(() => server?.close());
+
+  it('captions unconditionally and continuing a prompt, on both transports, and lists the model', async () => {
+    const plain = (await request(server.http).post('/v1/caption').field('max_new_tokens', '6').field('min_new_tokens', '6').attach('image', chelsea, 'c.png').expect(200)).body;
+    assert.deepEqual([plain.model, plain.tokens, plain.finish_reason], ['blip', 6, 'length']);
+    const prompted = (await request(server.http).post('/v1/caption').send({ image: chelsea.toString('base64'), prompt: 'A photography of', max_new_tokens: 6, min_new_tokens: 6 }).expect(200)).body;
+    assert.match(prompted.caption, /^a photography of \S/, 'the caption continues the (lowercased) prompt');
+    assert.notEqual(prompted.caption.slice('a photography of '.length), plain.caption, 'the prompt changes what follows');
+    const client = inferenceClient(server.grpcPort);
+    try {
+      const viaGrpc = await unary(client, 'Caption', { image: chelsea, prompt: 'A photography of', max_new_tokens: 6, min_new_tokens: 6 });
+      assert.equal(viaGrpc.caption, prompted.caption);
+    } finally {
+      client.close();
+    }
+    const listed = (await request(server.http).get('/v1/models').expect(200)).body.data.find((m: { id: string }) => m.id === 'blip');
+    assert.deepEqual([listed.task, listed.family, listed.decode_batching, listed.prompt], ['image-to-text', 'blip', 'continuous', true]);
+  });
+
+  it('gives each of several concurrent captions, with and without prompts, what it gets alone', async () => {
+    const bodies = [{}, { prompt: 'a picture of' }, { prompt: 'a photography of a' }, { max_new_tokens: 3 }].map((extra) => ({ image: chelsea.toString('base64'), max_new_tokens: 7, min_new_tokens: 3, ...extra }));
+    const alone = [];
+    for (const body of bodies) alone.push((await request(server.http).post('/v1/caption').send(body).expect(200)).body.caption);
+    const together = await Promise.all(bodies.map(async (body) => (await request(server.http).post('/v1/caption').send(body).expect(200)).body.caption));
+    assert.deepEqual(together, alone);
   });
 });

@@ -11,13 +11,19 @@ export class IncrementalText {
   private readonly ids: number[] = [];
   private emitted = 0;
   private done = false;
+  /** What the prompt decodes to: the new tokens' text follows it (and only that text is searched for stops). */
+  readonly promptText: string;
 
+  /** `prompt`: tokens the sequence continues, decoded with the new ones (a WordPiece `##` piece joins its word). */
   constructor(
-    private readonly decode: (ids: number[]) => string,
+    private readonly decodeIds: (ids: number[]) => string,
     private readonly stops: readonly string[] = [],
-  ) {}
+    private readonly prompt: readonly number[] = [],
+  ) {
+    this.promptText = prompt.length > 0 ? decodeIds([...prompt]) : '';
+  }
 
-  /** The text all tokens so far decode to, cut at a stop string. */
+  /** The text all new tokens so far decode to, cut at a stop string. */
   get text(): string {
     return this.cut(this.decode(this.ids)).text;
   }
@@ -50,6 +56,10 @@ export class IncrementalText {
       }
     }
     return text.slice(0, text.length - held);
+  }
+
+  private decode(ids: number[]): string {
+    return this.prompt.length > 0 ? this.decodeIds([...this.prompt, ...ids]).slice(this.promptText.length) : this.decodeIds(ids);
   }
 
   private cut(text: string): { text: string; stopped: boolean } {
