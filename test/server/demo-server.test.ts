@@ -43,7 +43,7 @@ describe('the demo server', () => {
         res.on('end', () => done(null, Buffer.concat(chunks)));
       });
 
-  it('serves each demo model in fp32 and q8 (`vit-demo:q8`), and the captioner', async () => {
+  it('serves each demo model in fp32 and q8 (`vit-demo:q8`), and the captioners', async () => {
     const listed = await request(server.http).get('/v1/models').expect(200);
     assert.deepEqual(
       listed.body.data.map((m: { id: string; variant: string; state: string }) => [m.id, m.variant, m.state]),
@@ -53,6 +53,7 @@ describe('the demo server', () => {
         ['vit-demo:q8', 'q8', 'ready'],
         ['clip-demo:q8', 'q8', 'ready'],
         ['caption-demo', 'fp32', 'ready'],
+        ['blip-demo', 'fp32', 'ready'],
       ],
     );
     const photo = chelsea.toString('base64');
@@ -64,6 +65,8 @@ describe('the demo server', () => {
     await request(server.http).post('/v1/zero-shot').send({ image: photo, labels: ['cat', 'dog'], model: 'clip-demo:q8' }).expect(200);
     const caption = await request(server.http).post('/v1/caption').set('Accept', 'text/plain').attach('image', chelsea, 'chelsea.png').expect(200);
     assert.ok(caption.text.length > 1 && caption.text.endsWith('\n'), 'the caption and a newline');
+    const blip = await request(server.http).post('/v1/caption').field('model', 'blip-demo').field('prompt', 'a photography of').attach('image', chelsea, 'chelsea.png').expect(200);
+    assert.match(blip.body.caption, /^a photography of/);
   });
 
   it('writes the ViT demo overlays of chelsea.png (last-layer CLS attention, rollout, per head)', async () => {
