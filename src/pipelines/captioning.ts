@@ -93,7 +93,15 @@ function sequenceRequest(input: CaptionInput, encoded: EncodedRow, text: Increme
   return {
     encoderStates: { type: 'float32', dims: [1, ...encoded.dims], data: encoded.row },
     maxNewTokens: input.maxNewTokens,
-    sampling: { temperature: input.temperature, topK: input.topK, topP: input.topP, seed: input.seed, minNewTokens: input.minNewTokens },
+    sampling: {
+      temperature: input.temperature,
+      topK: input.topK,
+      topP: input.topP,
+      seed: input.seed,
+      minNewTokens: input.minNewTokens,
+      repetitionPenalty: input.repetitionPenalty,
+      noRepeatNgramSize: input.noRepeatNgramSize,
+    },
     signal,
     onToken: (token) => {
       const { delta, stopped } = text.push(token);

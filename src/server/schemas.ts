@@ -289,6 +289,8 @@ export const captionRequestSchema = z
     top_k: intField(0, 100_000).optional(),
     top_p: numberField(0.000001, 1).optional(),
     seed: intField(0, 2 ** 31 - 1).optional(),
+    repetition_penalty: numberField(0.01, 10).optional(),
+    no_repeat_ngram_size: intField(0, 16).optional(),
     stop: stopField.optional(),
     /** Text the caption continues (models with an attention mask, e.g. BLIP: "a photography of"). */
     prompt: z.string().max(500).optional(),
@@ -309,6 +311,8 @@ export const captionRequestSchema = z
     topK: r.top_k,
     topP: r.top_p,
     seed: r.seed,
+    repetitionPenalty: r.repetition_penalty,
+    noRepeatNgramSize: r.no_repeat_ngram_size,
     stop: r.stop,
     prompt: r.prompt,
     embed: r.embed === true || r.embed_model !== undefined,

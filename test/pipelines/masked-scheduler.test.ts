@@ -84,6 +84,15 @@ describe('masked decode scheduler (continuous batching)', () => {
     assert.deepEqual([s.stats.activeRows, s.stats.cohorts], [0, 0]);
   });
 
+  it('applies the score rules to each row: no repeated token with no_repeat_ngram_size 1', async () => {
+    const [plain, unrepeated] = await alone([
+      { encoderStates: states[0]!, maxNewTokens: 30, sampling: { minNewTokens: 30 } },
+      { encoderStates: states[0]!, maxNewTokens: 30, sampling: { minNewTokens: 30, noRepeatNgramSize: 1 } },
+    ]);
+    assert.ok(new Set(plain!.tokens).size < 30, 'greedy decoding of random weights repeats tokens');
+    assert.equal(new Set([BLIP_TOKENS.bos, ...unrepeated!.tokens]).size, 31, 'no token twice, the start token included');
+  });
+
   it('learns the cache per row, reports it and frees it; a caller that goes away frees its row', async () => {
     const sizer = new CacheSizer();
     const reported: number[] = [];

@@ -232,6 +232,20 @@ describe('BLIP captioning (continuous batching, prompts)', () => {
     assert.deepEqual([listed.task, listed.family, listed.decode_batching, listed.prompt], ['image-to-text', 'blip', 'continuous', true]);
   });
 
+  it('takes repetition_penalty and no_repeat_ngram_size on both transports', async () => {
+    const base = { image: chelsea.toString('base64'), max_new_tokens: 12, min_new_tokens: 12 };
+    // What the rules do to the tokens: test/pipelines (masked-scheduler, generation); here, that they arrive.
+    const penalised = (await request(server.http).post('/v1/caption').send({ ...base, no_repeat_ngram_size: 1, repetition_penalty: 3 }).expect(200)).body.caption;
+    const client = inferenceClient(server.grpcPort);
+    try {
+      const viaGrpc = await unary(client, 'Caption', { image: chelsea, max_new_tokens: 12, min_new_tokens: 12, no_repeat_ngram_size: 1, repetition_penalty: 3 });
+      assert.equal(viaGrpc.caption, penalised);
+    } finally {
+      client.close();
+    }
+    await request(server.http).post('/v1/caption').send({ ...base, repetition_penalty: 0 }).expect(400);
+  });
+
   it('gives each of several concurrent captions, with and without prompts, what it gets alone', async () => {
     const bodies = [{}, { prompt: 'a picture of' }, { prompt: 'a photography of a' }, { max_new_tokens: 3 }].map((extra) => ({ image: chelsea.toString('base64'), max_new_tokens: 7, min_new_tokens: 3, ...extra }));
     const alone = [];

@@ -135,7 +135,7 @@ export abstract class DecodeScheduler {
       if (maxCacheBytes !== undefined && reservedBytes > maxCacheBytes) {
         return reject(new ApiError('invalid_request', `${longest} tokens need ~${mib(reservedBytes)} MiB of decoder cache; this model may hold ${mib(maxCacheBytes)} MiB (ask for fewer tokens)`));
       }
-      const row: Row = { request, lastEventAt: performance.now(), sampler: createSampler(request.sampling ?? {}, this.decoder.eosTokenIds), tokens: [], reservedBytes, resolve, reject };
+      const row: Row = { request, lastEventAt: performance.now(), sampler: createSampler(request.sampling ?? {}, this.decoder.eosTokenIds, [this.decoder.startTokenId, ...(request.promptIds ?? [])]), tokens: [], reservedBytes, resolve, reject };
       if (this.queue.length === 0 && this.hasRoomFor(row)) return this.admit(row);
       if (this.queue.length >= this.limits.maxQueued) {
         return reject(new ApiError('overloaded', `${this.activeRows} sequences are being generated and ${this.queue.length} wait; try again shortly`, { retryAfterSeconds: 1 }));
@@ -188,7 +188,7 @@ export abstract class DecodeScheduler {
   protected advance(row: Row, logits: Float32Array): void {
     const { request } = row;
     if (request.signal?.aborted) return void (row.finish = 'cancelled');
-    const token = row.sampler.next(logits, row.tokens.length);
+    const token = row.sampler.next(logits, row.tokens);
     if (this.decoder.eosTokenIds.includes(token)) return void (row.finish = 'eos');
     const now = performance.now();
     if (row.tokens.length === 0) this.events.onFirstToken?.((now - row.lastEventAt) / 1000);

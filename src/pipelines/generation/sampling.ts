@@ -1,15 +1,16 @@
 /**
  * Choosing the next token from a row of logits: greedy (temperature 0) or sampling with
- * temperature, top-k and top-p (nucleus), reproducible with a seed; end-of-sequence suppressed
- * until `minNewTokens`. The same rules as transformers' logits processors, in their order:
- * min-length, temperature, top-k, top-p.
+ * temperature, top-k and top-p (nucleus), reproducible with a seed, after the score rules of
+ * logits-processors.ts (repetition penalty, no-repeat n-grams, min tokens). The same rules as
+ * transformers' logits processors and warpers, in their order.
  *
- *   const sampler = createSampler({ temperature: 0.7, topP: 0.9, seed: 42 }, eosId);
+ *   const sampler = createSampler({ temperature: 0.7, topP: 0.9, seed: 42 }, [eos], [start]);
  *   const token = sampler.next(logits, generatedSoFar);
  */
 import { SeededRandom } from '../../models/generator/seeded-random.js';
+import { processLogits, type ScoreRules } from './logits-processors.js';
 
-export interface SamplingOptions {
+export interface SamplingOptions extends ScoreRules {
   /** 0 (the default) decodes greedily. */
   temperature?: number;
   /** Keep only the k most likely tokens (0 or unset: all). */
@@ -18,32 +19,29 @@ export interface SamplingOptions {
   topP?: number;
   /** Makes sampling reproducible; unset: a fresh seed per sequence. */
   seed?: number;
-  /** End-of-sequence is suppressed until this many tokens were generated. */
-  minNewTokens?: number;
 }
 
 export interface Sampler {
-  next(logits: Float32Array, generated: number): number;
+  /** The next token after `generated` (the tokens chosen so far). */
+  next(logits: Float32Array, generated: readonly number[]): number;
 }
 
-export function createSampler(options: SamplingOptions, eosIds: readonly number[]): Sampler {
-  const { temperature = 0, topK = 0, topP = 1, minNewTokens = 0 } = options;
+/** `prefix`: what the sequence starts with (start token, prompt), seen by the repetition rules. */
+export function createSampler(options: SamplingOptions, eosIds: readonly number[], prefix: readonly number[] = []): Sampler {
+  const { temperature = 0, topK = 0, topP = 1 } = options;
   const rng = new SeededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 31));
   return {
     next(logits, generated) {
-      const suppressEos = generated < minNewTokens;
-      if (temperature === 0) return argmax(logits, suppressEos ? eosIds : []);
-      return draw(candidates(logits, temperature, topK, topP, suppressEos ? eosIds : []), rng.next());
+      const scores = processLogits(logits, { sequence: [...prefix, ...generated], generated: generated.length }, options, eosIds);
+      if (temperature === 0) return argmax(scores);
+      return draw(candidates(scores, temperature, topK, topP), rng.next());
     },
   };
 }
 
-function argmax(logits: Float32Array, banned: readonly number[]): number {
-  let best = -1;
-  for (let i = 0; i < logits.length; i++) {
-    if (banned.includes(i)) continue;
-    if (best < 0 || logits[i]! > logits[best]!) best = i;
-  }
+export function argmax(scores: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < scores.length; i++) if (scores[i]! > scores[best]!) best = i;
   return best;
 }
 
@@ -52,10 +50,10 @@ interface Candidate {
   probability: number;
 }
 
-/** The tokens left after temperature, top-k and top-p, with renormalised probabilities. */
-function candidates(logits: Float32Array, temperature: number, topK: number, topP: number, banned: readonly number[]): Candidate[] {
+/** The tokens left after temperature, top-k and top-p, with renormalised probabilities (banned ones, at −∞, never). */
+function candidates(scores: Float32Array, temperature: number, topK: number, topP: number): Candidate[] {
   const scaled: { token: number; logit: number }[] = [];
-  for (let i = 0; i < logits.length; i++) if (!banned.includes(i)) scaled.push({ token: i, logit: logits[i]! / temperature });
+  for (let i = 0; i < scores.length; i++) if (scores[i] !== -Infinity) scaled.push({ token: i, logit: scores[i]! / temperature });
   scaled.sort((a, b) => b.logit - a.logit);
   const kept = topK > 0 ? scaled.slice(0, topK) : scaled;
   const max = kept[0]!.logit;
