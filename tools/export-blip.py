@@ -32,6 +32,7 @@ export a small hand-written model without transformers (test/fixtures/export_tor
 transformers is imported only by main().
 """
 import argparse
+import inspect
 import json
 import math
 import sys
@@ -226,6 +227,14 @@ class BlipVision(nn.Module):
         return out[0]
 
 
+def _onnx_export(module, args, path, **options):
+    """torch.onnx.export with the TorchScript exporter (torch >= 2.9 defaults to dynamo=True, which
+    reads dynamic_axes differently)."""
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        options["dynamo"] = False
+    torch.onnx.export(module, args, str(path), **options)
+
+
 def _image_size(model):
     return int(_get(_get(getattr(model, "config", None), "vision_config"), "image_size", 384) or 384)
 
@@ -245,10 +254,10 @@ def export_blip(model, out_dir, opset=14):
     with torch.no_grad():
         # Batch 2 and lengths that differ from each other, so that no size is mistaken for another.
         pixel_values = torch.randn(2, 3, size, size, device=device)
-        torch.onnx.export(
-            vision, (pixel_values,), str(paths["vision_model"]),
+        _onnx_export(
+            vision, (pixel_values,), paths["vision_model"],
             input_names=["pixel_values"], output_names=["last_hidden_state"],
-            dynamic_axes={"pixel_values": batch, "last_hidden_state": batch},
+            dynamic_axes={"pixel_values": batch, "last_hidden_state": {0: "batch_size", 1: "encoder_sequence_length"}},
             opset_version=opset, do_constant_folding=True,
         )
         encoder_hidden_states = vision(pixel_values)
@@ -267,8 +276,8 @@ def export_blip(model, out_dir, opset=14):
         for name in first.output_names()[1:]:
             first_axes[name] = {0: "batch_size", 2: "encoder_sequence_length" if ".encoder." in name else "decoder_sequence_length"}
         first_inputs = (input_ids, attention_mask, position_ids, encoder_hidden_states, encoder_attention_mask)
-        torch.onnx.export(
-            first, first_inputs, str(paths["decoder_model"]),
+        _onnx_export(
+            first, first_inputs, paths["decoder_model"],
             input_names=["input_ids", "attention_mask", "position_ids", "encoder_hidden_states", "encoder_attention_mask"],
             output_names=first.output_names(), dynamic_axes=first_axes,
             opset_version=opset, do_constant_folding=True,
@@ -287,8 +296,8 @@ def export_blip(model, out_dir, opset=14):
             step_axes[name] = {0: "batch_size", 2: "encoder_sequence_length"} if ".encoder." in name else past
         for name in with_past.output_names()[1:]:
             step_axes[name] = {0: "batch_size", 2: grown}
-        torch.onnx.export(
-            with_past, (step_ids, step_mask, step_positions, encoder_attention_mask, *presents), str(paths["decoder_with_past_model"]),
+        _onnx_export(
+            with_past, (step_ids, step_mask, step_positions, encoder_attention_mask, *presents), paths["decoder_with_past_model"],
             input_names=["input_ids", "attention_mask", "position_ids", "encoder_attention_mask", *with_past.past_names()],
             output_names=with_past.output_names(), dynamic_axes=step_axes,
             opset_version=opset, do_constant_folding=True,

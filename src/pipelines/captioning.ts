@@ -9,6 +9,7 @@ import type { ImageProcessorSettings } from '../models/image/index.js';
 import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { EncodedRow } from './batched-encoder.js';
 import type { Batcher } from './batcher.js';
+import type { BeamOptions } from './generation/beam-search.js';
 import { IncrementalText } from './generation/incremental-text.js';
 import type { DecodeScheduler, FinishReason, SequenceRequest, SequenceResult } from './generation/decode-scheduler.js';
 import type { SamplingOptions } from './generation/sampling.js';
@@ -21,6 +22,8 @@ export interface CaptionInput extends SamplingOptions {
   stop?: string[];
   /** Text the caption continues ("a photography of"), for models that take one; the caption includes it. */
   prompt?: string;
+  /** Beam search instead of greedy decoding (the text arrives when the search is over). */
+  beams?: BeamOptions;
   /** Receives the caption's text as it grows (streaming). */
   onText?: (delta: string) => void;
 }
@@ -103,6 +106,7 @@ function sequenceRequest(input: CaptionInput, encoded: EncodedRow, text: Increme
       noRepeatNgramSize: input.noRepeatNgramSize,
     },
     signal,
+    ...(input.beams && { beams: input.beams }),
     onToken: (token) => {
       const { delta, stopped } = text.push(token);
       if (delta) input.onText?.(delta);

@@ -278,6 +278,9 @@ const stopField = z.preprocess(
   z.array(z.string().min(1).max(100)).max(8, { message: 'at most 8 stop strings' }),
 );
 
+/** Beams of one caption: each takes a row of the decode batch (8 rows per call on CPU). */
+export const MAX_BEAMS = 8;
+
 export const captionRequestSchema = z
   .strictObject({
     image: z.instanceof(Uint8Array).optional(),
@@ -290,6 +293,9 @@ export const captionRequestSchema = z
     top_p: numberField(0.000001, 1).optional(),
     seed: intField(0, 2 ** 31 - 1).optional(),
     repetition_penalty: numberField(0.01, 10).optional(),
+    num_beams: intField(1, MAX_BEAMS).optional(),
+    length_penalty: numberField(-10, 10).optional(),
+    early_stopping: boolField.optional(),
     no_repeat_ngram_size: intField(0, 16).optional(),
     stop: stopField.optional(),
     /** Text the caption continues (models with an attention mask, e.g. BLIP: "a photography of"). */
@@ -302,6 +308,7 @@ export const captionRequestSchema = z
   })
   .refine((r) => (r.image === undefined) !== (r.images === undefined), { message: 'give one image as `image`, or several as `images`' })
   .refine((r) => (r.min_new_tokens ?? 0) <= (r.max_new_tokens ?? DEFAULT_CAPTION_TOKENS), { message: 'min_new_tokens is above max_new_tokens' })
+  .refine((r) => (r.num_beams ?? 1) === 1 || (r.temperature ?? 0) === 0, { message: 'num_beams above 1 searches deterministically: leave temperature at 0' })
   .transform((r) => ({
     images: r.images ?? [r.image!],
     model: r.model,
@@ -312,6 +319,7 @@ export const captionRequestSchema = z
     topP: r.top_p,
     seed: r.seed,
     repetitionPenalty: r.repetition_penalty,
+    ...((r.num_beams ?? 1) > 1 && { beams: { numBeams: r.num_beams!, lengthPenalty: r.length_penalty, earlyStopping: r.early_stopping } }),
     noRepeatNgramSize: r.no_repeat_ngram_size,
     stop: r.stop,
     prompt: r.prompt,

@@ -30,6 +30,10 @@ describe('worker pool runs', () => {
       assert.ok(outputs.logits, 'the run answered');
       assert.deepEqual(returned?.pixel_values?.dims, [1, channels, height, width]);
       assert.deepEqual(returned?.pixel_values?.data, values, 'the same values came back');
+      // A tensor sent twice reaches the worker empty: refused at once, and the pool goes on.
+      const twice = { pixel_values: { type: 'float32' as const, dims: [1, channels!, height!, width!], data: sent } };
+      await assert.rejects(pool.run('model', twice, ['logits']), /feed 'pixel_values' has no data/);
+      assert.ok((await pool.run('model', { pixel_values: { ...twice.pixel_values, data: values.slice() } }, ['logits'])).logits);
     } finally {
       await pool.close();
     }

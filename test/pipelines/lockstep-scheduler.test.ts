@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PlainTensor } from '../../src/models/session/tensor.js';
 import type { WorkerPool } from '../../src/models/session/worker-pool.js';
+import { BeamSearch } from '../../src/pipelines/generation/beam-search.js';
 import { CacheSizer } from '../../src/pipelines/generation/cache-sizer.js';
 import { LockstepScheduler, type GenerationEvents, type SchedulerLimits } from '../../src/pipelines/generation/lockstep-scheduler.js';
 import { captionerPool, CAPTIONER_PAST_TO_PRESENT } from '../helpers/captioner-pool.js';
@@ -88,6 +89,27 @@ describe('lockstep decode scheduler', () => {
     const runs = [s.submit({ encoderStates: states[0]!, maxNewTokens: 3 }), s.submit({ encoderStates: states[1]!, maxNewTokens: 3 })];
     await assert.rejects(s.submit({ encoderStates: states[2]!, maxNewTokens: 3 }), { code: 'overloaded' });
     assert.equal((await Promise.all(runs)).length, 2, 'the admitted and the queued one both finish');
+  });
+
+  it('runs beam search in a cohort: the beams find what beam search over uncached decoding finds', async () => {
+    const beams = { numBeams: 3, lengthPenalty: 1 };
+    const search = new BeamSearch(beams, {}, [EOS], [EOS], 6);
+    const empty = Object.fromEntries(Object.keys(CAPTIONER_PAST_TO_PRESENT).map((name) => [name, { type: 'float32' as const, dims: [1, 2, 0, 16], data: new Float32Array(0) }]));
+    while (!search.isDone) {
+      const logits = [];
+      for (const beam of search.beams) {
+        const sequence = [EOS, ...beam.tokens];
+        const out = await pool.run('decoder', { input_ids: { type: 'int64', dims: [1, sequence.length], data: BigInt64Array.from(sequence.map(BigInt)) }, encoder_hidden_states: { ...states[0]!, data: states[0]!.data.slice() }, use_cache_branch: { type: 'bool', dims: [1], data: Uint8Array.of(0) }, ...empty }, ['logits']);
+        const all = out.logits!.data as Float32Array;
+        logits.push(all.slice(all.length - all.length / sequence.length));
+      }
+      search.step(logits);
+    }
+    const s = scheduler();
+    const [beamed, plain] = await Promise.all([s.submit({ encoderStates: states[0]!, maxNewTokens: 6, beams }), s.submit({ encoderStates: states[1]!, maxNewTokens: 4 })]);
+    assert.deepEqual(beamed!.tokens, search.best().tokens);
+    assert.deepEqual(plain, await scheduler().submit({ encoderStates: states[1]!, maxNewTokens: 4 }), 'the plain row beside the beams decodes as alone');
+    assert.equal(s.stats.stepRows[1], 4, 'three beams and the plain row share the second call');
   });
 
   it('holds a new cohort for a request still being encoded, up to its bound', async () => {

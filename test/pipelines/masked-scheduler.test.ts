@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { BLIP_TINY, BLIP_TOKENS } from '../../src/models/generator/blip-model.js';
 import type { PlainTensor } from '../../src/models/session/tensor.js';
 import type { WorkerPool } from '../../src/models/session/worker-pool.js';
+import { BeamSearch } from '../../src/pipelines/generation/beam-search.js';
 import { CacheSizer } from '../../src/pipelines/generation/cache-sizer.js';
 import type { GenerationEvents, SchedulerLimits, SequenceRequest, SequenceResult } from '../../src/pipelines/generation/decode-scheduler.js';
 import { MaskedScheduler } from '../../src/pipelines/generation/masked-scheduler.js';
@@ -81,6 +82,43 @@ describe('masked decode scheduler (continuous batching)', () => {
     assert.deepEqual(results.map((r) => r.tokens), expected.map((r) => r.tokens));
     // Prefill of two, steps of two; the long row leaves (its padding is cut); the late pair prefills and joins.
     assert.ok(s.stats.stepRows.includes(3), `the late rows shared steps with the steady one: ${s.stats.stepRows}`);
+    assert.deepEqual([s.stats.activeRows, s.stats.cohorts], [0, 0]);
+  });
+
+  /** Beam search with every beam's logits computed from scratch (the whole sequence through the first-step graph). */
+  async function uncachedBeams(request: SequenceRequest): Promise<number[]> {
+    const prefix = [BLIP_TOKENS.bos, ...(request.promptIds ?? [])];
+    const search = new BeamSearch(request.beams!, request.sampling ?? {}, [BLIP_TOKENS.sep], prefix, request.maxNewTokens);
+    const tokens = request.encoderStates.dims[1]!;
+    while (!search.isDone) {
+      const logits = [];
+      for (const beam of search.beams) {
+        const sequence = [...prefix, ...beam.tokens];
+        const ids = (values: number[]) => ({ type: 'int64' as const, dims: [1, values.length], data: BigInt64Array.from(values.map(BigInt)) });
+        const out = await pool.run('prefill', { input_ids: ids(sequence), attention_mask: ids(sequence.map(() => 1)), position_ids: ids(sequence.map((_, i) => i)), encoder_hidden_states: { ...request.encoderStates, data: request.encoderStates.data.slice() }, encoder_attention_mask: ids(Array(tokens).fill(1)) }, ['logits']);
+        const all = out.logits!.data as Float32Array;
+        const vocab = all.length / sequence.length;
+        logits.push(all.slice((sequence.length - 1) * vocab));
+      }
+      search.step(logits);
+    }
+    return search.best().tokens;
+  }
+
+  it('runs beam search in the batch (beams reorder and share their parents\' cache rows) beside other rows joining and leaving', async () => {
+    const beamed: SequenceRequest = { encoderStates: states[0]!, promptIds: [1100], maxNewTokens: 7, beams: { numBeams: 3, lengthPenalty: 1 } };
+    const expectedBeams = await uncachedBeams(beamed);
+    const plain: SequenceRequest = { encoderStates: states[1]!, maxNewTokens: 4 };
+    const late: SequenceRequest = { encoderStates: states[2]!, promptIds: [1200, 1300], maxNewTokens: 6, beams: { numBeams: 2, earlyStopping: true } };
+    const [expectedPlain, expectedLate] = [(await alone([plain]))[0]!, await uncachedBeams(late)];
+    const s = scheduler();
+    let joined: Promise<SequenceResult> | undefined;
+    let seen = 0;
+    const results = await Promise.all([s.submit(beamed), s.submit({ ...plain, onToken: () => void (++seen === 2 && (joined = s.submit(late))) })]);
+    assert.deepEqual(results[0]!.tokens, expectedBeams);
+    assert.deepEqual(results[1], expectedPlain);
+    assert.deepEqual((await joined!).tokens, expectedLate);
+    assert.ok(s.stats.stepRows.includes(4), `three beams and the plain row shared steps: ${s.stats.stepRows}`);
     assert.deepEqual([s.stats.activeRows, s.stats.cohorts], [0, 0]);
   });
 

@@ -246,6 +246,25 @@ describe('BLIP captioning (continuous batching, prompts)', () => {
     await request(server.http).post('/v1/caption').send({ ...base, repetition_penalty: 0 }).expect(400);
   });
 
+  it('searches with beams on both transports (one beam is greedy decoding), and refuses beams that cannot be', async () => {
+    const base = { image: chelsea.toString('base64'), max_new_tokens: 8, prompt: 'a picture of' };
+    const caption = async (extra: object) => (await request(server.http).post('/v1/caption').send({ ...base, ...extra }).expect(200)).body;
+    assert.equal((await caption({ num_beams: 1 })).caption, (await caption({})).caption);
+    const beamed = await caption({ num_beams: 3, length_penalty: 1.5 });
+    assert.match(beamed.caption, /^a picture of/);
+    const client = inferenceClient(server.grpcPort);
+    try {
+      const viaGrpc = await unary(client, 'Caption', { image: chelsea, max_new_tokens: 8, prompt: 'a picture of', num_beams: 3, length_penalty: 1.5 });
+      assert.deepEqual([viaGrpc.caption, viaGrpc.finish_reason], [beamed.caption, beamed.finish_reason]);
+    } finally {
+      client.close();
+    }
+    for (const [extra, pattern] of [[{ num_beams: 9 }, /num_beams/], [{ num_beams: 2, temperature: 0.7 }, /leave temperature at 0/]] as const) {
+      const res = await request(server.http).post('/v1/caption').send({ ...base, ...extra }).expect(400);
+      assert.match(res.body.error.message, pattern);
+    }
+  });
+
   it('gives each of several concurrent captions, with and without prompts, what it gets alone', async () => {
     const bodies = [{}, { prompt: 'a picture of' }, { prompt: 'a photography of a' }, { max_new_tokens: 3 }].map((extra) => ({ image: chelsea.toString('base64'), max_new_tokens: 7, min_new_tokens: 3, ...extra }));
     const alone = [];

@@ -25,7 +25,8 @@ export class DecoderCaches {
 
   /**
    * What this step takes from the cache: empty pasts at the start (batch from the step's input
-   * ids), else the kept pasts and kept inputs, cut to `keepRows`.
+   * ids), else the kept pasts and kept inputs, with `mergeFrom` appended, then laid out by
+   * `keepRows`, then `trimLeft` applied.
    */
   pasts(step: CacheStep, inputs: readonly ValueInfo[], batch: number): Tensors {
     if (step.start) {
@@ -35,6 +36,10 @@ export class DecoderCaches {
     }
     let cache = this.cache(step.id);
     const growing = new Set(step.growingPasts ?? []);
+    for (const other of step.mergeFrom ?? []) {
+      cache = appendRows(cache, this.cache(other), growing);
+      this.caches.delete(other);
+    }
     if (step.keepRows) {
       const cut = (tensors: Tensors) => Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, rowsOf(tensor, step.keepRows!, cache.rows)]));
       cache = { pasts: cut(cache.pasts), kept: cut(cache.kept), rows: step.keepRows.length };
@@ -42,10 +47,6 @@ export class DecoderCaches {
     if (step.trimLeft) {
       const trim = step.trimLeft;
       cache = { ...cache, pasts: mapEntries(cache.pasts, (name, tensor) => (growing.has(name) ? dropLeading(tensor, trim) : tensor)) };
-    }
-    for (const other of step.mergeFrom ?? []) {
-      cache = appendRows(cache, this.cache(other), growing);
-      this.caches.delete(other);
     }
     this.caches.set(step.id, cache);
     return { ...cache.kept, ...cache.pasts };

@@ -125,6 +125,7 @@ export class WorkerPool {
   /** Runs one batch of session `session` on an idle instance (waiting only while a dead worker is replaced). */
   async run(session: string, feeds: NamedTensors, outputNames: string[], options: RunOptions = {}): Promise<NamedTensors> {
     this.session(session);
+    checkFeeds(feeds);
     const instance = await this.takeIdle();
     return (await this.dispatch(instance, { session, feeds, outputNames }, options.onFeedsReturned)).outputs;
   }
@@ -136,6 +137,7 @@ export class WorkerPool {
    */
   async step(session: string, feeds: NamedTensors, outputNames: string[], cache: CacheStep, instance?: number): Promise<{ outputs: NamedTensors; instance: number; cacheBytes: number }> {
     this.session(session);
+    checkFeeds(feeds);
     if (!cache.start && instance === undefined) throw new Error(`decoder cache '${cache.id}': later steps name the instance that holds it`);
     const taken = instance === undefined ? await this.takeIdle() : await this.takeInstance(instance);
     const { outputs, cacheBytes } = await this.dispatch(taken, { session, feeds, outputNames, cache }, undefined);
@@ -300,6 +302,18 @@ export class WorkerPool {
 
   private noWorkerError(): ApiError {
     return new ApiError('not_ready', `no session worker is running (replacing a dead one failed: ${this.respawnFailure})`, { retryAfterSeconds: 5 });
+  }
+}
+
+/**
+ * Feeds travel to the worker by transfer, which empties the sender's buffers: a tensor sent
+ * twice (its buffer detached, not yet handed back) would reach the worker empty. Refused here,
+ * before an instance is taken.
+ */
+function checkFeeds(feeds: NamedTensors): void {
+  for (const [name, tensor] of Object.entries(feeds)) {
+    const elements = tensor.dims.reduce((a, b) => a * b, 1);
+    if (elements > 0 && tensor.data.length === 0) throw new Error(`feed '${name}' has no data: its buffer was transferred to a worker by an earlier run (send a copy)`);
   }
 }
 

@@ -88,7 +88,10 @@ export interface CacheStep {
    * decoder's encoder projections); its outputs are kept as well and fed at every step.
    */
   precompute?: string;
-  /** Before the step, keep only these batch rows of the cache and kept inputs (rows that left the group). */
+  /**
+   * Before the step (after `mergeFrom`), the cache's rows become these rows of it, in this order:
+   * rows that left the group are dropped, and a row may be repeated (beams that share a parent).
+   */
   keepRows?: number[];
   /**
    * The pasts that grow by one position per step along axis 2 (self-attention), where rows of
@@ -96,14 +99,14 @@ export interface CacheStep {
    * length. Needed by `trimLeft` and `mergeFrom`.
    */
   growingPasts?: string[];
-  /** Before the step (after `keepRows`), drop this many leading positions of the growing pasts (padding no row needs). */
-  trimLeft?: number;
   /**
-   * Before the step (after `keepRows` and `trimLeft`), append the rows of these caches of this
-   * worker (prefilled newcomers), left-padding the growing pasts to a common length; they are
-   * gone afterwards. Their rows follow this cache's, in the order given.
+   * Before the step, first append the rows of these caches of this worker (prefilled newcomers),
+   * left-padding the growing pasts to a common length; they are gone afterwards. Their rows
+   * follow this cache's, in the order given (what `keepRows` then indexes).
    */
   mergeFrom?: string[];
+  /** Before the step (after `keepRows`), drop this many leading positions of the growing pasts (padding no row needs). */
+  trimLeft?: number;
   /** Outputs returned at their last position only ([batch, length, …] → [batch, …]): the logits. */
   lastPositionOf?: string[];
 }

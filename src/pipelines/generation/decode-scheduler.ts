@@ -10,6 +10,7 @@ import { ApiError } from '../../errors.js';
 import type { PlainTensor } from '../../models/session/tensor.js';
 import type { WorkerPool } from '../../models/session/worker-pool.js';
 import type { CacheSizer } from './cache-sizer.js';
+import { BeamSearch, type BeamOptions } from './beam-search.js';
 import { createSampler, type SamplingOptions } from './sampling.js';
 
 /** What any scheduler needs of a decoder. */
@@ -47,6 +48,8 @@ export interface SequenceRequest {
   promptIds?: readonly number[];
   maxNewTokens: number;
   sampling?: SamplingOptions;
+  /** Beam search (`numBeams` > 1): the sequence decodes as that many rows; tokens reach `onToken` when it is over. */
+  beams?: BeamOptions;
   /** Called with each new token; returning true ends the sequence (a stop string was reached). */
   onToken?: (token: number) => boolean | void;
   signal?: AbortSignal;
@@ -85,6 +88,12 @@ export interface SchedulerStats {
   reservedCacheBytes: number;
 }
 
+/** One row of a decoder call: a sequence, or beam `beam` of a sequence's beam search. */
+export interface Lane {
+  row: Row;
+  beam: number;
+}
+
 export interface Row {
   request: SequenceRequest;
   /** performance.now() at submit, then at each token. */
@@ -93,6 +102,11 @@ export interface Row {
   tokens: number[];
   /** The cache bytes this row may grow to (0 until the sizer has learned). */
   reservedBytes: number;
+  /** Rows of the decoder's batch it takes: its beams (1 without beam search). */
+  lanes: number;
+  search?: BeamSearch;
+  /** It has had a token (the first-token event is behind it). */
+  timed?: boolean;
   finish?: FinishReason;
   resolve: (result: SequenceResult) => void;
   reject: (error: Error) => void;
@@ -130,12 +144,16 @@ export abstract class DecodeScheduler {
     return new Promise((resolve, reject) => {
       this.check(request);
       const longest = (request.promptIds?.length ?? 0) + request.maxNewTokens;
-      const reservedBytes = this.decoder.cacheSizer?.rowBytes(longest) ?? 0;
+      const lanes = request.beams?.numBeams ?? 1;
+      const reservedBytes = lanes * (this.decoder.cacheSizer?.rowBytes(longest) ?? 0);
       const { maxCacheBytes } = this.limits;
       if (maxCacheBytes !== undefined && reservedBytes > maxCacheBytes) {
         return reject(new ApiError('invalid_request', `${longest} tokens need ~${mib(reservedBytes)} MiB of decoder cache; this model may hold ${mib(maxCacheBytes)} MiB (ask for fewer tokens)`));
       }
-      const row: Row = { request, lastEventAt: performance.now(), sampler: createSampler(request.sampling ?? {}, this.decoder.eosTokenIds, [this.decoder.startTokenId, ...(request.promptIds ?? [])]), tokens: [], reservedBytes, resolve, reject };
+      const prefix = [this.decoder.startTokenId, ...(request.promptIds ?? [])];
+      const sampling = request.sampling ?? {};
+      const search = lanes > 1 ? new BeamSearch(request.beams!, sampling, this.decoder.eosTokenIds, prefix, request.maxNewTokens) : undefined;
+      const row: Row = { request, lastEventAt: performance.now(), sampler: createSampler(sampling, this.decoder.eosTokenIds, prefix), tokens: [], reservedBytes, lanes, ...(search && { search }), resolve, reject };
       if (this.queue.length === 0 && this.hasRoomFor(row)) return this.admit(row);
       if (this.queue.length >= this.limits.maxQueued) {
         return reject(new ApiError('overloaded', `${this.activeRows} sequences are being generated and ${this.queue.length} wait; try again shortly`, { retryAfterSeconds: 1 }));
@@ -190,10 +208,7 @@ export abstract class DecodeScheduler {
     if (request.signal?.aborted) return void (row.finish = 'cancelled');
     const token = row.sampler.next(logits, row.tokens);
     if (this.decoder.eosTokenIds.includes(token)) return void (row.finish = 'eos');
-    const now = performance.now();
-    if (row.tokens.length === 0) this.events.onFirstToken?.((now - row.lastEventAt) / 1000);
-    else this.events.onNextToken?.((now - row.lastEventAt) / 1000);
-    row.lastEventAt = now;
+    this.timeToken(row);
     row.tokens.push(token);
     if (request.onToken?.(token) === true) row.finish = 'stop';
     else if (row.tokens.length >= request.maxNewTokens) row.finish = 'length';
@@ -209,14 +224,79 @@ export abstract class DecodeScheduler {
     this.leave(row);
   }
 
+  /** The token a lane feeds the next call: its sequence's last, or its beam's. */
+  protected laneToken(lane: Lane): number {
+    const tokens = lane.row.search ? lane.row.search.beams[lane.beam]!.tokens : lane.row.tokens;
+    return tokens.at(-1) ?? this.decoder.startTokenId;
+  }
+
+  /**
+   * After a call over `lanes` (each row's lanes contiguous, in beam order), advances every row by
+   * its logits and returns the next call's lanes, each with the index of the lane it continues
+   * (beams that share a parent repeat it; finished rows are gone, their callers answered).
+   */
+  protected advanceAll(lanes: readonly Lane[], logits: Float32Array): (Lane & { source: number })[] {
+    const vocab = logits.length / lanes.length;
+    const next: (Lane & { source: number })[] = [];
+    for (let first = 0; first < lanes.length; ) {
+      const { row } = lanes[first]!;
+      let count = 1;
+      while (first + count < lanes.length && lanes[first + count]!.row === row) count++;
+      const rows = Array.from({ length: count }, (_, i) => logits.subarray((first + i) * vocab, (first + i + 1) * vocab));
+      this.advanceRow(row, rows).forEach((parent, beam) => next.push({ row, beam, source: first + parent }));
+      first += count;
+    }
+    return next;
+  }
+
+  /** A row's next token(s) from its lanes' logits; returns the parent lane of each next lane ([] once it finished). */
+  private advanceRow(row: Row, logits: Float32Array[]): number[] {
+    if (row.finish) return [];
+    if (!row.search) {
+      this.advance(row, logits[0]!);
+      if (!row.finish) return [0];
+      this.finish(row);
+      return [];
+    }
+    if (row.request.signal?.aborted) {
+      row.finish = 'cancelled';
+      this.finish(row);
+      return [];
+    }
+    const { parents, done } = row.search.step(logits);
+    this.timeToken(row);
+    if (!done) return parents;
+    // The best hypothesis, token by token, through the caller's stop rules (its text streams now).
+    const best = row.search.best();
+    for (const token of best.tokens) {
+      row.tokens.push(token);
+      if (row.request.onToken?.(token) === true) {
+        row.finish = 'stop';
+        break;
+      }
+    }
+    row.finish ??= best.finishReason;
+    this.finish(row);
+    return [];
+  }
+
+  /** Time-to-first-token and inter-token events for a row that took a step. */
+  private timeToken(row: Row): void {
+    const now = performance.now();
+    if (!row.timed) this.events.onFirstToken?.((now - row.lastEventAt) / 1000);
+    else this.events.onNextToken?.((now - row.lastEventAt) / 1000);
+    row.timed = true;
+    row.lastEventAt = now;
+  }
+
   private hasRoomFor(row: Row): boolean {
-    if (this.activeRows >= this.limits.maxActiveRows) return false;
+    if (this.activeRows + row.lanes > this.limits.maxActiveRows && this.activeRows > 0) return false;
     const { maxCacheBytes } = this.limits;
     return maxCacheBytes === undefined || this.activeRows === 0 || this.reservedBytes + row.reservedBytes <= maxCacheBytes;
   }
 
   private admit(row: Row): void {
-    this.activeRows++;
+    this.activeRows += row.lanes;
     this.reservedBytes += row.reservedBytes;
     this.reportOccupancy();
     this.place(row);
@@ -224,7 +304,7 @@ export abstract class DecodeScheduler {
 
   /** A row left: waiting requests take its place, in order, as far as there is room. */
   private leave(row: Row): void {
-    this.activeRows--;
+    this.activeRows -= row.lanes;
     this.reservedBytes -= row.reservedBytes;
     this.admitWaiting();
   }

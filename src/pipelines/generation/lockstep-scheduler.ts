@@ -9,7 +9,7 @@
  * its last row. Admission and bounds: decode-scheduler.ts.
  */
 import { ApiError } from '../../errors.js';
-import { concatRows, DecodeScheduler, type DecoderBase, type GenerationEvents, type Row, type SchedulerLimits, type SequenceRequest } from './decode-scheduler.js';
+import { concatRows, DecodeScheduler, type DecoderBase, type GenerationEvents, type Lane, type Row, type SchedulerLimits, type SequenceRequest } from './decode-scheduler.js';
 
 export type { FinishReason, GenerationEvents, SchedulerLimits, SchedulerStats, SequenceRequest, SequenceResult } from './decode-scheduler.js';
 
@@ -81,18 +81,20 @@ export class LockstepScheduler extends DecodeScheduler {
   private async run(cohort: Cohort): Promise<void> {
     if (this.forming === cohort) this.forming = undefined;
     const { decoder } = this;
-    let live = cohort.rows;
+    // Each call's lanes and the cache row each continues (a row's beams repeat their parent's).
+    let lanes: (Lane & { source: number })[] = cohort.rows.map((row, i) => ({ row, beam: 0, source: i }));
+    let cacheRows = lanes.length;
     let instance: number | undefined;
     try {
-      for (let step = 0; live.length > 0; step++) {
-        const states = step === 0 ? concatRows(live.map((r) => r.request.encoderStates)) : undefined;
-        const lastTokens = live.map((r) => r.tokens.at(-1) ?? decoder.startTokenId);
-        const keepRows = step === 0 ? undefined : this.keptRowIndexes(cohort, live);
+      for (let step = 0; lanes.length > 0; step++) {
+        const states = step === 0 ? concatRows(cohort.rows.map((r) => r.request.encoderStates)) : undefined;
+        const identity = lanes.length === cacheRows && lanes.every((lane, i) => lane.source === i);
+        const keepRows = identity ? undefined : lanes.map((lane) => lane.source);
         const stepStarted = performance.now();
         const { outputs, instance: used, cacheBytes } = await decoder.pool.step(
           decoder.session,
           {
-            input_ids: { type: 'int64', dims: [live.length, 1], data: BigInt64Array.from(lastTokens.map(BigInt)) },
+            input_ids: { type: 'int64', dims: [lanes.length, 1], data: BigInt64Array.from(lanes.map((lane) => BigInt(this.laneToken(lane)))) },
             use_cache_branch: { type: 'bool', dims: [1], data: Uint8Array.of(step > 0 ? 1 : 0) },
             ...(states && { [decoder.encoderInput]: states }),
           },
@@ -101,29 +103,19 @@ export class LockstepScheduler extends DecodeScheduler {
           instance,
         );
         instance = used;
+        cacheRows = lanes.length;
         cohort.cacheBytes = cacheBytes;
-        decoder.cacheSizer?.observe(cohort.id, step + 1, live.length, cacheBytes);
+        if (identity) decoder.cacheSizer?.observe(cohort.id, step + 1, lanes.length, cacheBytes);
         this.reportCacheBytes();
-        this.recordStep(live.length, (performance.now() - stepStarted) / 1000);
-        cohort.rows = live;
-        const logits = outputs.logits!.data as Float32Array;
-        const vocab = logits.length / live.length;
-        live.forEach((row, i) => this.advance(row, logits.subarray(i * vocab, (i + 1) * vocab)));
-        for (const row of live.filter((r) => r.finish)) this.finish(row);
-        live = live.filter((r) => !r.finish);
+        this.recordStep(lanes.length, (performance.now() - stepStarted) / 1000);
+        lanes = this.advanceAll(lanes, outputs.logits!.data as Float32Array);
       }
     } catch (error) {
-      for (const row of live) this.fail(row, error);
+      for (const row of new Set(lanes.map((lane) => lane.row))) if (!row.finish) this.fail(row, error);
     } finally {
       if (instance !== undefined) decoder.pool.releaseCache(instance, cohort.id);
       this.cohorts.delete(cohort);
       this.reportCacheBytes();
     }
-  }
-
-  /** Which of the rows the cache holds (the last step's) are still live; undefined when all are. */
-  private keptRowIndexes(cohort: Cohort, live: Row[]): number[] | undefined {
-    if (live.length === cohort.rows.length) return undefined;
-    return live.map((row) => cohort.rows.indexOf(row));
   }
 }

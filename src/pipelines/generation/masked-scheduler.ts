@@ -11,7 +11,7 @@
  */
 import type { PlainTensor } from '../../models/session/tensor.js';
 import type { CacheStep } from '../../models/session/worker-protocol.js';
-import { concatRows, DecodeScheduler, type DecoderBase, type GenerationEvents, type Row, type SchedulerLimits } from './decode-scheduler.js';
+import { concatRows, DecodeScheduler, type DecoderBase, type GenerationEvents, type Lane, type Row, type SchedulerLimits } from './decode-scheduler.js';
 
 export interface MaskedDecoder extends DecoderBase {
   /** The first step over a prompt (no pasts in; every present out): e.g. `decoder_model`. */
@@ -29,27 +29,31 @@ export interface MaskedDecoder extends DecoderBase {
   instances: number;
 }
 
-/** A row in a batch: how many positions of the cache are its own (the rest, on the left, padding). */
-interface BatchRow {
-  row: Row;
+/** A lane in a batch: how many positions of the cache are its own (the rest, on the left, padding). */
+interface BatchLane extends Lane {
   length: number;
 }
+
+/** The lanes of the next call, each with the cache row it continues. */
+type NextLanes = (BatchLane & { source: number })[];
 
 /** Newcomers prefilled in a cache of their own, waiting to be merged into the batch's. */
 interface Prefilled {
   cacheId: string;
-  rows: BatchRow[];
+  /** Rows in its cache, and its positions. */
+  rows: number;
   length: number;
+  next: NextLanes;
 }
 
 interface Batch {
   /** The batch cache's id in its worker (a prefill cache's id when it started the batch). */
   cacheId: string | undefined;
   instance: number | undefined;
-  /** In the cache's row order. */
-  rows: BatchRow[];
-  /** The cache's positions (every row right-aligned in them). */
+  /** Rows in the cache as the last call left them, and its positions (every lane right-aligned in them). */
+  cacheRows: number;
   length: number;
+  next: NextLanes;
   /** Admitted rows waiting for the next prefill. */
   joining: Row[];
   running: boolean;
@@ -74,11 +78,11 @@ export class MaskedScheduler extends DecodeScheduler {
   }
 
   protected override place(row: Row): void {
-    const size = (b: Batch) => b.rows.filter((r) => !r.row.finish).length + b.joining.length;
+    const size = (b: Batch) => b.next.length + b.joining.reduce((sum, r) => sum + r.lanes, 0);
     const open = [...this.batches].filter((b) => size(b) < this.limits.maxCohortRows).sort((a, b) => size(a) - size(b));
     let batch = this.batches.size < this.decoder.instances && (open.length === 0 || size(open[0]!) > 0) ? undefined : open[0];
     if (!batch) {
-      batch = { cacheId: undefined, instance: undefined, rows: [], length: 0, joining: [], running: false, cacheBytes: 0 };
+      batch = { cacheId: undefined, instance: undefined, cacheRows: 0, length: 0, next: [], joining: [], running: false, cacheBytes: 0 };
       this.batches.add(batch);
     }
     batch.joining.push(row);
@@ -110,30 +114,29 @@ export class MaskedScheduler extends DecodeScheduler {
   private async run(batch: Batch): Promise<void> {
     let merging: Prefilled | undefined;
     try {
-      while (batch.rows.some((r) => !r.row.finish) || batch.joining.length > 0 || merging) {
-        if (batch.joining.length > 0 && !merging) {
-          const { logits, ...prefilled } = await this.prefill(batch, batch.joining.splice(0));
-          this.sampleAll(prefilled.rows, logits);
-          merging = prefilled;
-          if (!batch.rows.some((r) => !r.row.finish)) {
+      while (batch.next.length > 0 || batch.joining.length > 0) {
+        if (batch.joining.length > 0) {
+          const called = await this.prefill(batch, batch.joining.splice(0));
+          // Advanced here, after the call, not inside it: a row's caller resumes after this bookkeeping.
+          const prefilled = { ...called, next: this.continued(called.lanes, called.logits) };
+          if (batch.next.length === 0) {
             // Nothing left to merge into: the newcomers' cache becomes the batch's.
             if (batch.cacheId !== undefined) this.decoder.pool.releaseCache(batch.instance!, batch.cacheId);
-            Object.assign(batch, { cacheId: merging.cacheId, rows: merging.rows, length: merging.length });
-            merging = undefined;
-          } else if (merging.rows.every((r) => r.row.finish)) {
-            this.decoder.pool.releaseCache(batch.instance!, merging.cacheId);
-            merging = undefined;
+            Object.assign(batch, { cacheId: prefilled.cacheId, cacheRows: prefilled.rows, length: prefilled.length, next: prefilled.next });
+          } else if (prefilled.next.length === 0) {
+            this.decoder.pool.releaseCache(batch.instance!, prefilled.cacheId);
+          } else {
+            merging = prefilled;
           }
         }
-        if (!batch.rows.some((r) => !r.row.finish) && !merging) continue;
-        // Sampled here, not inside the call: a row's caller resumes after the batch's bookkeeping.
-        const logits = await this.step(batch, merging);
-        this.sampleAll(batch.rows, logits);
+        if (batch.next.length === 0) continue;
+        const { lanes, logits } = await this.step(batch, merging);
+        batch.next = this.continued(lanes, logits);
         merging = undefined;
       }
     } catch (error) {
-      for (const { row } of [...batch.rows, ...(merging?.rows ?? [])]) if (!row.finish) this.fail(row, error);
-      for (const row of batch.joining.splice(0)) this.fail(row, error);
+      const waiting = [...batch.next, ...(merging?.next ?? [])].map((lane) => lane.row);
+      for (const row of new Set([...waiting, ...batch.joining.splice(0)])) if (!row.finish) this.fail(row, error);
       if (merging && batch.instance !== undefined) this.decoder.pool.releaseCache(batch.instance, merging.cacheId);
     } finally {
       if (batch.instance !== undefined && batch.cacheId !== undefined) this.decoder.pool.releaseCache(batch.instance, batch.cacheId);
@@ -142,14 +145,13 @@ export class MaskedScheduler extends DecodeScheduler {
     }
   }
 
-  /** The first step of newcomers, in a cache of their own on the batch's instance; samples their first tokens. */
-  private async prefill(batch: Batch, newcomers: Row[]): Promise<Prefilled & { logits: Float32Array }> {
+  /** The first call of newcomers, in a cache of their own on the batch's instance; advances them by their first token. */
+  private async prefill(batch: Batch, newcomers: Row[]): Promise<Omit<Prefilled, 'next'> & { lanes: BatchLane[]; logits: Float32Array }> {
     const { decoder } = this;
     const sequences = newcomers.map((row) => [decoder.startTokenId, ...(row.request.promptIds ?? [])]);
     const length = Math.max(...sequences.map((s) => s.length));
     const padding = (s: number[]) => length - s.length;
     const states = concatRows(newcomers.map((row) => row.request.encoderStates));
-    const encoderTokens = states.dims[1]!;
     const cacheId = `batch-cache-${this.nextCacheId++}`;
     const started = performance.now();
     const { outputs, instance, cacheBytes } = await decoder.pool.step(
@@ -159,7 +161,7 @@ export class MaskedScheduler extends DecodeScheduler {
         attention_mask: int64(sequences.map((s) => [...Array(padding(s)).fill(0), ...s.map(() => 1)])),
         position_ids: int64(sequences.map((s) => [...Array(padding(s)).fill(0), ...s.map((_, i) => i)])),
         [decoder.encoderInput]: states,
-        encoder_attention_mask: ones(newcomers.length, encoderTokens),
+        encoder_attention_mask: ones(newcomers.length, states.dims[1]!),
       },
       ['logits'],
       this.cacheStep(cacheId, { start: true }),
@@ -168,51 +170,46 @@ export class MaskedScheduler extends DecodeScheduler {
     batch.instance = instance;
     if (batch.cacheId === undefined) decoder.cacheSizer?.observe(cacheId, length, newcomers.length, cacheBytes);
     this.recordStep(newcomers.length, (performance.now() - started) / 1000);
-    const rows = newcomers.map((row, i) => ({ row, length: sequences[i]!.length }));
-    return { cacheId, rows, length, logits: outputs.logits!.data as Float32Array };
+    const lanes = newcomers.map((row, i) => ({ row, beam: 0, length: sequences[i]!.length }));
+    return { cacheId, rows: lanes.length, length, lanes, logits: outputs.logits!.data as Float32Array };
   }
 
-  /** One decode step for every live row of the batch, newcomers spliced in after them. */
-  private async step(batch: Batch, merging: Prefilled | undefined): Promise<Float32Array> {
+  /** One decode call for the batch's next lanes, newcomers merged in after them. */
+  /** Returns the lanes it advanced (one position longer) and their logits. */
+  private async step(batch: Batch, merging: Prefilled | undefined): Promise<{ lanes: BatchLane[]; logits: Float32Array }> {
     const { decoder } = this;
-    const live = batch.rows.filter((r) => !r.row.finish);
-    const keepRows = live.length === batch.rows.length ? undefined : live.map((r) => batch.rows.indexOf(r));
-    const kept = Math.max(0, ...live.map((r) => r.length));
-    const trimLeft = batch.length - kept;
-    const rows = [...live, ...(merging?.rows ?? [])];
-    const length = Math.max(kept, merging?.length ?? 0);
-    const encoderTokens = (rows[0]!.row.request.encoderStates.dims[1])!;
+    const lanes = [...batch.next, ...(merging?.next ?? []).map((lane) => ({ ...lane, source: batch.cacheRows + lane.source }))];
+    const cacheRows = batch.cacheRows + (merging?.rows ?? 0);
+    const identity = lanes.length === cacheRows && lanes.every((lane, i) => lane.source === i);
+    const keepRows = identity ? undefined : lanes.map((lane) => lane.source);
+    const length = Math.max(...lanes.map((lane) => lane.length));
+    const trimLeft = Math.max(batch.length, merging?.length ?? 0) - length;
+    const encoderTokens = lanes[0]!.row.request.encoderStates.dims[1]!;
     const started = performance.now();
     const { outputs, cacheBytes } = await decoder.pool.step(
       decoder.stepSession,
       {
-        input_ids: int64(rows.map((r) => [r.row.tokens.at(-1)!])),
-        // The cache's positions (padding 0, the row's own 1) and the new token's.
-        attention_mask: int64(rows.map((r) => [...Array(length - r.length).fill(0), ...Array(r.length + 1).fill(1)])),
-        position_ids: int64(rows.map((r) => [r.length])),
-        encoder_attention_mask: ones(rows.length, encoderTokens),
+        input_ids: int64(lanes.map((lane) => [this.laneToken(lane)])),
+        // The cache's positions (padding 0, the lane's own 1) and the new token's.
+        attention_mask: int64(lanes.map((lane) => [...Array(length - lane.length).fill(0), ...Array(lane.length + 1).fill(1)])),
+        position_ids: int64(lanes.map((lane) => [lane.length])),
+        encoder_attention_mask: ones(lanes.length, encoderTokens),
       },
       ['logits'],
-      this.cacheStep(batch.cacheId!, { start: false, ...(keepRows && { keepRows }), ...(trimLeft > 0 && { trimLeft }), ...(merging && { mergeFrom: [merging.cacheId] }) }),
+      this.cacheStep(batch.cacheId!, { start: false, ...(merging && { mergeFrom: [merging.cacheId] }), ...(keepRows && { keepRows }), ...(trimLeft > 0 && { trimLeft }) }),
       batch.instance,
     );
-    if (!merging && !keepRows && trimLeft === 0) decoder.cacheSizer?.observe(batch.cacheId!, length + 1, rows.length, cacheBytes);
+    if (!merging && !keepRows && trimLeft === 0) decoder.cacheSizer?.observe(batch.cacheId!, length + 1, lanes.length, cacheBytes);
     batch.cacheBytes = cacheBytes;
     this.reportCacheBytes();
-    this.recordStep(rows.length, (performance.now() - started) / 1000);
-    for (const r of rows) r.length++;
-    Object.assign(batch, { rows, length: length + 1 });
-    return outputs.logits!.data as Float32Array;
+    this.recordStep(lanes.length, (performance.now() - started) / 1000);
+    Object.assign(batch, { cacheRows: lanes.length, length: length + 1 });
+    return { lanes: lanes.map((lane) => ({ row: lane.row, beam: lane.beam, length: lane.length + 1 })), logits: outputs.logits!.data as Float32Array };
   }
 
-  /** Each unfinished row's next token from its logits row; rows that finish leave now (their cache rows at the next step). */
-  private sampleAll(rows: BatchRow[], logits: Float32Array): void {
-    const vocab = logits.length / rows.length;
-    rows.forEach(({ row }, i) => {
-      if (row.finish) return;
-      this.advance(row, logits.subarray(i * vocab, (i + 1) * vocab));
-      if (row.finish) this.finish(row);
-    });
+  /** The lanes that go on after a call over `lanes` (their rows advanced by its logits). */
+  private continued(lanes: BatchLane[], logits: Float32Array): NextLanes {
+    return this.advanceAll(lanes, logits).map((next) => ({ ...next, length: lanes[next.source]!.length }));
   }
 
   private cacheStep(id: string, step: Partial<CacheStep> & { start: boolean }): CacheStep {
