@@ -4,12 +4,11 @@
  * scheduler on the same workers for the tokens (continuous batching for BLIP, lockstep cohorts
  * for vit-gpt2).
  */
+import type { CaptionerModelBase } from '../models/captioner/captioner-model.js';
 import { BLIP_PREFILL, BLIP_STEP, BLIP_VISION, loadBlipModel } from '../models/captioner/load-blip.js';
 import { CAPTION_DECODER, CAPTION_ENCODER, loadCaptionerModel } from '../models/captioner/load-captioner.js';
 import type { FamilyLoadOptions } from '../models/family-load-options.js';
 import { readJsonFile } from '../models/hf-folder.js';
-import type { ImageProcessorSettings } from '../models/image/index.js';
-import type { WorkerPool } from '../models/session/worker-pool.js';
 import type { EncoderIo } from './batched-encoder.js';
 import { createCaptioner, type Captioner } from './captioning.js';
 import { CacheSizer } from './generation/cache-sizer.js';
@@ -30,15 +29,9 @@ const MAX_COHORT_ROWS = 8;
 const MAX_FORMING_MS = 2000;
 
 /** What the loader needs of either family: its sessions, its decoding, and its scheduler. */
-interface OpenedCaptioner {
+interface OpenedCaptioner extends CaptionerModelBase {
   family: string;
-  pool: WorkerPool;
-  randomWeights: boolean;
-  image: ImageProcessorSettings;
-  itemDims: [number, number, number];
   encoderSession: string;
-  maxPositions: number;
-  decode(ids: number[]): string;
   encodePrompt?(text: string): number[];
   scheduler(limits: SchedulerLimits, events?: GenerationEvents): DecodeScheduler;
   describe(): Record<string, unknown>;

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BLIP_TINY, BLIP_TOKENS } from '../../src/models/generator/blip-model.js';
+import { BLIP_TINY, BLIP_TOKENS, blipCacheNames } from '../../src/models/generator/blip-model.js';
 import type { PlainTensor } from '../../src/models/session/tensor.js';
 import type { WorkerPool } from '../../src/models/session/worker-pool.js';
 import { BeamSearch } from '../../src/pipelines/generation/beam-search.js';
@@ -16,7 +16,6 @@ import { MaskedScheduler } from '../../src/pipelines/generation/masked-scheduler
 import { blipPool } from '../helpers/captioner-pool.js';
 
 const LAYERS = BLIP_TINY.text.numLayers;
-const pairs = (side: string) => Array.from({ length: LAYERS }, (_, i) => ['key', 'value'].map((kv) => [`past_key_values.${i}.${side}.${kv}`, `present.${i}.${side}.${kv}`])).flat();
 
 describe('masked decode scheduler (continuous batching)', () => {
   let pool: WorkerPool;
@@ -27,8 +26,7 @@ describe('masked decode scheduler (continuous batching)', () => {
         pool,
         prefillSession: 'prefill',
         stepSession: 'step',
-        pastToPresent: Object.fromEntries([...pairs('decoder'), ...pairs('encoder')]),
-        growingPasts: pairs('decoder').map(([past]) => past!),
+        ...blipCacheNames(LAYERS),
         encoderInput: 'encoder_hidden_states',
         padTokenId: BLIP_TOKENS.pad,
         startTokenId: BLIP_TOKENS.bos,

@@ -7,11 +7,10 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { checkContract, type ModelContract } from '../contract.js';
+import type { CaptionerModelBase } from './captioner-model.js';
 import { createFamilyPool, type FamilyLoadOptions } from '../family-load-options.js';
 import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
-import type { ImageProcessorSettings } from '../image/index.js';
 import type { SessionInfo } from '../session/worker-protocol.js';
-import type { WorkerPool } from '../session/worker-pool.js';
 
 export const BLIP_VISION = 'vision_model';
 export const BLIP_PREFILL = 'decoder_model';
@@ -38,20 +37,10 @@ const STEP_CONTRACT: ModelContract = {
   otherInputs: PAST_INPUT,
 };
 
-export interface BlipModel {
-  randomWeights: boolean;
-  image: ImageProcessorSettings;
-  itemDims: [number, number, number];
-  pool: WorkerPool;
-  startTokenId: number;
-  eosTokenIds: number[];
+export interface BlipModel extends CaptionerModelBase {
   padTokenId: number;
-  /** Every past (self- and cross-attention) → its present. */
-  pastToPresent: Record<string, string>;
-  /** The self-attention pasts. */
+  /** The self-attention pasts (the others are the cross-attention caches). */
   growingPasts: string[];
-  maxPositions: number;
-  decode(ids: number[]): string;
   /** A prompt's WordPiece ids, without [CLS] and [SEP] (the caption continues it). */
   encodePrompt(text: string): number[];
 }

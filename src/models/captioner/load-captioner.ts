@@ -9,11 +9,10 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { checkContract, type ModelContract } from '../contract.js';
+import type { CaptionerModelBase } from './captioner-model.js';
 import { createFamilyPool, type FamilyLoadOptions } from '../family-load-options.js';
 import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
-import type { ImageProcessorSettings } from '../image/index.js';
 import { PROJECTIONS_SESSION_SUFFIX, type SessionInfo } from '../session/worker-protocol.js';
-import type { WorkerPool } from '../session/worker-pool.js';
 
 export const CAPTION_ENCODER = 'encoder_model';
 export const CAPTION_DECODER = 'decoder_model_merged';
@@ -40,22 +39,11 @@ const DECODER_CONTRACT: ModelContract = {
   otherInputs: PAST_OR_PROJECTION_INPUT,
 };
 
-export interface CaptionerModel {
-  randomWeights: boolean;
-  image: ImageProcessorSettings;
-  itemDims: [number, number, number];
-  pool: WorkerPool;
-  startTokenId: number;
-  eosTokenIds: number[];
-  /** past_key_values.{i}.key|value → present.{i}.key|value. */
-  pastToPresent: Record<string, string>;
+export interface CaptionerModel extends CaptionerModelBase {
   /** The decoder's encoder input, kept in the worker for every step. */
   encoderInput: string;
   /** The session that computes the decoder's encoder projections once per group of rows, when split out. */
   projections?: string;
-  /** Positions the decoder has (a caption cannot be longer). */
-  maxPositions: number;
-  decode(ids: number[]): string;
 }
 
 interface CaptionerConfig {

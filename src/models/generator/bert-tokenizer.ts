@@ -23,6 +23,8 @@
  * character pieces); characters outside the alphabet become '[UNK]', as in BERT.
  */
 
+import { COCO_OBJECTS } from './caption-corpus.js';
+
 /** BLIP's vocabulary: bert-base-uncased's 30522 entries plus '[DEC]' and '[ENC]'. */
 export const BLIP_VOCAB_SIZE = 30524;
 export const BERT_PAD_ID = 0;
@@ -75,18 +77,6 @@ const ACTIONS = [
 const PLACES = [
   'a couch', 'a table', 'the street', 'a field', 'the beach', 'a bed', 'a bench', 'the water', 'the snow',
   'a window', 'a road', 'a fence', 'a park', 'the sky', 'a room', 'a chair', 'the floor', 'a desk', 'the grass',
-];
-/** The 80 COCO object classes: what captioning models name most. */
-const COCO_OBJECTS = [
-  'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat', 'traffic light',
-  'fire hydrant', 'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow',
-  'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella', 'handbag', 'tie', 'suitcase', 'frisbee',
-  'skis', 'snowboard', 'sports ball', 'kite', 'baseball bat', 'baseball glove', 'skateboard', 'surfboard',
-  'tennis racket', 'bottle', 'wine glass', 'cup', 'fork', 'knife', 'spoon', 'bowl', 'banana', 'apple',
-  'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch',
-  'potted plant', 'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse', 'remote', 'keyboard',
-  'cell phone', 'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase',
-  'scissors', 'teddy bear', 'hair drier', 'toothbrush',
 ];
 const COLORS = ['red', 'blue', 'green', 'yellow', 'black', 'white', 'brown', 'orange', 'pink', 'gray', 'grey', 'purple', 'silver', 'gold'];
 const DESCRIPTORS = ['large', 'small', 'big', 'little', 'old', 'young', 'tall', 'wooden', 'colorful', 'empty', 'cute', 'dark', 'bright'];

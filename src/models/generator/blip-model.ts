@@ -100,3 +100,9 @@ export function blipPreprocessorJson(spec: BlipSpec): Record<string, unknown> {
     size: { height: size, width: size },
   };
 }
+
+/** The contract's cache names for `layers` layers: every past → its present, and the self-attention (growing) pasts. */
+export function blipCacheNames(layers: number): { pastToPresent: Record<string, string>; growingPasts: string[] } {
+  const pairs = (side: string) => Array.from({ length: layers }, (_, i) => ['key', 'value'].map((kv) => [`past_key_values.${i}.${side}.${kv}`, `present.${i}.${side}.${kv}`] as const)).flat();
+  return { pastToPresent: Object.fromEntries([...pairs('decoder'), ...pairs('encoder')]), growingPasts: pairs('decoder').map(([past]) => past) };
+}

@@ -16,6 +16,7 @@
  */
 
 import { byteLevelAlphabet, bytesToUnicode, countByteLevelWords, learnMerges } from './bpe-training.js';
+import { COCO_OBJECTS } from './caption-corpus.js';
 
 export const GPT2_EOS_TOKEN = '<|endoftext|>';
 /** GPT-2's real vocabulary size (50000 merges + 256 bytes + '<|endoftext|>'). */
@@ -66,18 +67,6 @@ const PLACES = [
   'a plate of food', 'a pizza', 'a window', 'a road', 'a fence', 'a park', 'the sky', 'a room',
 ];
 
-/** The 80 COCO object classes: what captioning models name most. */
-const COCO_OBJECTS = [
-  'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat', 'traffic light',
-  'fire hydrant', 'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow',
-  'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella', 'handbag', 'tie', 'suitcase', 'frisbee',
-  'skis', 'snowboard', 'sports ball', 'kite', 'baseball bat', 'baseball glove', 'skateboard', 'surfboard',
-  'tennis racket', 'bottle', 'wine glass', 'cup', 'fork', 'knife', 'spoon', 'bowl', 'banana', 'apple',
-  'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch',
-  'potted plant', 'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse', 'remote', 'keyboard',
-  'cell phone', 'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase',
-  'scissors', 'teddy bear', 'hair drier', 'toothbrush',
-];
 const COLORS = ['red', 'blue', 'green', 'yellow', 'black', 'white', 'brown', 'orange', 'pink', 'gray', 'purple', 'large', 'small'];
 
 /** Captions, then generated combinations; some sentence-cased with a period, as real text. */

@@ -51,6 +51,6 @@ export { BERT_CLS_ID, BERT_MASK_ID, BERT_PAD_ID, BERT_SEP_ID, BERT_UNK_ID, BLIP_
 export { buildGpt2DecoderGraph, type Gpt2Spec } from './gpt2-decoder-model.js';
 export { vitGpt2ConfigJson, vitGpt2EosId, vitGpt2GenerationConfigJson, VIT_GPT2_BASE, VIT_GPT2_DEMO, VIT_GPT2_TINY, type VitGpt2Spec } from './vit-gpt2-model.js';
 export { ensureVitGpt2Model, writeVitGpt2Model } from './generate-vit-gpt2.js';
-export { BLIP_BASE, BLIP_DEMO, BLIP_TINY, BLIP_TOKENS, blipConfigJson, blipPreprocessorJson, type BlipSpec } from './blip-model.js';
+export { BLIP_BASE, BLIP_DEMO, BLIP_TINY, BLIP_TOKENS, blipCacheNames, blipConfigJson, blipPreprocessorJson, type BlipSpec } from './blip-model.js';
 export { buildBlipTextDecoderGraph, type BlipTextSpec } from './blip-text-decoder-model.js';
 export { ensureBlipModel, writeBlipModel } from './generate-blip.js';

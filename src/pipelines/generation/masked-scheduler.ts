@@ -27,6 +27,11 @@ export interface MaskedDecoder extends DecoderBase {
   padTokenId: number;
   /** The number of instances the pool runs: at most one batch each. */
   instances: number;
+  /**
+   * Cohorts instead of continuous batching: a batch takes newcomers only until its first call,
+   * and later arrivals start another (what a decoder without a mask must do; for comparisons).
+   */
+  cohortsOnly?: boolean;
 }
 
 /** A lane in a batch: how many positions of the cache are its own (the rest, on the left, padding). */
@@ -79,14 +84,23 @@ export class MaskedScheduler extends DecodeScheduler {
 
   protected override place(row: Row): void {
     const size = (b: Batch) => b.next.length + b.joining.reduce((sum, r) => sum + r.lanes, 0);
+    if (this.decoder.cohortsOnly) {
+      const forming = [...this.batches].find((b) => !b.running && size(b) < this.limits.maxCohortRows);
+      const batch = forming ?? this.newBatch();
+      batch.joining.push(row);
+      return this.startWhenFormed(batch);
+    }
     const open = [...this.batches].filter((b) => size(b) < this.limits.maxCohortRows).sort((a, b) => size(a) - size(b));
     let batch = this.batches.size < this.decoder.instances && (open.length === 0 || size(open[0]!) > 0) ? undefined : open[0];
-    if (!batch) {
-      batch = { cacheId: undefined, instance: undefined, cacheRows: 0, length: 0, next: [], joining: [], running: false, cacheBytes: 0 };
-      this.batches.add(batch);
-    }
+    batch ??= this.newBatch();
     batch.joining.push(row);
     this.startWhenFormed(batch);
+  }
+
+  private newBatch(): Batch {
+    const batch: Batch = { cacheId: undefined, instance: undefined, cacheRows: 0, length: 0, next: [], joining: [], running: false, cacheBytes: 0 };
+    this.batches.add(batch);
+    return batch;
   }
 
   protected override onExpectedArrived(): void {
