@@ -129,6 +129,19 @@ describe('masked decode scheduler (continuous batching)', () => {
     assert.equal(new Set([BLIP_TOKENS.bos, ...unrepeated!.tokens]).size, 31, 'no token twice, the start token included');
   });
 
+  it('answers every row with an error when its worker dies mid-batch, and decodes again once it is replaced', async () => {
+    const s = scheduler();
+    const first = s.submit({ encoderStates: states[0]!, maxNewTokens: 20, onToken: () => void pool.injectCrash(0) });
+    const second = s.submit({ encoderStates: states[1]!, promptIds: [1100], maxNewTokens: 20, beams: { numBeams: 2 } });
+    await assert.rejects(first);
+    await assert.rejects(second);
+    assert.deepEqual([s.stats.activeRows, s.stats.cohorts], [0, 0]);
+    for (let i = 0; i < 100 && pool.replacements === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    let answered: SequenceResult | undefined;
+    for (let i = 0; i < 50 && !answered; i++) answered = await scheduler().submit({ encoderStates: states[0]!, maxNewTokens: 3 }).catch(() => undefined);
+    assert.equal(answered?.tokens.length, 3);
+  });
+
   it('learns the cache per row, reports it and frees it; a caller that goes away frees its row', async () => {
     const sizer = new CacheSizer();
     const reported: number[] = [];

@@ -127,10 +127,13 @@ export class MaskedScheduler extends DecodeScheduler {
 
   private async run(batch: Batch): Promise<void> {
     let merging: Prefilled | undefined;
+    let prefilling: Row[] = [];
     try {
       while (batch.next.length > 0 || batch.joining.length > 0) {
         if (batch.joining.length > 0) {
-          const called = await this.prefill(batch, batch.joining.splice(0));
+          prefilling = batch.joining.splice(0);
+          const called = await this.prefill(batch, prefilling);
+          prefilling = [];
           // Advanced here, after the call, not inside it: a row's caller resumes after this bookkeeping.
           const prefilled = { ...called, next: this.continued(called.lanes, called.logits) };
           if (batch.next.length === 0) {
@@ -150,7 +153,7 @@ export class MaskedScheduler extends DecodeScheduler {
       }
     } catch (error) {
       const waiting = [...batch.next, ...(merging?.next ?? [])].map((lane) => lane.row);
-      for (const row of new Set([...waiting, ...batch.joining.splice(0)])) if (!row.finish) this.fail(row, error);
+      for (const row of new Set([...waiting, ...prefilling, ...batch.joining.splice(0)])) if (!row.finish) this.fail(row, error);
       if (merging && batch.instance !== undefined) this.decoder.pool.releaseCache(batch.instance, merging.cacheId);
     } finally {
       if (batch.instance !== undefined && batch.cacheId !== undefined) this.decoder.pool.releaseCache(batch.instance, batch.cacheId);
@@ -188,8 +191,7 @@ export class MaskedScheduler extends DecodeScheduler {
     return { cacheId, rows: lanes.length, length, lanes, logits: outputs.logits!.data as Float32Array };
   }
 
-  /** One decode call for the batch's next lanes, newcomers merged in after them. */
-  /** Returns the lanes it advanced (one position longer) and their logits. */
+  /** One decode call for the batch's next lanes, newcomers merged in after them; returns the lanes it advanced (one position longer) and their logits. */
   private async step(batch: Batch, merging: Prefilled | undefined): Promise<{ lanes: BatchLane[]; logits: Float32Array }> {
     const { decoder } = this;
     const lanes = [...batch.next, ...(merging?.next ?? []).map((lane) => ({ ...lane, source: batch.cacheRows + lane.source }))];
