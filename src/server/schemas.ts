@@ -300,6 +300,8 @@ export const captionRequestSchema = z
     stop: stopField.optional(),
     /** Text the caption continues (models with an attention mask, e.g. BLIP: "a photography of"). */
     prompt: z.string().max(500).optional(),
+    /** Over HTTP: answer with server-sent events, the caption's text as it is decoded (the transport reads it). */
+    stream: boolField.optional(),
     /** Also embed each caption with a served CLIP model's text tower (caption, then embed). */
     embed: boolField.optional(),
     /** Which CLIP model embeds (default: the first served). */

@@ -2,7 +2,8 @@
  * Image captioning as both transports run it. Several images (multipart `image` repeated, JSON
  * `images`) are captioned together and answered in order. Over HTTP, `Accept: text/plain` answers
  * with the captions only, one per line, so `curl -F image=@photo.jpg …/v1/caption >> captions.txt`
- * works.
+ * works; `stream: true` answers with server-sent events, `{index, delta}` as the text grows, then
+ * the whole answer (`curl -N -F stream=true …`).
  */
 import { ApiError } from '../../errors.js';
 import { captionRequestSchema, MAX_CAPTION_IMAGES, parseRequest } from '../schemas.js';
@@ -25,7 +26,9 @@ export const captionService: TaskService<CaptionAnswer> = {
     const { timeoutMs, model: _model, images, embed: _embed, embedModel: _embedModel, ...options } = request;
     const pipelineOptions = callOptions(call, timeoutMs);
     // Captioned concurrently: images whose encodings are ready in the same turn share every decode step.
-    const results = await Promise.all(images.map((image) => model.loaded.handler.caption({ ...options, image }, pipelineOptions)));
+    // Streamed (HTTP `stream: true`): each caption's text as it grows, by the image's index.
+    const onText = (index: number) => call.stream && ((delta: string) => call.stream!({ index, delta }));
+    const results = await Promise.all(images.map((image, index) => model.loaded.handler.caption({ ...options, image, ...(call.stream && { onText: onText(index)! }) }, pipelineOptions)));
     // Caption, then embed (the captions are text for CLIP's text tower, through its cache).
     const embedded = embedder && { model: embedder.id, vectors: (await embedder.loaded.handler.embedTexts(results.map((r) => r.caption), pipelineOptions)).vectors };
     return captionResponse(model.id, results, model.loaded.randomWeights, embedded);
@@ -35,6 +38,7 @@ export const captionService: TaskService<CaptionAnswer> = {
     multipart: { files: MAX_CAPTION_IMAGES, fields: 20 },
     answer: withRandomWeightsNotice,
     binary: (answer, request) => (request?.prefers('text/plain') ? { contentType: 'text/plain; charset=utf-8', body: new TextEncoder().encode(captionLines(answer)) } : undefined),
+    stream: true,
   },
   grpc: {
     method: 'Caption',

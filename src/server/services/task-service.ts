@@ -15,6 +15,11 @@ export interface CallContext {
   deadlineMs: number;
   /** Set as soon as the target model is known: the request metrics' model and variant labels. */
   labels: ModelLabels;
+  /**
+   * Set when the caller streams (HTTP `stream: true`, a service with `http.stream`): partial
+   * results go here as they are made, the answer still comes at the end.
+   */
+  stream?: (chunk: object) => void;
 }
 
 export interface ServiceDeps {
@@ -48,6 +53,11 @@ export interface TaskService<Answer extends object = object> {
     answer?(answer: Answer): object;
     /** A non-JSON answer (an image, plain text), when the request asked for one; undefined sends JSON. */
     binary?(answer: Answer, request?: HttpAccept): HttpBinary | undefined;
+    /**
+     * The service streams partial results (`call.stream`) when the request says `stream: true`:
+     * the answer is then server-sent events (http/sse.ts).
+     */
+    stream?: boolean;
   };
   /** The unary RPC of multimodal.v1.InferenceService, and its message as the raw request (none: HTTP only). */
   grpc?: {
