@@ -107,6 +107,32 @@ describe('captioning', () => {
     assert.deepEqual([late.status, lastEvent, lastData.error?.code], [200, 'error', 'deadline_exceeded']);
   });
 
+  it('streams over gRPC (CaptionStream): deltas, then the whole answer; errors as a status', async () => {
+    const client = inferenceClient(server.grpcPort);
+    const collect = (message: object) =>
+      new Promise<{ events: { delta?: { index: number; delta: string }; done?: { caption: string } }[]; error?: grpc.ServiceError }>((resolve) => {
+        const events: { delta?: { index: number; delta: string }; done?: { caption: string } }[] = [];
+        const call = client.CaptionStream!(message) as grpc.ClientReadableStream<(typeof events)[number]>;
+        call.on('data', (event) => events.push(event));
+        call.on('error', (error: grpc.ServiceError) => resolve({ events, error }));
+        call.on('end', () => resolve({ events }));
+      });
+    try {
+      const { events, error } = await collect({ image: chelsea, max_new_tokens: 12 });
+      assert.equal(error, undefined);
+      const done = events.at(-1)!.done!;
+      const deltas = events.slice(0, -1).map((e) => e.delta!);
+      assert.ok(deltas.length > 1 && deltas.every((d) => d.index === 0));
+      assert.equal(deltas.map((d) => d.delta).join(''), done.caption);
+      const unaryAnswer = await unary(client, 'Caption', { image: chelsea, max_new_tokens: 12 });
+      assert.equal(done.caption, unaryAnswer.caption);
+      const bad = await collect({ image: chelsea, max_new_tokens: 5, min_new_tokens: 9 });
+      assert.equal(bad.error?.code, grpc.status.INVALID_ARGUMENT);
+    } finally {
+      client.close();
+    }
+  });
+
   it('takes JSON with decoding options: lengths, seeded sampling, stop strings', async () => {
     const image = chelsea.toString('base64');
     const caption = (body: object) => request(server.http).post('/v1/caption').send({ image, ...body }).expect(200).then((r) => r.body);

@@ -3,7 +3,7 @@
  * turned into the same raw request as HTTP's, the same service called. No logic of their own.
  */
 import { setMaxListeners } from 'node:events';
-import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceError, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { toApiError } from '../../errors.js';
 import type { Admission } from '../admission.js';
@@ -23,15 +23,18 @@ export interface InferenceServiceDeps {
   admission: Admission;
 }
 
+/** What unary and server-streaming calls share. */
+type AnyCall = ServerUnaryCall<Record<string, unknown>, unknown> | ServerWritableStream<Record<string, unknown>, unknown>;
+
 /** The call's deadline in Date.now() ms, capped by the server's default timeout. */
-function deadlineOf(call: ServerUnaryCall<unknown, unknown>, defaultTimeoutMs: number): number {
+function deadlineOf(call: AnyCall, defaultTimeoutMs: number): number {
   const deadline = call.getDeadline();
   const fromCall = deadline instanceof Date ? deadline.getTime() : deadline;
   return Math.min(Number.isFinite(fromCall) ? fromCall : Infinity, Date.now() + defaultTimeoutMs);
 }
 
 /** An AbortSignal that fires when the client cancels or the call's deadline passes. */
-function signalOf(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
+function signalOf(call: AnyCall): AbortSignal {
   const controller = new AbortController();
   setMaxListeners(10_000, controller.signal); // one listener per queued item of the call
   call.once('cancelled', () => controller.abort());
@@ -56,31 +59,48 @@ function withoutSyntheticOneofs(message: Record<string, unknown>): Record<string
 export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImplementation {
   const { registry, metrics, logger } = deps;
 
-  /** One task's unary RPC: admission, the service with the message as its raw request, metrics. */
-  function unary(service: TaskService, toRaw: (message: Record<string, unknown>) => unknown) {
-    return async (call: ServerUnaryCall<Record<string, unknown>, unknown>, callback: sendUnaryData<unknown>) => {
-      const finish = metrics.startRequest('grpc');
-      const context = newCallContext(signalOf(call), deadlineOf(call, deps.requestTimeoutMs));
-      let answered = false;
-      const answer = (error: unknown, response?: unknown) => {
-        if (answered) return; // a shutdown's 503 may have answered first
-        answered = true;
-        const apiError = error === null ? undefined : toApiError(error);
-        finish({ ...context.labels, task: service.name ?? service.task, code: apiError?.code ?? 'ok' });
-        if (apiError?.code === 'internal') logger.error({ err: error, transport: 'grpc', model: context.labels.model }, 'internal error');
-        if (apiError) callback(toGrpcError(apiError));
-        else callback(null, response);
+  /**
+   * One task's RPC: admission, the service with the message as its raw request, metrics. `reply`
+   * sends the answer or the error (a unary callback, or the end of a stream); `stream`, when
+   * set, receives the partial results.
+   */
+  async function serve(service: TaskService, toRaw: (message: Record<string, unknown>) => unknown, call: AnyCall, reply: (error: Partial<ServiceError> | null, response?: unknown) => void, stream?: (chunk: object) => void): Promise<void> {
+    const finish = metrics.startRequest('grpc');
+    const context = newCallContext(signalOf(call), deadlineOf(call, deps.requestTimeoutMs));
+    if (stream) context.stream = stream;
+    let answered = false;
+    const answer = (error: unknown, response?: unknown) => {
+      if (answered) return; // a shutdown's 503 may have answered first
+      answered = true;
+      const apiError = error === null ? undefined : toApiError(error);
+      finish({ ...context.labels, task: service.name ?? service.task, code: apiError?.code ?? 'ok' });
+      if (apiError?.code === 'internal') logger.error({ err: error, transport: 'grpc', model: context.labels.model }, 'internal error');
+      if (apiError) reply(toGrpcError(apiError));
+      else reply(null, response);
+    };
+    let leave: (() => void) | undefined;
+    try {
+      leave = deps.admission.enter(service.task, { client: peerAddress(call.getPeer()), onShutdown: (error) => answer(error) });
+      const result = await service.run(deps.services, toRaw(withoutSyntheticOneofs(call.request)), context);
+      answer(null, service.grpc?.answer ? service.grpc.answer(result) : result);
+    } catch (error) {
+      answer(error);
+    } finally {
+      leave?.();
+    }
+  }
+
+  /** The server-streaming RPC of a service that streams: `{delta}` events, then `{done}` or the error status. */
+  function streaming(service: TaskService, toRaw: (message: Record<string, unknown>) => unknown) {
+    return (call: ServerWritableStream<Record<string, unknown>, unknown>) => {
+      const write = (event: object) => void (!call.cancelled && !call.writableEnded && call.write(event));
+      const reply = (error: Partial<ServiceError> | null, response?: unknown) => {
+        if (call.cancelled) return;
+        if (error) return void call.emit('error', error);
+        write({ done: response });
+        call.end();
       };
-      let leave: (() => void) | undefined;
-      try {
-        leave = deps.admission.enter(service.task, { client: peerAddress(call.getPeer()), onShutdown: (error) => answer(error) });
-        const result = await service.run(deps.services, toRaw(withoutSyntheticOneofs(call.request)), context);
-        answer(null, service.grpc?.answer ? service.grpc.answer(result) : result);
-      } catch (error) {
-        answer(error);
-      } finally {
-        leave?.();
-      }
+      void serve(service, toRaw, call, reply, (chunk) => write({ delta: chunk }));
     };
   }
 
@@ -99,10 +119,10 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
   };
   for (const service of TASK_SERVICES) {
     if (!service.grpc) continue;
-    const { request } = service.grpc;
-    const handle = unary(service, request);
-    handlers[service.grpc.method] = (call: ServerUnaryCall<Record<string, unknown>, unknown>, callback: sendUnaryData<unknown>) =>
-      void handle(call, callback);
+    const { request, method, streamMethod } = service.grpc;
+    handlers[method] = (call: ServerUnaryCall<Record<string, unknown>, unknown>, callback: sendUnaryData<unknown>) =>
+      void serve(service, request, call, (error, response) => (error ? callback(error) : callback(null, response)));
+    if (streamMethod) handlers[streamMethod] = streaming(service, request);
   }
   return handlers;
 }

@@ -42,6 +42,7 @@ export const captionService: TaskService<CaptionAnswer> = {
   },
   grpc: {
     method: 'Caption',
+    streamMethod: 'CaptionStream',
     // proto3 cannot tell an empty `bytes`/`repeated` from an absent one: empty means absent.
     request: ({ image, images, stop, ...rest }) => ({
       ...rest,

@@ -62,6 +62,11 @@ export interface TaskService<Answer extends object = object> {
   /** The unary RPC of multimodal.v1.InferenceService, and its message as the raw request (none: HTTP only). */
   grpc?: {
     method: string;
+    /**
+     * A server-streaming RPC taking the same message, for a service that streams: each partial
+     * result is written as `{delta: chunk}`, then the answer as `{done: answer}`.
+     */
+    streamMethod?: string;
     request(message: Record<string, unknown>): unknown;
     /** The reply message (default: the service's answer as it is). */
     answer?(answer: Answer): object;
