@@ -60,6 +60,13 @@ describe('captioning', () => {
     assert.equal(text.text, `${json.body.caption}\n`, 'greedy decoding: the same caption both times');
   });
 
+  /** Reads a response body as text (supertest parses only the types it knows). */
+  const asText = (res: request.Response, done: (error: Error | null, body: string) => void) => {
+    let text = '';
+    (res as unknown as NodeJS.ReadableStream).on('data', (chunk: Buffer) => (text += chunk.toString()));
+    (res as unknown as NodeJS.ReadableStream).on('end', () => done(null, text));
+  };
+
   /** The server-sent events of a streamed answer: [event name, data] in order. */
   const events = (body: string): [string, { delta?: string; index?: number; caption?: string; error?: { code: string } }][] =>
     body
@@ -73,11 +80,7 @@ describe('captioning', () => {
   it('streams the caption as server-sent events (JSON or a form field), ending with the whole answer', async () => {
     const base = { image: chelsea.toString('base64'), max_new_tokens: 12 };
     const whole = (await request(server.http).post('/v1/caption').send(base).expect(200)).body;
-    const res = await request(server.http).post('/v1/caption').send({ ...base, stream: true }).buffer(true).parse((r, done) => {
-      let text = '';
-      r.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      r.on('end', () => done(null, text));
-    });
+    const res = await request(server.http).post('/v1/caption').send({ ...base, stream: true }).buffer(true).parse(asText);
     assert.equal(res.status, 200);
     assert.match(res.headers['content-type'] ?? '', /^text\/event-stream/);
     const received = events(res.body as string);
@@ -88,21 +91,13 @@ describe('captioning', () => {
     assert.equal(last, 'done');
     assert.equal(deltas.map(([, data]) => data.delta).join(''), final.caption);
     assert.equal(final.caption, whole.caption, 'the same caption as the answer without streaming');
-    const form = await request(server.http).post('/v1/caption').field('stream', 'true').field('max_new_tokens', '12').attach('image', chelsea, 'c.png').buffer(true).parse((r, done) => {
-      let text = '';
-      r.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      r.on('end', () => done(null, text));
-    });
+    const form = await request(server.http).post('/v1/caption').field('stream', 'true').field('max_new_tokens', '12').attach('image', chelsea, 'c.png').buffer(true).parse(asText);
     assert.equal(events(form.body as string).at(-1)![1].caption, whole.caption);
     // Refused before the stream starts: an ordinary error answer.
     const bad = await request(server.http).post('/v1/caption').send({ ...base, stream: true, max_new_tokens: 0 }).expect(400);
     assert.equal(bad.body.error.code, 'invalid_request');
     // Past the deadline mid-stream: an error event ends it.
-    const late = await request(server.http).post('/v1/caption').send({ image: base.image, stream: true, max_new_tokens: 1023, timeout_ms: 300 }).buffer(true).parse((r, done) => {
-      let text = '';
-      r.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      r.on('end', () => done(null, text));
-    });
+    const late = await request(server.http).post('/v1/caption').send({ image: base.image, stream: true, max_new_tokens: 1023, timeout_ms: 300 }).buffer(true).parse(asText);
     const [lastEvent, lastData] = events(late.body as string).at(-1)!;
     assert.deepEqual([late.status, lastEvent, lastData.error?.code], [200, 'error', 'deadline_exceeded']);
   });
