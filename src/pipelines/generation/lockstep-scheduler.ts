@@ -60,13 +60,15 @@ export class LockstepScheduler extends DecodeScheduler {
   }
 
   protected override place(row: Row): void {
-    if (!this.forming || this.forming.rows.length >= this.limits.maxCohortRows) {
+    // A cohort's size is its lanes (a row with beams takes one per beam).
+    const lanes = (cohort: Cohort) => cohort.rows.reduce((sum, r) => sum + r.lanes, 0);
+    if (!this.forming || lanes(this.forming) + row.lanes > this.limits.maxCohortRows) {
       this.forming = { id: `cohort-${this.nextCohortId++}`, rows: [], started: false, cacheBytes: 0 };
       this.cohorts.add(this.forming);
     }
     const cohort = this.forming;
     cohort.rows.push(row);
-    if (cohort.rows.length >= this.limits.maxCohortRows || this.expected === 0) this.startSoon(cohort);
+    if (lanes(cohort) >= this.limits.maxCohortRows || this.expected === 0) this.startSoon(cohort);
     else cohort.formingTimer ??= setTimeout(() => this.startSoon(cohort), this.limits.maxFormingMs ?? 0);
   }
 
