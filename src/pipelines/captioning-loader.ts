@@ -5,6 +5,7 @@
  * for vit-gpt2).
  */
 import type { CaptionerModelBase } from '../models/captioner/captioner-model.js';
+import { readGenerationDefaults, type GenerationDefaults } from '../models/captioner/generation-config.js';
 import { BLIP_PREFILL, BLIP_STEP, BLIP_VISION, loadBlipModel } from '../models/captioner/load-blip.js';
 import { CAPTION_DECODER, CAPTION_ENCODER, loadCaptionerModel } from '../models/captioner/load-captioner.js';
 import type { FamilyLoadOptions } from '../models/family-load-options.js';
@@ -31,6 +32,8 @@ const MAX_FORMING_MS = 2000;
 /** What the loader needs of either family: its sessions, its decoding, and its scheduler. */
 interface OpenedCaptioner extends CaptionerModelBase {
   family: string;
+  /** Its generation_config.json's decoding defaults. */
+  defaults: GenerationDefaults;
   encoderSession: string;
   encodePrompt?(text: string): number[];
   scheduler(limits: SchedulerLimits, events?: GenerationEvents): DecodeScheduler;
@@ -43,17 +46,19 @@ interface OpenedCaptioner extends CaptionerModelBase {
  */
 async function openCaptioner(options: FamilyLoadOptions, instances: number, cacheSizer: CacheSizer): Promise<OpenedCaptioner> {
   const config = await readJsonFile<{ model_type?: string }>(options.dir, 'config.json');
+  const defaults = await readGenerationDefaults(options.dir);
   if (config.model_type === 'blip') {
     const model = await loadBlipModel(options);
     const { pool, startTokenId, eosTokenIds, padTokenId, pastToPresent, growingPasts } = model;
     const decoder = { pool, prefillSession: BLIP_PREFILL, stepSession: BLIP_STEP, pastToPresent, growingPasts, encoderInput: 'encoder_hidden_states', padTokenId, startTokenId, eosTokenIds, instances, cacheSizer };
-    return { ...model, family: 'blip', encoderSession: BLIP_VISION, scheduler: (limits, events) => new MaskedScheduler(decoder, limits, events), describe: () => ({ decode_batching: 'continuous' }) };
+    return { ...model, defaults, family: 'blip', encoderSession: BLIP_VISION, scheduler: (limits, events) => new MaskedScheduler(decoder, limits, events), describe: () => ({ decode_batching: 'continuous' }) };
   }
   const model = await loadCaptionerModel(options);
   const { pool, pastToPresent, encoderInput, projections, startTokenId, eosTokenIds } = model;
   const decoder = { pool, session: CAPTION_DECODER, pastToPresent, encoderInput, precompute: projections, startTokenId, eosTokenIds, cacheSizer };
   return {
     ...model,
+    defaults,
     family: 'vision-encoder-decoder',
     encoderSession: CAPTION_ENCODER,
     scheduler: (limits, events) => new LockstepScheduler(decoder, limits, events),
@@ -85,16 +90,18 @@ export async function loadCaptioning(spec: ModelSpec, deps: LoadDeps): Promise<L
     const scheduler = model.scheduler(limits, deps.generationEvents);
     const warmupSeconds = (performance.now() - warmupStarted) / 1000;
     const components = { [model.encoderSession]: encoder };
-    const { image, decode, maxPositions, encodePrompt } = model;
+    const { image, decode, maxPositions, encodePrompt, defaults } = model;
     return {
       family: model.family,
       provider: model.pool.provider,
       randomWeights: model.randomWeights,
-      handler: createCaptioner({ image, preprocessor: deps.preprocessor, encoder: encoder.batcher, scheduler, decode, maxPositions, ...(encodePrompt && { encodePrompt }) }),
+      handler: createCaptioner({ image, preprocessor: deps.preprocessor, encoder: encoder.batcher, scheduler, decode, maxPositions, defaults, ...(encodePrompt && { encodePrompt }) }),
       components,
       describe: () => ({
         max_new_tokens_limit: maxPositions - 1,
         prompt: encodePrompt !== undefined,
+        // In the request fields' names (max_new_tokens, num_beams, …).
+        generation_defaults: Object.fromEntries(Object.entries(defaults).map(([key, value]) => [key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), value])),
         ...model.describe(),
         decode: decodeSummary(scheduler.stats),
       }),

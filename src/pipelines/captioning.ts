@@ -9,21 +9,26 @@ import type { ImageProcessorSettings } from '../models/image/index.js';
 import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { EncodedRow } from './batched-encoder.js';
 import type { Batcher } from './batcher.js';
+import type { GenerationDefaults } from '../models/captioner/generation-config.js';
 import type { BeamOptions } from './generation/beam-search.js';
 import { IncrementalText } from './generation/incremental-text.js';
 import type { DecodeScheduler, FinishReason, SequenceRequest, SequenceResult } from './generation/decode-scheduler.js';
 import type { SamplingOptions } from './generation/sampling.js';
 import type { CallOptions } from './image-classification.js';
 
+/** Tokens a caption gets when neither the request nor the model says (transformers' max_length 20). */
+export const DEFAULT_MAX_NEW_TOKENS = 20;
+
 export interface CaptionInput extends SamplingOptions {
   image: Uint8Array;
-  maxNewTokens: number;
+  /** Unset: the model's default (generation_config.json), else 20. */
+  maxNewTokens?: number;
   /** The caption ends before the first of these (which is left out). */
   stop?: string[];
   /** Text the caption continues ("a photography of"), for models that take one; the caption includes it. */
   prompt?: string;
-  /** Beam search instead of greedy decoding (the text arrives when the search is over). */
-  beams?: BeamOptions;
+  /** Beam search instead of greedy decoding (the text arrives when the search is over); unset fields: the model's defaults. */
+  beams?: Partial<BeamOptions>;
   /** Receives the caption's text as it grows (streaming). */
   onText?: (delta: string) => void;
 }
@@ -49,11 +54,14 @@ export interface CaptionerDeps {
   maxPositions: number;
   /** A prompt's token ids; absent for models that cannot continue one. */
   encodePrompt?(text: string): number[];
+  /** The model's decoding defaults, for the options a request leaves out. */
+  defaults?: GenerationDefaults;
 }
 
 export function createCaptioner(deps: CaptionerDeps): Captioner {
   return {
-    async caption(input, options = {}) {
+    async caption(request, options = {}) {
+      const input = withDefaults(request, deps.defaults ?? {});
       const promptIds = promptIdsOf(input.prompt, deps);
       const limit = deps.maxPositions - 1 - promptIds.length;
       if (input.maxNewTokens > limit) throw new ApiError('invalid_request', `max_new_tokens is ${input.maxNewTokens}; this model's decoder has room for ${limit}${promptIds.length > 0 ? ` after the prompt's ${promptIds.length} tokens` : ''}`);
@@ -85,6 +93,29 @@ export function createCaptioner(deps: CaptionerDeps): Captioner {
   };
 }
 
+/** A request's options with every default applied. */
+type ResolvedInput = Omit<CaptionInput, 'maxNewTokens' | 'beams'> & { maxNewTokens: number; beams?: BeamOptions };
+
+/** A caption's options: the request's, else the model's defaults, else greedy decoding of 20 tokens. */
+function withDefaults(input: CaptionInput, defaults: GenerationDefaults): ResolvedInput {
+  const maxNewTokens = input.maxNewTokens ?? defaults.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+  const minNewTokens = input.minNewTokens ?? defaults.minNewTokens;
+  if ((minNewTokens ?? 0) > maxNewTokens) throw new ApiError('invalid_request', `min_new_tokens (${minNewTokens}) is above max_new_tokens (${maxNewTokens})`);
+  const numBeams = input.beams?.numBeams ?? defaults.numBeams ?? 1;
+  // Beams search deterministically: a model's sampling default gives way to them.
+  const sampling = numBeams > 1 ? {} : { temperature: input.temperature ?? defaults.temperature, topK: input.topK ?? defaults.topK, topP: input.topP ?? defaults.topP };
+  const beams = numBeams > 1 ? { numBeams, lengthPenalty: input.beams?.lengthPenalty ?? defaults.lengthPenalty, earlyStopping: input.beams?.earlyStopping ?? defaults.earlyStopping } : undefined;
+  return {
+    ...input,
+    ...sampling,
+    maxNewTokens,
+    minNewTokens,
+    repetitionPenalty: input.repetitionPenalty ?? defaults.repetitionPenalty,
+    noRepeatNgramSize: input.noRepeatNgramSize ?? defaults.noRepeatNgramSize,
+    beams,
+  };
+}
+
 function promptIdsOf(prompt: string | undefined, deps: CaptionerDeps): number[] {
   if (prompt === undefined || prompt === '') return [];
   if (!deps.encodePrompt) throw new ApiError('invalid_request', 'this model does not continue a prompt (its decoder takes no attention mask); leave `prompt` out');
@@ -92,7 +123,7 @@ function promptIdsOf(prompt: string | undefined, deps: CaptionerDeps): number[] 
 }
 
 /** The decoding of one caption: from the image's encoder row, its text growing with each token. */
-function sequenceRequest(input: CaptionInput, encoded: EncodedRow, text: IncrementalText, signal: AbortSignal | undefined): SequenceRequest {
+function sequenceRequest(input: ResolvedInput, encoded: EncodedRow, text: IncrementalText, signal: AbortSignal | undefined): SequenceRequest {
   return {
     encoderStates: { type: 'float32', dims: [1, ...encoded.dims], data: encoded.row },
     maxNewTokens: input.maxNewTokens,

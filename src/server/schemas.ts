@@ -11,8 +11,6 @@ import { ATTENTION_METHODS } from '../pipelines/attention/attention-explainer.js
 const intField = (min: number, max: number) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(min).max(max));
 
-/** Tokens a caption may have when the request does not say (vit-gpt2's own generation default). */
-export const DEFAULT_CAPTION_TOKENS = 20;
 /** Images one caption request may carry (answered in order). */
 export const MAX_CAPTION_IMAGES = 16;
 
@@ -309,19 +307,23 @@ export const captionRequestSchema = z
     timeout_ms: intField(1, 3_600_000).optional(),
   })
   .refine((r) => (r.image === undefined) !== (r.images === undefined), { message: 'give one image as `image`, or several as `images`' })
-  .refine((r) => (r.min_new_tokens ?? 0) <= (r.max_new_tokens ?? DEFAULT_CAPTION_TOKENS), { message: 'min_new_tokens is above max_new_tokens' })
+  .refine((r) => r.max_new_tokens === undefined || (r.min_new_tokens ?? 0) <= r.max_new_tokens, { message: 'min_new_tokens is above max_new_tokens' })
   .refine((r) => (r.num_beams ?? 1) === 1 || (r.temperature ?? 0) === 0, { message: 'num_beams above 1 searches deterministically: leave temperature at 0' })
   .transform((r) => ({
     images: r.images ?? [r.image!],
     model: r.model,
-    maxNewTokens: r.max_new_tokens ?? DEFAULT_CAPTION_TOKENS,
+    // Unset: the model's default (its generation_config.json), else 20; the captioner decides.
+    maxNewTokens: r.max_new_tokens,
     minNewTokens: r.min_new_tokens,
     temperature: r.temperature,
     topK: r.top_k,
     topP: r.top_p,
     seed: r.seed,
     repetitionPenalty: r.repetition_penalty,
-    ...((r.num_beams ?? 1) > 1 && { beams: { numBeams: r.num_beams!, lengthPenalty: r.length_penalty, earlyStopping: r.early_stopping } }),
+    // Given (even 1), num_beams overrides the model's default.
+    ...((r.num_beams !== undefined || r.length_penalty !== undefined || r.early_stopping !== undefined) && {
+      beams: { numBeams: r.num_beams, lengthPenalty: r.length_penalty, earlyStopping: r.early_stopping },
+    }),
     noRepeatNgramSize: r.no_repeat_ngram_size,
     stop: r.stop,
     prompt: r.prompt,

@@ -4,7 +4,8 @@
  * seeds, stop strings, BLIP's prompts), and bad input answered 400 / INVALID_ARGUMENT.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -339,5 +340,37 @@ describe('BLIP captioning (continuous batching, prompts)', () => {
     for (const body of bodies) alone.push((await request(server.http).post('/v1/caption').send(body).expect(200)).body.caption);
     const together = await Promise.all(bodies.map(async (body) => (await request(server.http).post('/v1/caption').send(body).expect(200)).body.caption));
     assert.deepEqual(together, alone);
+  });
+});
+
+describe('a captioner\'s own decoding defaults (generation_config.json)', () => {
+  let server: RunningServer;
+  let withDefaults: string;
+  let chelsea: Buffer;
+
+  before(async () => {
+    // The tiny BLIP again, with a generation_config.json: four beams, no repeated token, 7 in all.
+    const dir = await tinyBlipDir();
+    withDefaults = await mkdtemp(path.join(os.tmpdir(), 'mms-blip-defaults-'));
+    for (const name of await readdir(dir)) await symlink(path.join(dir, name), path.join(withDefaults, name));
+    await writeFile(path.join(withDefaults, 'generation_config.json'), JSON.stringify({ bos_token_id: 30522, num_beams: 4, no_repeat_ngram_size: 1, max_length: 7 }));
+    server = await startTestServer(['--model-dir', `plain=${dir}`, '--model-dir', `tuned=${withDefaults}`]);
+    chelsea = await readFile(sharedImage('chelsea.png'));
+  });
+  after(async () => {
+    await server?.close();
+    await rm(withDefaults, { recursive: true, force: true });
+  });
+
+  const caption = async (body: object) => (await request(server.http).post('/v1/caption').send({ image: chelsea.toString('base64'), ...body }).expect(200)).body;
+
+  it('decodes as the model says when the request does not, and as the request says when it does', async () => {
+    const byDefault = await caption({ model: 'tuned' });
+    const spelledOut = await caption({ model: 'plain', num_beams: 4, no_repeat_ngram_size: 1, max_new_tokens: 6 });
+    assert.deepEqual([byDefault.caption, byDefault.tokens], [spelledOut.caption, spelledOut.tokens]);
+    const overridden = await caption({ model: 'tuned', num_beams: 1, max_new_tokens: 3 });
+    assert.equal(overridden.caption, (await caption({ model: 'plain', no_repeat_ngram_size: 1, max_new_tokens: 3 })).caption);
+    const listed = (await request(server.http).get('/v1/models').expect(200)).body.data.find((m: { id: string }) => m.id === 'tuned');
+    assert.deepEqual(listed.generation_defaults, { max_new_tokens: 6, no_repeat_ngram_size: 1, num_beams: 4 });
   });
 });
