@@ -1,6 +1,7 @@
 /**
  * Image captioning: image bytes → preprocessing → the encoder's batcher → the decode scheduler
- * (steps batched across requests) → text, cut at stop strings.
+ * (steps batched across requests) → text, cut at stop strings. A request's decoding options
+ * fall back to the model's generation_config.json defaults, then to greedy decoding of 20 tokens.
  *
  *   const { caption, finishReason } = await captioner.caption({ image, maxNewTokens: 20 }, { signal });
  */
