@@ -5,13 +5,15 @@
  * exactly, on a small graph and on the generated ViT-GPT2 decoder (fp32 and q8).
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { OnnxGraphBuilder } from '../../src/models/generator/onnx-graph-builder.js';
 import { hoistEncoderProjections } from '../../src/models/onnx/hoist-encoder-projections.js';
+import { WorkerPool } from '../../src/models/session/worker-pool.js';
 import { tinyVitGpt2Dir } from '../helpers/test-models.js';
 
 const { onnx } = onnxProto;
@@ -102,6 +104,42 @@ describe('hoisting encoder projections out of decoder steps', () => {
     g.output(mixed, 'float32', ['batch', TOKENS, WIDTH]);
     assert.equal(hoistEncoderProjections(g.toModel() as onnxProto.onnx.ModelProto, 'enc'), undefined);
     assert.throws(() => hoistEncoderProjections(g.toModel() as onnxProto.onnx.ModelProto, 'nope'), /no input 'nope'/);
+  });
+
+  it('loads the decoder whole, and says so, when onnxruntime refuses the split graph', async () => {
+    // CastLike's output takes its second input's type; the split guesses the first's, so the
+    // decoder's new input is declared float32 where an int64 is added to it.
+    const g = new OnnxGraphBuilder({ graphName: 'mistyped' });
+    g.input('step', 'int64', ['batch', TOKENS, WIDTH]);
+    g.input('enc', 'float32', ['batch', TOKENS, WIDTH]);
+    const projected = g.op('MatMul', ['enc', g.initializer('W', 'float32', [WIDTH, WIDTH], values(16, 7))], { name: '/MatMul' });
+    const asInt = g.op('CastLike', [projected, g.initializer('like', 'int64', [], [0])], { name: '/CastLike' });
+    g.op('Add', [asInt, 'step'], { name: '/Add', output: 'y' });
+    g.output('y', 'int64', ['batch', TOKENS, WIDTH]);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mms-mistyped-'));
+    const file = path.join(dir, 'model.onnx');
+    await writeFile(file, g.toBytes());
+    const notes: string[] = [];
+    const pool = await WorkerPool.create({
+      sessions: { model: file },
+      hoistEncoderProjections: { model: 'enc' },
+      instances: 1,
+      intraOpThreads: 1,
+      providers: ['cpu'],
+      requireProvider: false,
+      allowSpinning: false,
+      logger: { info: (message: string) => notes.push(message) } as never,
+    });
+    try {
+      assert.deepEqual(Object.keys(pool.sessions), ['model'], 'no projections session');
+      assert.ok(notes.some((note) => /the split decoder did not load .*; loaded whole/.test(note)), notes.join('\n'));
+      const enc = { type: 'float32' as const, dims: [1, TOKENS, WIDTH], data: values(TOKENS * WIDTH, 8) };
+      const step = { type: 'int64' as const, dims: [1, TOKENS, WIDTH], data: new BigInt64Array(TOKENS * WIDTH).fill(5n) };
+      assert.equal((await pool.run('model', { enc, step }, ['y'])).y!.data.length, TOKENS * WIDTH, 'and it runs');
+    } finally {
+      await pool.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   for (const file of ['decoder_model_merged.onnx', 'decoder_model_merged_quantized.onnx']) {

@@ -266,7 +266,10 @@ function namesReadBySubgraphs(node: Node): string[] {
   return subgraphsOf(node).flatMap((g) => allGraphs(g).flatMap((inner) => [...(inner.node ?? []).flatMap((n) => n.input ?? []), ...(inner.output ?? []).map((o) => o.name!)]));
 }
 
-/** A node's output element types from its inputs' (enough for the ops a projection passes through). */
+/**
+ * A node's output element types from its inputs' (enough for the ops a projection passes
+ * through; a wrong guess makes onnxruntime refuse the split decoder, which then loads whole).
+ */
 function outputTypes(node: Node, inputs: (number | undefined)[]): (number | undefined)[] {
   const attribute = (name: string) => node.attribute?.find((a) => a.name === name);
   switch (node.opType) {
@@ -286,6 +289,24 @@ function outputTypes(node: Node, inputs: (number | undefined)[]): (number | unde
       return [inputs[2] ?? DataType.UINT8];
     case 'Constant':
       return [attribute('value')?.t?.dataType ?? undefined];
+    case 'Equal':
+    case 'Greater':
+    case 'GreaterOrEqual':
+    case 'Less':
+    case 'LessOrEqual':
+    case 'Not':
+    case 'And':
+    case 'Or':
+    case 'Xor':
+    case 'IsNaN':
+    case 'IsInf':
+      return [DataType.BOOL];
+    case 'ArgMax':
+    case 'ArgMin':
+    case 'NonZero':
+      return [DataType.INT64];
+    case 'TopK':
+      return [inputs[0], DataType.INT64];
     default:
       return (node.output ?? []).map(() => inputs.find((type) => type !== undefined));
   }

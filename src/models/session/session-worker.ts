@@ -41,7 +41,16 @@ async function releaseAll(sessions: Sessions): Promise<void> {
 
 /** Every session on the first provider that loads them all; the failures on the way are reported. */
 /** What each session is created from: its file, or bytes (a graph edited at load) read beside it. */
-type SessionSource = { file: string } | { bytes: Uint8Array; dir: string };
+type SessionSource =
+  | { file: string }
+  | {
+      bytes: Uint8Array;
+      dir: string;
+      /** A decoder split at load: the file to load whole if onnxruntime refuses the split graph. */
+      whole?: string;
+      /** Projections split from this session: loaded only if it loaded split. */
+      splitFrom?: string;
+    };
 
 /** The sessions to create, after the edits the options ask for, and notes on what was changed. */
 async function sessionSources(): Promise<{ sources: Record<string, SessionSource>; notes: string[] }> {
@@ -60,8 +69,8 @@ async function sessionSources(): Promise<{ sources: Record<string, SessionSource
         sources[name] = { file: modelPath };
       } else {
         notes.push(`${name}: ${split.names.length} encoder projections computed once per group of rows, not at every step`);
-        sources[name] = { bytes: split.decoder, dir };
-        sources[`${name}${PROJECTIONS_SESSION_SUFFIX}`] = { bytes: split.projections, dir };
+        sources[name] = { bytes: split.decoder, dir, whole: modelPath };
+        sources[`${name}${PROJECTIONS_SESSION_SUFFIX}`] = { bytes: split.projections, dir, splitFrom: name };
       }
     } else {
       sources[name] = { file: modelPath };
@@ -75,8 +84,10 @@ async function createSessions(): Promise<{ sessions: Sessions; provider: Executi
   const { sources, notes } = await sessionSources();
   for (const provider of providerAttempts(options.providers, options.requireProvider)) {
     const sessions: Sessions = {};
+    const loadedWhole = new Set<string>();
     try {
       for (const [name, source] of Object.entries(sources)) {
+        if ('splitFrom' in source && source.splitFrom && loadedWhole.has(source.splitFrom)) continue;
         const sessionOptions = {
           executionProviders: [provider],
           intraOpNumThreads: options.intraOpThreads,
@@ -88,7 +99,15 @@ async function createSessions(): Promise<{ sessions: Sessions; provider: Executi
         if ('bytes' in source) {
           // From bytes, external weights (model.onnx_data) are found relative to this folder.
           const extra = { session: { ...sessionOptions.extra.session, model_external_initializers_file_folder_path: source.dir } };
-          sessions[name] = await ort.InferenceSession.create(source.bytes, { ...sessionOptions, extra });
+          const created = await ort.InferenceSession.create(source.bytes, { ...sessionOptions, extra }).catch((error: Error) => error);
+          if (!(created instanceof Error)) sessions[name] = created;
+          else if (!source.whole) throw created;
+          else {
+            // A split graph onnxruntime refuses: the decoder as exported serves, if slower.
+            notes.push(`${name}: the split decoder did not load (${created.message}); loaded whole`);
+            sessions[name] = await ort.InferenceSession.create(source.whole, sessionOptions);
+            loadedWhole.add(name);
+          }
         } else {
           sessions[name] = await ort.InferenceSession.create(source.file, sessionOptions);
         }
