@@ -39,7 +39,6 @@ async function releaseAll(sessions: Sessions): Promise<void> {
   await Promise.all(Object.values(sessions).map((session) => session.release().catch(() => {})));
 }
 
-/** Every session on the first provider that loads them all; the failures on the way are reported. */
 /** What each session is created from: its file, or bytes (a graph edited at load) read beside it. */
 type SessionSource =
   | { file: string }
@@ -79,6 +78,7 @@ async function sessionSources(): Promise<{ sources: Record<string, SessionSource
   return { sources, notes };
 }
 
+/** Every session on the first provider that loads them all; the failures on the way are reported. */
 async function createSessions(): Promise<{ sessions: Sessions; provider: ExecutionProvider; fallbacks: ProviderFailure[]; notes: string[] }> {
   const fallbacks: ProviderFailure[] = [];
   const { sources, notes } = await sessionSources();

@@ -116,16 +116,25 @@ const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
 /** Decode batch sizes kept for `stats` (the metrics keep the whole distribution). */
 const STEP_HISTORY = 256;
 
-export abstract class DecodeScheduler {
+/** A group of rows (a cohort, a batch) before its first call. */
+export interface FormingGroup {
+  started: boolean;
+  /** Set while it waits for requests still being encoded. */
+  formingTimer?: NodeJS.Timeout;
+}
+
+export abstract class DecodeScheduler<D extends DecoderBase = DecoderBase> {
   private readonly queue: Row[] = [];
   private activeRows = 0;
   private reservedBytes = 0;
   private readonly stepRows: number[] = [];
   /** Requests on their way here (being encoded): a forming group waits for them. */
-  protected expected = 0;
+  private expected = 0;
+  /** Groups waiting for them, and how each runs. */
+  private readonly waiting = new Map<FormingGroup, () => Promise<void>>();
 
   constructor(
-    protected readonly decoder: DecoderBase,
+    protected readonly decoder: D,
     protected readonly limits: SchedulerLimits,
     protected readonly events: GenerationEvents = {},
   ) {}
@@ -134,8 +143,6 @@ export abstract class DecodeScheduler {
   protected abstract place(row: Row): void;
   /** Groups decoding now, and the bytes their caches hold. */
   protected abstract groups(): { count: number; cacheBytes: number };
-  /** Every announced request has arrived (or given up): a forming group need not wait. */
-  protected onExpectedArrived(): void {}
   /** Rejects what this decoder cannot do (a prompt for a lockstep decoder, …). */
   protected check(_request: SequenceRequest): void {}
 
@@ -182,8 +189,28 @@ export abstract class DecodeScheduler {
       if (done) return;
       done = true;
       this.expected--;
-      if (this.expected === 0) this.onExpectedArrived();
+      if (this.expected === 0) for (const [group, run] of this.waiting) this.start(group, run);
     };
+  }
+
+  /**
+   * Runs a group (on the next turn of the event loop, so requests arriving together still join)
+   * once it is `full` or no request is being encoded; else when they arrive, or after
+   * `maxFormingMs`, whichever comes first.
+   */
+  protected startWhenFormed(group: FormingGroup, full: boolean, run: () => Promise<void>): void {
+    if (group.started) return;
+    if (full || this.expected === 0) return this.start(group, run);
+    this.waiting.set(group, run);
+    group.formingTimer ??= setTimeout(() => this.start(group, run), this.limits.maxFormingMs ?? 0);
+  }
+
+  private start(group: FormingGroup, run: () => Promise<void>): void {
+    if (group.started) return;
+    group.started = true;
+    clearTimeout(group.formingTimer);
+    this.waiting.delete(group);
+    setImmediate(() => void run());
   }
 
   get stats(): SchedulerStats {

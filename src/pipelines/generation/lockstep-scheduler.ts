@@ -9,7 +9,7 @@
  * its last row. Admission and bounds: decode-scheduler.ts.
  */
 import { ApiError } from '../../errors.js';
-import { concatRows, DecodeScheduler, type DecoderBase, type GenerationEvents, type Lane, type Row, type SchedulerLimits, type SequenceRequest } from './decode-scheduler.js';
+import { concatRows, DecodeScheduler, type DecoderBase, type FormingGroup, type Lane, type Row, type SequenceRequest } from './decode-scheduler.js';
 
 export type { FinishReason, GenerationEvents, SchedulerLimits, SchedulerStats, SequenceRequest, SequenceResult } from './decode-scheduler.js';
 
@@ -24,28 +24,17 @@ export interface LockstepDecoder extends DecoderBase {
   precompute?: string;
 }
 
-interface Cohort {
+interface Cohort extends FormingGroup {
   id: string;
   rows: Row[];
-  started: boolean;
   /** What its cache holds in the worker (reported after each step). */
   cacheBytes: number;
-  /** Set while it waits for expected requests to join. */
-  formingTimer?: NodeJS.Timeout;
 }
 
-export class LockstepScheduler extends DecodeScheduler {
+export class LockstepScheduler extends DecodeScheduler<LockstepDecoder> {
   private readonly cohorts = new Set<Cohort>();
   private forming: Cohort | undefined;
   private nextCohortId = 1;
-
-  constructor(
-    protected override readonly decoder: LockstepDecoder,
-    limits: SchedulerLimits,
-    events?: GenerationEvents,
-  ) {
-    super(decoder, limits, events);
-  }
 
   protected override check(request: SequenceRequest): void {
     if (request.promptIds?.length) throw new ApiError('invalid_request', 'this model does not continue a prompt (its decoder has no attention mask)');
@@ -53,10 +42,6 @@ export class LockstepScheduler extends DecodeScheduler {
 
   protected override groups(): { count: number; cacheBytes: number } {
     return { count: this.cohorts.size, cacheBytes: [...this.cohorts].reduce((sum, c) => sum + c.cacheBytes, 0) };
-  }
-
-  protected override onExpectedArrived(): void {
-    if (this.forming) this.startSoon(this.forming);
   }
 
   protected override place(row: Row): void {
@@ -68,16 +53,7 @@ export class LockstepScheduler extends DecodeScheduler {
     }
     const cohort = this.forming;
     cohort.rows.push(row);
-    if (lanes(cohort) >= this.limits.maxCohortRows || this.expected === 0) this.startSoon(cohort);
-    else cohort.formingTimer ??= setTimeout(() => this.startSoon(cohort), this.limits.maxFormingMs ?? 0);
-  }
-
-  /** Starts a forming cohort on the next turn of the event loop (requests arriving together still join). */
-  private startSoon(cohort: Cohort): void {
-    if (cohort.started) return;
-    cohort.started = true;
-    clearTimeout(cohort.formingTimer);
-    setImmediate(() => void this.run(cohort));
+    this.startWhenFormed(cohort, lanes(cohort) >= this.limits.maxCohortRows, () => this.run(cohort));
   }
 
   private async run(cohort: Cohort): Promise<void> {

@@ -11,7 +11,7 @@
  */
 import type { PlainTensor } from '../../models/session/tensor.js';
 import type { CacheStep } from '../../models/session/worker-protocol.js';
-import { concatRows, DecodeScheduler, type DecoderBase, type GenerationEvents, type Lane, type Row, type SchedulerLimits } from './decode-scheduler.js';
+import { concatRows, DecodeScheduler, type DecoderBase, type FormingGroup, type Lane, type Row } from './decode-scheduler.js';
 
 export interface MaskedDecoder extends DecoderBase {
   /** The first step over a prompt (no pasts in; every present out): e.g. `decoder_model`. */
@@ -51,7 +51,7 @@ interface Prefilled {
   next: NextLanes;
 }
 
-interface Batch {
+interface Batch extends FormingGroup {
   /** The batch cache's id in its worker (a prefill cache's id when it started the batch). */
   cacheId: string | undefined;
   instance: number | undefined;
@@ -61,22 +61,12 @@ interface Batch {
   next: NextLanes;
   /** Admitted rows waiting for the next prefill. */
   joining: Row[];
-  running: boolean;
   cacheBytes: number;
-  formingTimer?: NodeJS.Timeout;
 }
 
-export class MaskedScheduler extends DecodeScheduler {
+export class MaskedScheduler extends DecodeScheduler<MaskedDecoder> {
   private readonly batches = new Set<Batch>();
   private nextCacheId = 1;
-
-  constructor(
-    protected override readonly decoder: MaskedDecoder,
-    limits: SchedulerLimits,
-    events?: GenerationEvents,
-  ) {
-    super(decoder, limits, events);
-  }
 
   protected override groups(): { count: number; cacheBytes: number } {
     return { count: this.batches.size, cacheBytes: [...this.batches].reduce((sum, b) => sum + b.cacheBytes, 0) };
@@ -85,44 +75,23 @@ export class MaskedScheduler extends DecodeScheduler {
   protected override place(row: Row): void {
     const size = (b: Batch) => b.next.length + b.joining.reduce((sum, r) => sum + r.lanes, 0);
     if (this.decoder.cohortsOnly) {
-      const forming = [...this.batches].find((b) => !b.running && size(b) < this.limits.maxCohortRows);
+      const forming = [...this.batches].find((b) => !b.started && size(b) < this.limits.maxCohortRows);
       const batch = forming ?? this.newBatch();
       batch.joining.push(row);
-      return this.startWhenFormed(batch);
+      return this.startWhenFormed(batch, batch.joining.length >= this.limits.maxCohortRows, () => this.run(batch));
     }
     const open = [...this.batches].filter((b) => size(b) < this.limits.maxCohortRows).sort((a, b) => size(a) - size(b));
-    let batch = this.batches.size < this.decoder.instances && (open.length === 0 || size(open[0]!) > 0) ? undefined : open[0];
-    batch ??= this.newBatch();
+    const roomForAnother = this.batches.size < this.decoder.instances && (open.length === 0 || size(open[0]!) > 0);
+    const batch = (roomForAnother ? undefined : open[0]) ?? this.newBatch();
     batch.joining.push(row);
-    this.startWhenFormed(batch);
+    // A running batch takes it at its next step; a new one waits, as a cohort would, for images still being encoded.
+    this.startWhenFormed(batch, batch.joining.length >= this.limits.maxCohortRows, () => this.run(batch));
   }
 
   private newBatch(): Batch {
-    const batch: Batch = { cacheId: undefined, instance: undefined, cacheRows: 0, length: 0, next: [], joining: [], running: false, cacheBytes: 0 };
+    const batch: Batch = { cacheId: undefined, instance: undefined, cacheRows: 0, length: 0, next: [], joining: [], started: false, cacheBytes: 0 };
     this.batches.add(batch);
     return batch;
-  }
-
-  protected override onExpectedArrived(): void {
-    for (const batch of this.batches) this.startWhenFormed(batch);
-  }
-
-  /** A batch that is not running starts once nothing it could take is still being encoded (or the wait is over). */
-  private startWhenFormed(batch: Batch): void {
-    if (batch.running) return;
-    if (this.expected > 0 && batch.joining.length < this.limits.maxCohortRows) {
-      batch.formingTimer ??= setTimeout(() => this.start(batch), this.limits.maxFormingMs ?? 0);
-      return;
-    }
-    this.start(batch);
-  }
-
-  private start(batch: Batch): void {
-    if (batch.running) return;
-    batch.running = true;
-    clearTimeout(batch.formingTimer);
-    batch.formingTimer = undefined;
-    setImmediate(() => void this.run(batch));
   }
 
   private async run(batch: Batch): Promise<void> {
