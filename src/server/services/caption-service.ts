@@ -27,8 +27,8 @@ export const captionService: TaskService<CaptionAnswer> = {
     const pipelineOptions = callOptions(call, timeoutMs);
     // Captioned concurrently: images whose encodings are ready in the same turn share every decode step.
     // Streamed (HTTP `stream: true`): each caption's text as it grows, by the image's index.
-    const onText = (index: number) => call.stream && ((delta: string) => call.stream!({ index, delta }));
-    const results = await Promise.all(images.map((image, index) => model.loaded.handler.caption({ ...options, image, ...(call.stream && { onText: onText(index)! }) }, pipelineOptions)));
+    const { stream } = call;
+    const results = await Promise.all(images.map((image, index) => model.loaded.handler.caption({ ...options, image, ...(stream && { onText: (delta: string) => stream({ index, delta }) }) }, pipelineOptions)));
     // Caption, then embed (the captions are text for CLIP's text tower, through its cache).
     const embedded = embedder && { model: embedder.id, vectors: (await embedder.loaded.handler.embedTexts(results.map((r) => r.caption), pipelineOptions)).vectors };
     return captionResponse(model.id, results, model.loaded.randomWeights, embedded);
