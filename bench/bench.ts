@@ -2,7 +2,8 @@
  * `npm run bench` — the side-by-side benchmark on a full-size random-weight ViT-B/16 (fp32, CPU):
  *   1. limit: bare onnxruntime-node in worker threads, per layout and batch size;
  *   2. naive: express + a transformers.js pipeline per request (what Node users write today);
- *   3. ours: the server over HTTP at 1, 4 and 16 clients, plus an overload row (429s);
+ *   3. ours: the server over HTTP at 1, 4 and 16 clients, at 16 with a tuned layout (tuned-row.ts),
+ *      plus an overload row (429s);
  *   4. where the CPU goes: per-thread CPU of the 16-client row and a profiled re-run split into
  *      stages (stage-accounting.ts), beside the bare session's CPU per image;
  *   5. attention maps against plain classification on the same server (attention-rows.ts);
@@ -19,6 +20,7 @@ import { loadImageProcessorConfig, preprocessImage } from '../src/models/image/i
 import { defaultCacheDir } from '../src/server/config.js';
 import { measureAttention, type AttentionBench } from './attention-rows.js';
 import { bareRowNear, measureBare, type BareResult, type Layout } from './bare-limit.js';
+import { measureTunedRow, type TunedRow } from './tuned-row.js';
 import { measureQ8, type VariantBench } from './variant-rows.js';
 import { metricValue, pollLatency, runLoad, sharedPhotos, type LoadResult } from './load-generator.js';
 import { freePort, startChild, startServer } from './processes.js';
@@ -145,6 +147,9 @@ async function main(): Promise<void> {
     return;
   }
 
+  // 3b. Ours with a tuned layout, at 16 clients.
+  const tuned: TunedRow = await measureTunedRow(modelDir, photos, { requests: settings.requests, warmUpRequests: WARM_UP_REQUESTS, tuneSeconds: quick ? 0.2 : 3 }, log);
+
   // 6. q8 beside fp32.
   const q8: VariantBench = await measureQ8(modelDir, pixels, itemDims, photos, {
     layouts: layouts(),
@@ -195,6 +200,7 @@ async function main(): Promise<void> {
     oursLayout,
     bareSameLayout,
     ours: oursRows,
+    tuned,
     overload: overloadRow,
     naive: naiveRows,
     stages,
