@@ -46,9 +46,16 @@ export class ApiError extends Error {
     return ERROR_CODES[this.code].http;
   }
 
-  toJSON(): { error: { code: ErrorCode; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+  /** `code` and `message`, and OpenAI's `type` and `param` beside them, so OpenAI clients read our errors too. */
+  toJSON(): { error: { code: ErrorCode; message: string; type: string; param: null } } {
+    return { error: { code: this.code, message: this.message, type: openAiErrorType(this.httpStatus), param: null } };
   }
+}
+
+/** The OpenAI error `type` of an HTTP status. */
+function openAiErrorType(status: number): string {
+  if (status >= 500) return 'server_error';
+  return ({ 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 429: 'rate_limit_error' } as Record<number, string>)[status] ?? 'invalid_request_error';
 }
 
 /** Wraps anything thrown into an ApiError; unknown failures become `internal`. */

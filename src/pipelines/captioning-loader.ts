@@ -5,7 +5,7 @@
  * for vit-gpt2).
  */
 import type { CaptionerModelBase } from '../models/captioner/captioner-model.js';
-import { readGenerationDefaults, type GenerationDefaults } from '../models/captioner/generation-config.js';
+import { generationDefaultsJson, readGenerationDefaults, type GenerationDefaults } from '../models/captioner/generation-config.js';
 import { BLIP_PREFILL, BLIP_STEP, BLIP_VISION, loadBlipModel } from '../models/captioner/load-blip.js';
 import { CAPTION_DECODER, CAPTION_ENCODER, loadCaptionerModel } from '../models/captioner/load-captioner.js';
 import type { FamilyLoadOptions } from '../models/family-load-options.js';
@@ -13,9 +13,10 @@ import { readJsonFile } from '../models/hf-folder.js';
 import type { EncoderIo } from './batched-encoder.js';
 import { createCaptioner, type Captioner } from './captioning.js';
 import { CacheSizer } from './generation/cache-sizer.js';
-import type { DecodeScheduler, GenerationEvents, SchedulerLimits, SchedulerStats } from './generation/decode-scheduler.js';
+import type { DecodeScheduler, GenerationEvents, SchedulerLimits } from './generation/decode-scheduler.js';
 import { LockstepScheduler } from './generation/lockstep-scheduler.js';
 import { MaskedScheduler } from './generation/masked-scheduler.js';
+import { decodeSummary } from './generation/decode-summary.js';
 import { closeModel, encoderComponent, logFallbacks, type LoadDeps, type LoadedModel, type ModelSpec } from './served-model.js';
 
 /** Rows in one decode step: beyond this a cohort's step costs as much as two smaller ones on CPU. */
@@ -100,8 +101,7 @@ export async function loadCaptioning(spec: ModelSpec, deps: LoadDeps): Promise<L
       describe: () => ({
         max_new_tokens_limit: maxPositions - 1,
         prompt: encodePrompt !== undefined,
-        // In the request fields' names (max_new_tokens, num_beams, …).
-        generation_defaults: Object.fromEntries(Object.entries(defaults).map(([key, value]) => [key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), value])),
+        generation_defaults: generationDefaultsJson(defaults),
         ...model.describe(),
         decode: decodeSummary(scheduler.stats),
       }),
@@ -114,17 +114,4 @@ export async function loadCaptioning(spec: ModelSpec, deps: LoadDeps): Promise<L
     await model.pool.close();
     throw error;
   }
-}
-
-/** What /v1/models shows of the decode scheduler now. */
-function decodeSummary(stats: SchedulerStats) {
-  const recent = stats.stepRows;
-  return {
-    active_rows: stats.activeRows,
-    queued: stats.queued,
-    cohorts: stats.cohorts,
-    cache_bytes: stats.cacheBytes,
-    reserved_cache_bytes: stats.reservedCacheBytes,
-    recent_rows_per_step: recent.length > 0 ? Math.round((100 * recent.reduce((a, b) => a + b, 0)) / recent.length) / 100 : 0,
-  };
 }

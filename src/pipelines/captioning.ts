@@ -15,6 +15,7 @@ import type { BeamOptions } from './generation/beam-search.js';
 import { IncrementalText } from './generation/incremental-text.js';
 import type { DecodeScheduler, FinishReason, SequenceRequest, SequenceResult } from './generation/decode-scheduler.js';
 import type { SamplingOptions } from './generation/sampling.js';
+import { throwIfCancelled, withDeadline } from './generation/sequence-deadline.js';
 import type { CallOptions } from './image-classification.js';
 
 /** Tokens a caption gets when neither the request nor the model says (transformers' max_length 20). */
@@ -84,10 +85,7 @@ export function createCaptioner(deps: CaptionerDeps): Captioner {
         arrived();
       }
       const result = await submitted;
-      if (result.finishReason === 'cancelled') {
-        if (options.deadlineMs !== undefined && Date.now() >= options.deadlineMs) throw new ApiError('deadline_exceeded', 'the caption was not finished before the deadline');
-        throw new ApiError('cancelled', 'the caller went away');
-      }
+      throwIfCancelled(result, options, 'caption');
       const totalMs = performance.now() - started;
       return { caption: text.promptText + text.text, tokens: result.tokens.length, finishReason: result.finishReason, timing: { preprocessMs, encodeMs, decodeMs: totalMs - preprocessMs - encodeMs, totalMs } };
     },
@@ -145,11 +143,4 @@ function sequenceRequest(input: ResolvedInput, encoded: EncodedRow, text: Increm
       return stopped;
     },
   };
-}
-
-/** The call's signal, also aborted at its deadline (a decode stops at the next step then). */
-function withDeadline(options: CallOptions): AbortSignal | undefined {
-  if (options.deadlineMs === undefined) return options.signal;
-  const timeout = AbortSignal.timeout(Math.max(0, options.deadlineMs - Date.now()));
-  return options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
 }

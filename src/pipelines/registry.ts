@@ -6,8 +6,11 @@
 import { BLIP_VISION } from '../models/captioner/load-blip.js';
 import { CAPTION_ENCODER } from '../models/captioner/load-captioner.js';
 import { CLIP_VISION_SESSION } from '../models/clip/load-clip.js';
+import { CHAT_VISION } from '../models/chat/load-chat-model.js';
 import { loadCaptioning } from './captioning-loader.js';
 import type { Captioner } from './captioning.js';
+import type { ChatPipeline } from './chat.js';
+import { loadChat } from './chat-loader.js';
 import { VIT_SESSION } from '../models/vit/load-vit.js';
 import { loadImageClassification } from './image-classification-loader.js';
 import type { ImageClassifier } from './image-classification.js';
@@ -25,6 +28,7 @@ export interface TaskHandlers {
   'image-classification': ImageClassifier;
   'zero-shot-image-classification': ClipPipeline;
   'image-to-text': Captioner;
+  'image-text-to-text': ChatPipeline;
 }
 
 export interface TaskDefinition<T extends Task> {
@@ -41,6 +45,7 @@ export const TASKS: { [T in Task]: TaskDefinition<T> } = {
   'image-classification': { family: 'vit', imageSessions: [VIT_SESSION], load: loadImageClassification },
   'zero-shot-image-classification': { family: 'clip', imageSessions: [CLIP_VISION_SESSION], load: loadZeroShot },
   'image-to-text': { family: 'vision-encoder-decoder', imageSessions: [CAPTION_ENCODER, BLIP_VISION], load: loadCaptioning },
+  'image-text-to-text': { family: 'idefics3', imageSessions: [CHAT_VISION], load: loadChat },
 };
 
 /** The name of the session images go through in the model folder `dir` (its task's first candidate with an fp32 graph there). */

@@ -3,6 +3,7 @@
  * the Hugging Face cache (pulled first only with --pull, never gigabytes by surprise). A catalog
  * model that is not in the cache is reported as missing, with the one command that fetches it.
  */
+import { CHAT_MODEL_TYPES } from '../models/chat/load-chat-model.js';
 import { DEFAULT_DTYPE } from '../models/dtypes.js';
 import { hasOnnxFile, readJsonFile } from '../models/hf-folder.js';
 import type { Task } from '../pipelines/tasks.js';
@@ -49,13 +50,14 @@ async function catalogDir(config: ServerConfig, entry: CatalogEntry, variant: Mo
 
 /**
  * The task a model folder serves when its settings name none: what its config.json's
- * `model_type` implies (CLIP → zero-shot classification), else image classification.
+ * `model_type` implies (CLIP → zero-shot classification, Idefics3 → visual chat), else image classification.
  * A folder without a readable config.json fails later, in its loader, with the loader's message.
  */
 export async function folderTask(dir: string): Promise<Task> {
   const config = await readJsonFile<{ model_type?: unknown }>(dir, 'config.json').catch(() => undefined);
   if (config?.model_type === 'clip') return 'zero-shot-image-classification';
   if (config?.model_type === 'vision-encoder-decoder' || config?.model_type === 'blip') return 'image-to-text';
+  if (typeof config?.model_type === 'string' && CHAT_MODEL_TYPES.includes(config.model_type)) return 'image-text-to-text';
   return 'image-classification';
 }
 

@@ -28,3 +28,9 @@ export const tinyClipDir = () => ensureClipModel(CLIP_TINY, { cacheDir: testCach
 export const tinyVitGpt2Dir = () => ensureVitGpt2Model(VIT_GPT2_TINY, { cacheDir: testCacheDir() });
 
 export const tinyBlipDir = () => ensureBlipModel(BLIP_TINY, { cacheDir: testCacheDir() });
+
+// SmolVLM (appended: imports are hoisted, so they may sit here).
+import { ensureSmolVlmModel } from '../../src/models/generator/generate-smolvlm.js';
+import { SMOLVLM_TINY } from '../../src/models/generator/smolvlm-model.js';
+
+export const tinySmolVlmDir = () => ensureSmolVlmModel(SMOLVLM_TINY, { cacheDir: testCacheDir() });

@@ -87,13 +87,14 @@ describe('masked decode scheduler (continuous batching)', () => {
   async function uncachedBeams(request: SequenceRequest): Promise<number[]> {
     const prefix = [BLIP_TOKENS.bos, ...(request.promptIds ?? [])];
     const search = new BeamSearch(request.beams!, request.sampling ?? {}, [BLIP_TOKENS.sep], prefix, request.maxNewTokens);
-    const tokens = request.encoderStates.dims[1]!;
+    const states = request.encoderStates!;
+    const tokens = states.dims[1]!;
     while (!search.isDone) {
       const logits = [];
       for (const beam of search.beams) {
         const sequence = [...prefix, ...beam.tokens];
         const ids = (values: number[]) => ({ type: 'int64' as const, dims: [1, values.length], data: BigInt64Array.from(values.map(BigInt)) });
-        const out = await pool.run('prefill', { input_ids: ids(sequence), attention_mask: ids(sequence.map(() => 1)), position_ids: ids(sequence.map((_, i) => i)), encoder_hidden_states: { ...request.encoderStates, data: request.encoderStates.data.slice() }, encoder_attention_mask: ids(Array(tokens).fill(1)) }, ['logits']);
+        const out = await pool.run('prefill', { input_ids: ids(sequence), attention_mask: ids(sequence.map(() => 1)), position_ids: ids(sequence.map((_, i) => i)), encoder_hidden_states: { ...states, data: states.data.slice() }, encoder_attention_mask: ids(Array(tokens).fill(1)) }, ['logits']);
         const all = out.logits!.data as Float32Array;
         const vocab = all.length / sequence.length;
         logits.push(all.slice((sequence.length - 1) * vocab));

@@ -43,7 +43,7 @@ describe('the demo server', () => {
         res.on('end', () => done(null, Buffer.concat(chunks)));
       });
 
-  it('serves each demo model in fp32 and q8 (`vit-demo:q8`), and the captioners', async () => {
+  it('serves each demo model in fp32 and q8 (`vit-demo:q8`), the captioners and the chat model', async () => {
     const listed = await request(server.http).get('/v1/models').expect(200);
     assert.deepEqual(
       listed.body.data.map((m: { id: string; variant: string; state: string }) => [m.id, m.variant, m.state]),
@@ -54,6 +54,7 @@ describe('the demo server', () => {
         ['clip-demo:q8', 'q8', 'ready'],
         ['caption-demo', 'fp32', 'ready'],
         ['blip-demo', 'fp32', 'ready'],
+        ['chat-demo', 'fp32', 'ready'],
       ],
     );
     const photo = chelsea.toString('base64');
@@ -67,6 +68,10 @@ describe('the demo server', () => {
     assert.ok(caption.text.length > 1 && caption.text.endsWith('\n'), 'the caption and a newline');
     const blip = await request(server.http).post('/v1/caption').field('model', 'blip-demo').field('prompt', 'a photography of').attach('image', chelsea, 'chelsea.png').expect(200);
     assert.match(blip.body.caption, /^a photography of/);
+    const messages = [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${photo}` } }, { type: 'text', text: 'What is this?' }] }];
+    const chat = await request(server.http).post('/v1/chat/completions').send({ model: 'chat-demo', messages, max_tokens: 8 }).expect(200);
+    assert.ok(chat.body.choices[0].message.content.length > 0);
+    assert.ok(chat.body.usage.prompt_tokens > 64, "the demo model's 64 image tokens are in the prompt");
   });
 
   it('writes the ViT demo overlays of chelsea.png (last-layer CLS attention, rollout, per head)', async () => {

@@ -138,7 +138,7 @@ describe('gRPC InferenceService', () => {
       );
       const inference = files.find((f: { package: string }) => f.package === 'multimodal.v1');
       assert.ok(inference, 'the multimodal.v1 file descriptor came back');
-      assert.deepEqual(inference.service[0].method.map((m: { name: string }) => m.name), ['Classify', 'ZeroShot', 'Embed', 'Explain', 'Localize', 'Caption', 'CaptionStream', 'FitAlignment', 'ListAlignments', 'DeleteAlignment', 'ListModels']);
+      assert.deepEqual(inference.service[0].method.map((m: { name: string }) => m.name), ['Classify', 'ZeroShot', 'Embed', 'Explain', 'Localize', 'Caption', 'CaptionStream', 'Chat', 'FitAlignment', 'ListAlignments', 'DeleteAlignment', 'ListModels']);
     } finally {
       reflection.close();
     }

@@ -58,3 +58,8 @@ export async function readGenerationDefaults(dir: string): Promise<GenerationDef
   };
   return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined));
 }
+
+/** The defaults in the request fields' names (max_new_tokens, num_beams, …), for /v1/models. */
+export function generationDefaultsJson(defaults: GenerationDefaults): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(defaults).map(([key, value]) => [key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), value]));
+}

@@ -12,14 +12,13 @@ import { checkContract, type ModelContract } from '../contract.js';
 import type { CaptionerModelBase } from './captioner-model.js';
 import { createFamilyPool, type FamilyLoadOptions } from '../family-load-options.js';
 import { loadFolderImageProcessor, onnxFile, readJsonFile } from '../hf-folder.js';
-import { PROJECTIONS_SESSION_SUFFIX, type SessionInfo } from '../session/worker-protocol.js';
+import { mergedPastToPresent } from '../merged-decoder-pasts.js';
+import { PROJECTIONS_SESSION_SUFFIX } from '../session/worker-protocol.js';
 
 export const CAPTION_ENCODER = 'encoder_model';
 export const CAPTION_DECODER = 'decoder_model_merged';
 const PROJECTIONS = `${CAPTION_DECODER}${PROJECTIONS_SESSION_SUFFIX}`;
-/** The cache inputs of a merged decoder: past_key_values.{layer}.key|value. */
-const PAST_INPUT = /^past_key_values\.(\d+)\.(key|value)$/;
-/** Besides the pasts, a decoder whose encoder projections were split out reads them (PROJECTION_INPUT_PREFIX). */
+/** The cache inputs of a merged decoder (past_key_values.{layer}.key|value); besides the pasts, a decoder whose encoder projections were split out reads them (PROJECTION_INPUT_PREFIX). */
 const PAST_OR_PROJECTION_INPUT = /^past_key_values\.\d+\.(key|value)$|^encoder_projection\.\d+$/;
 const ENCODER_INPUT = 'encoder_hidden_states';
 
@@ -80,7 +79,7 @@ export async function loadCaptionerModel(options: FamilyLoadOptions): Promise<Ca
       pool,
       startTokenId,
       eosTokenIds: Array.isArray(eos) ? eos : [eos],
-      pastToPresent: pastToPresent(decoder, dir),
+      pastToPresent: mergedPastToPresent(decoder, `model ${dir} (${CAPTION_DECODER})`),
       encoderInput: ENCODER_INPUT,
       ...(pool.sessions[PROJECTIONS] && { projections: PROJECTIONS }),
       maxPositions: config.decoder?.n_positions ?? config.decoder?.max_position_embeddings ?? 1024,
@@ -92,17 +91,3 @@ export async function loadCaptionerModel(options: FamilyLoadOptions): Promise<Ca
   }
 }
 
-/** Each past input and the present output that feeds it at the next step; both must exist. */
-function pastToPresent(decoder: SessionInfo, dir: string): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  const outputs = new Set(decoder.outputs.map((o) => o.name));
-  for (const { name } of decoder.inputs) {
-    const match = PAST_INPUT.exec(name);
-    if (!match) continue;
-    const present = `present.${match[1]}.${match[2]}`;
-    if (!outputs.has(present)) throw new Error(`model ${dir} (${CAPTION_DECODER}): input '${name}' has no output '${present}'`);
-    pairs[name] = present;
-  }
-  if (Object.keys(pairs).length === 0) throw new Error(`model ${dir} (${CAPTION_DECODER}) takes no past_key_values: not a merged decoder with a cache`);
-  return pairs;
-}

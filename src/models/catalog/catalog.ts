@@ -19,7 +19,7 @@ const entrySchema = z.strictObject({
   task: z.enum(TASK_NAMES),
   /** CLIP: exp(logit_scale) of the trained checkpoint (config.json only has the init value). */
   logit_scale: z.number().positive().optional(),
-  family: z.enum(['vit', 'clip', 'vision-encoder-decoder']),
+  family: z.enum(['vit', 'clip', 'vision-encoder-decoder', 'idefics3']),
   description: z.string().optional(),
   repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'a repo is "org/name"'),
   revision: z.string().min(1),

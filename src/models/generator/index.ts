@@ -54,3 +54,23 @@ export { ensureVitGpt2Model, writeVitGpt2Model } from './generate-vit-gpt2.js';
 export { BLIP_BASE, BLIP_DEMO, BLIP_TINY, BLIP_TOKENS, blipCacheNames, blipConfigJson, blipPreprocessorJson, type BlipSpec } from './blip-model.js';
 export { buildBlipTextDecoderGraph, type BlipTextSpec } from './blip-text-decoder-model.js';
 export { ensureBlipModel, writeBlipModel } from './generate-blip.js';
+export {
+  buildSmolVlmDecoderGraph,
+  buildSmolVlmEmbedTokensGraph,
+  buildSmolVlmVisionGraph,
+  smolVlmConfigJson,
+  smolVlmEmbedTokens,
+  smolVlmGenerationConfigJson,
+  smolVlmImageSeqLen,
+  smolVlmPreprocessorJson,
+  smolVlmProcessorConfigJson,
+  SMOLVLM_256M,
+  SMOLVLM_DEMO,
+  SMOLVLM_TINY,
+  type SmolVlmDecoderOptions,
+  type SmolVlmSpec,
+  type SmolVlmTextSpec,
+  type SmolVlmVisionSpec,
+} from './smolvlm-model.js';
+export { SMOLVLM_CHAT_TEMPLATE, SMOLVLM_SPECIAL_TOKENS, SMOLVLM_TOKENS, smolVlmTokenizerFiles, type SmolVlmTokenizerFiles } from './smolvlm-tokenizer.js';
+export { ensureSmolVlmModel, writeSmolVlmModel } from './generate-smolvlm.js';

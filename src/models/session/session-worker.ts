@@ -161,11 +161,23 @@ async function runStep(sessions: Sessions, name: string, inputs: ValueInfo[], fe
   const batch = (feeds.input_ids ?? feeds.inputs_embeds ?? Object.values(feeds)[0])?.dims[0] ?? 1;
   // Presents this session gives (a with-past decoder gives no cross-attention ones).
   const presents = Object.values(step.pastToPresent).filter((present) => sessions[name]!.outputNames.includes(present));
-  const stepFeeds = { ...toOrtFeeds(feeds), ...caches.pasts(step, inputs, batch) };
+  const stepFeeds = { ...(await embedded(sessions, step, toOrtFeeds(feeds))), ...caches.pasts(step, inputs, batch) };
   const precomputed = step.start && step.precompute ? await precompute(sessions, step.precompute, stepFeeds) : {};
   const outputs = (await sessions[name]!.run({ ...stepFeeds, ...precomputed }, [...outputNames, ...presents])) as Record<string, ort.Tensor>;
   caches.keep(step, stepFeeds, outputs, precomputed);
   return Object.fromEntries(outputNames.map((name) => [name, step.lastPositionOf?.includes(name) ? lastPosition(outputs[name]!) : outputs[name]!]));
+}
+
+/** The feeds with `step.embed`'s input replaced by its embedding (computed here: it never crosses threads). */
+async function embedded(sessions: Sessions, step: CacheStep, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  if (!step.embed) return feeds;
+  const { session: name, input, output } = step.embed;
+  const session = sessions[name];
+  if (!session) throw new Error(`no session '${name}' in this worker to embed with`);
+  const { [input]: ids, ...rest } = feeds;
+  if (!ids) throw new Error(`the step has no '${input}' to embed`);
+  const result = await session.run({ [session.inputNames[0]!]: ids }, [output]);
+  return { ...rest, [output]: result[output] as ort.Tensor };
 }
 
 /** A precomputing session's outputs from the step's feeds (it takes some of them). */

@@ -109,6 +109,11 @@ export interface CacheStep {
   trimLeft?: number;
   /** Outputs returned at their last position only ([batch, length, …] → [batch, …]): the logits. */
   lastPositionOf?: string[];
+  /**
+   * A session of this worker that turns the feed `input` into the decoder's input `output` before
+   * the step (a decoder-only model's `embed_tokens`: input_ids → inputs_embeds).
+   */
+  embed?: { session: string; input: string; output: string };
 }
 
 export type PoolToWorker =

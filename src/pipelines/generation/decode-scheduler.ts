@@ -16,7 +16,8 @@ import { createSampler, type SamplingOptions } from './sampling.js';
 /** What any scheduler needs of a decoder. */
 export interface DecoderBase {
   pool: Pick<WorkerPool, 'step' | 'releaseCache'>;
-  startTokenId: number;
+  /** What an encoder-decoder's sequence starts with; none for a decoder-only model (its prompt is the whole prefix). */
+  startTokenId?: number;
   eosTokenIds: readonly number[];
   /** Learns what a row's cache holds (shared by the warm-up and the serving scheduler). */
   cacheSizer?: CacheSizer;
@@ -42,10 +43,15 @@ export interface SchedulerLimits {
 }
 
 export interface SequenceRequest {
-  /** This row's encoder output: [1, tokens, hidden]. */
-  encoderStates: PlainTensor;
+  /** An encoder-decoder row's encoder output: [1, tokens, hidden]. */
+  encoderStates?: PlainTensor;
   /** Tokens after the start token that the sequence continues (a prompt); none by default. */
   promptIds?: readonly number[];
+  /**
+   * A decoder-only row's prompt as the decoder reads it: `promptIds`' embeddings, [1, prompt length, hidden]
+   * (image features in place of the image tokens' embeddings).
+   */
+  promptEmbeds?: PlainTensor;
   maxNewTokens: number;
   sampling?: SamplingOptions;
   /** Beam search (`numBeams` > 1): the sequence decodes as that many rows; tokens reach `onToken` when it is over. */
@@ -157,7 +163,7 @@ export abstract class DecodeScheduler<D extends DecoderBase = DecoderBase> {
       if (maxCacheBytes !== undefined && reservedBytes > maxCacheBytes) {
         return reject(new ApiError('invalid_request', `${longest} tokens need ~${mib(reservedBytes)} MiB of decoder cache; this model may hold ${mib(maxCacheBytes)} MiB (ask for fewer tokens)`));
       }
-      const prefix = [this.decoder.startTokenId, ...(request.promptIds ?? [])];
+      const prefix = this.prefixOf(request);
       const sampling = request.sampling ?? {};
       const search = lanes > 1 ? new BeamSearch(request.beams!, sampling, this.decoder.eosTokenIds, prefix, request.maxNewTokens) : undefined;
       const row: Row = { request, lastEventAt: performance.now(), sampler: createSampler(sampling, this.decoder.eosTokenIds, prefix), tokens: [], reservedBytes, lanes, ...(search && { search }), resolve, reject };
@@ -251,10 +257,18 @@ export abstract class DecodeScheduler<D extends DecoderBase = DecoderBase> {
     this.leave(row);
   }
 
-  /** The token a lane feeds the next call: its sequence's last, or its beam's. */
+  /** The positions before a sequence's first new token: the start token (if the decoder has one) and the prompt. */
+  protected prefixOf(request: SequenceRequest): number[] {
+    const start = this.decoder.startTokenId;
+    return [...(start === undefined ? [] : [start]), ...(request.promptIds ?? [])];
+  }
+
+  /** The token a lane feeds the next call: its sequence's last, or its beam's (the prefix's last before any). */
   protected laneToken(lane: Lane): number {
     const tokens = lane.row.search ? lane.row.search.beams[lane.beam]!.tokens : lane.row.tokens;
-    return tokens.at(-1) ?? this.decoder.startTokenId;
+    const token = tokens.at(-1) ?? this.prefixOf(lane.row.request).at(-1);
+    if (token === undefined) throw new Error('a sequence with no start token and no prompt');
+    return token;
   }
 
   /**

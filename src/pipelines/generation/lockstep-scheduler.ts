@@ -38,6 +38,7 @@ export class LockstepScheduler extends DecodeScheduler<LockstepDecoder> {
 
   protected override check(request: SequenceRequest): void {
     if (request.promptIds?.length) throw new ApiError('invalid_request', 'this model does not continue a prompt (its decoder has no attention mask)');
+    if (!request.encoderStates) throw new Error('a lockstep row needs its encoder states');
   }
 
   protected override groups(): { count: number; cacheBytes: number } {
@@ -65,7 +66,7 @@ export class LockstepScheduler extends DecodeScheduler<LockstepDecoder> {
     let instance: number | undefined;
     try {
       for (let step = 0; lanes.length > 0; step++) {
-        const states = step === 0 ? concatRows(cohort.rows.map((r) => r.request.encoderStates)) : undefined;
+        const states = step === 0 ? concatRows(cohort.rows.map((r) => r.request.encoderStates!)) : undefined;
         const identity = lanes.length === cacheRows && lanes.every((lane, i) => lane.source === i);
         const keepRows = identity ? undefined : lanes.map((lane) => lane.source);
         const stepStarted = performance.now();

@@ -1,6 +1,7 @@
 /**
- * Continuous batching for a decoder with an attention mask and position ids (BLIP's contract;
- * docs/architecture.md, "Generation"): rows of different lengths share every decode step. A
+ * Continuous batching for a decoder with an attention mask and position ids (BLIP's contract,
+ * visual chat's; docs/architecture.md, "Generation"): rows of different lengths share every
+ * decode step. What else the decoder reads comes from its `inputs` (masked-inputs.ts). A
  * batch lives in one worker (its cache there); requests that arrive while it runs are prefilled
  * together in their own call (`prefillSession`, their prompts left-padded to the longest) and
  * spliced into the batch at the next step boundary (`mergeFrom`: the shorter side's self-attention
@@ -9,22 +10,24 @@
  * (`trimLeft`). There is at most one batch per worker instance; a new request goes to the batch
  * with the fewest rows, or starts one on an idle instance.
  */
-import type { PlainTensor } from '../../models/session/tensor.js';
 import type { CacheStep } from '../../models/session/worker-protocol.js';
-import { concatRows, DecodeScheduler, type DecoderBase, type FormingGroup, type Lane, type Row } from './decode-scheduler.js';
+import { DecodeScheduler, type DecoderBase, type FormingGroup, type Lane, type Row } from './decode-scheduler.js';
+import { encoderDecoderInputs, int64, type MaskedInputs } from './masked-inputs.js';
 
 export interface MaskedDecoder extends DecoderBase {
-  /** The first step over a prompt (no pasts in; every present out): e.g. `decoder_model`. */
+  /** The first step over a prompt (empty pasts or none in; every present out): e.g. `decoder_model`. */
   prefillSession: string;
-  /** Every later step: e.g. `decoder_with_past_model`. */
+  /** Every later step: e.g. `decoder_with_past_model` (the same session as the prefill's for a merged decoder). */
   stepSession: string;
   /** Past input → present output, self-attention and cross-attention alike. */
   pastToPresent: Record<string, string>;
   /** The self-attention pasts (they grow by a position per step; the others keep their length). */
   growingPasts: string[];
-  /** The encoder output the prefill reads. */
-  encoderInput: string;
-  padTokenId: number;
+  /** What the decoder reads besides mask and positions; default: BLIP's, from `encoderInput` and `padTokenId`. */
+  inputs?: MaskedInputs;
+  /** An encoder-decoder's encoder output, which the prefill reads. */
+  encoderInput?: string;
+  padTokenId?: number;
   /** The number of instances the pool runs: at most one batch each. */
   instances: number;
   /**
@@ -67,6 +70,13 @@ interface Batch extends FormingGroup {
 export class MaskedScheduler extends DecodeScheduler<MaskedDecoder> {
   private readonly batches = new Set<Batch>();
   private nextCacheId = 1;
+  private readonly inputs: MaskedInputs;
+
+  constructor(...args: ConstructorParameters<typeof DecodeScheduler<MaskedDecoder>>) {
+    super(...args);
+    const [decoder] = args;
+    this.inputs = decoder.inputs ?? encoderDecoderInputs({ encoderInput: decoder.encoderInput ?? 'encoder_hidden_states', padTokenId: decoder.padTokenId ?? 0 });
+  }
 
   protected override groups(): { count: number; cacheBytes: number } {
     return { count: this.batches.size, cacheBytes: [...this.batches].reduce((sum, b) => sum + b.cacheBytes, 0) };
@@ -134,20 +144,17 @@ export class MaskedScheduler extends DecodeScheduler<MaskedDecoder> {
   /** The first call of newcomers, in a cache of their own on the batch's instance; advances them by their first token. */
   private async prefill(batch: Batch, newcomers: Row[]): Promise<Omit<Prefilled, 'next'> & { lanes: BatchLane[]; logits: Float32Array }> {
     const { decoder } = this;
-    const sequences = newcomers.map((row) => [decoder.startTokenId, ...(row.request.promptIds ?? [])]);
+    const sequences = newcomers.map((row) => this.prefixOf(row.request));
     const length = Math.max(...sequences.map((s) => s.length));
-    const padding = (s: number[]) => length - s.length;
-    const states = concatRows(newcomers.map((row) => row.request.encoderStates));
+    const padding = sequences.map((s) => length - s.length);
     const cacheId = `batch-cache-${this.nextCacheId++}`;
     const started = performance.now();
     const { outputs, instance, cacheBytes } = await decoder.pool.step(
       decoder.prefillSession,
       {
-        input_ids: int64(sequences.map((s) => [...Array(padding(s)).fill(decoder.padTokenId), ...s])),
-        attention_mask: int64(sequences.map((s) => [...Array(padding(s)).fill(0), ...s.map(() => 1)])),
-        position_ids: int64(sequences.map((s) => [...Array(padding(s)).fill(0), ...s.map((_, i) => i)])),
-        [decoder.encoderInput]: states,
-        encoder_attention_mask: ones(newcomers.length, states.dims[1]!),
+        ...this.inputs.prefill(newcomers.map((row) => row.request), sequences, padding),
+        attention_mask: int64(sequences.map((s, i) => [...Array<number>(padding[i]!).fill(0), ...s.map(() => 1)])),
+        position_ids: int64(sequences.map((s, i) => [...Array<number>(padding[i]!).fill(0), ...s.map((_, j) => j)])),
       },
       ['logits'],
       this.cacheStep(cacheId, { start: true }),
@@ -169,16 +176,14 @@ export class MaskedScheduler extends DecodeScheduler<MaskedDecoder> {
     const keepRows = identity ? undefined : lanes.map((lane) => lane.source);
     const length = Math.max(...lanes.map((lane) => lane.length));
     const trimLeft = Math.max(batch.length, merging?.length ?? 0) - length;
-    const encoderTokens = lanes[0]!.row.request.encoderStates.dims[1]!;
     const started = performance.now();
     const { outputs, cacheBytes } = await decoder.pool.step(
       decoder.stepSession,
       {
-        input_ids: int64(lanes.map((lane) => [this.laneToken(lane)])),
+        ...this.inputs.step(lanes.map((lane) => this.laneToken(lane)), lanes.map((lane) => lane.row.request)),
         // The cache's positions (padding 0, the lane's own 1) and the new token's.
-        attention_mask: int64(lanes.map((lane) => [...Array(length - lane.length).fill(0), ...Array(lane.length + 1).fill(1)])),
+        attention_mask: int64(lanes.map((lane) => [...Array<number>(length - lane.length).fill(0), ...Array<number>(lane.length + 1).fill(1)])),
         position_ids: int64(lanes.map((lane) => [lane.length])),
-        encoder_attention_mask: ones(lanes.length, encoderTokens),
       },
       ['logits'],
       this.cacheStep(batch.cacheId!, { start: false, ...(merging && { mergeFrom: [merging.cacheId] }), ...(keepRows && { keepRows }), ...(trimLeft > 0 && { trimLeft }) }),
@@ -198,14 +203,7 @@ export class MaskedScheduler extends DecodeScheduler<MaskedDecoder> {
   }
 
   private cacheStep(id: string, step: Partial<CacheStep> & { start: boolean }): CacheStep {
-    return { id, pastToPresent: this.decoder.pastToPresent, growingPasts: this.decoder.growingPasts, lastPositionOf: ['logits'], ...step };
+    const embed = this.inputs.embed && !step.start ? { embed: this.inputs.embed } : {};
+    return { id, pastToPresent: this.decoder.pastToPresent, growingPasts: this.decoder.growingPasts, lastPositionOf: ['logits'], ...embed, ...step };
   }
-}
-
-function int64(rows: number[][]): PlainTensor {
-  return { type: 'int64', dims: [rows.length, rows[0]!.length], data: BigInt64Array.from(rows.flat().map(BigInt)) };
-}
-
-function ones(rows: number, columns: number): PlainTensor {
-  return { type: 'int64', dims: [rows, columns], data: new BigInt64Array(rows * columns).fill(1n) };
 }

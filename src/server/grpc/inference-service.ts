@@ -1,5 +1,6 @@
 /**
- * gRPC handlers of multimodal.v1.InferenceService: one unary RPC per task service, the message
+ * gRPC handlers of multimodal.v1.InferenceService: a unary RPC per task service (and a
+ * server-streaming one for a service that streams), the message
  * turned into the same raw request as HTTP's, the same service called. No logic of their own.
  */
 import { setMaxListeners } from 'node:events';
@@ -120,8 +121,10 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
   for (const service of TASK_SERVICES) {
     if (!service.grpc) continue;
     const { request, method, streamMethod } = service.grpc;
-    handlers[method] = (call: ServerUnaryCall<Record<string, unknown>, unknown>, callback: sendUnaryData<unknown>) =>
-      void serve(service, request, call, (error, response) => (error ? callback(error) : callback(null, response)));
+    if (method) {
+      handlers[method] = (call: ServerUnaryCall<Record<string, unknown>, unknown>, callback: sendUnaryData<unknown>) =>
+        void serve(service, request, call, (error, response) => (error ? callback(error) : callback(null, response)));
+    }
     if (streamMethod) handlers[streamMethod] = streaming(service, request);
   }
   return handlers;

@@ -25,7 +25,7 @@ export function serviceRoute(service: TaskService, deps: ServiceDeps, defaultTim
  * before the first event is an ordinary error answer (status and JSON); after it, an error event.
  */
 async function streamed(service: TaskService, deps: ServiceDeps, call: CallContext, res: Response): Promise<void> {
-  const events = new EventStream(res);
+  const events = new EventStream(res, service.http.stream === 'openai' ? 'openai' : 'events');
   call.stream = (chunk) => events.send(chunk);
   let answer: object;
   try {

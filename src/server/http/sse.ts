@@ -2,13 +2,18 @@
  * Server-sent events for a streamed answer (`stream: true`): each partial result is a
  * `data: <json>` event as it is made; the whole answer closes the stream as `event: done`, or an
  * error that happens after the stream started as `event: error` with the usual
- * `{error: {code, message}}`. `curl -N` shows the events as they arrive.
+ * `{error: {code, message}}`. OpenAI's framing (chat completions) ends with `data: [DONE]`
+ * instead, and sends a late error as a `data:` event (what OpenAI clients read). `curl -N` shows
+ * the events as they arrive.
  */
 import type { Response } from 'express';
 import type { ApiError } from '../../errors.js';
 
 export class EventStream {
-  constructor(private readonly res: Response) {}
+  constructor(
+    private readonly res: Response,
+    private readonly framing: 'events' | 'openai' = 'events',
+  ) {}
 
   get started(): boolean {
     return this.res.headersSent;
@@ -24,15 +29,19 @@ export class EventStream {
     this.res.write(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(chunk)}\n\n`);
   }
 
-  /** The whole answer, and the end of the stream. */
+  /** The whole answer (OpenAI: only `[DONE]`, the chunks said it all), and the end of the stream. */
   done(answer: object): void {
+    if (this.framing === 'openai') {
+      if (!this.res.writableEnded) this.res.end('data: [DONE]\n\n');
+      return;
+    }
     this.send(answer, 'done');
     this.res.end();
   }
 
   /** An error after the stream started, and the end of it. */
   fail(error: ApiError): void {
-    this.send(error.toJSON(), 'error');
+    this.send(error.toJSON(), this.framing === 'openai' ? undefined : 'error');
     this.res.end();
   }
 }

@@ -2,6 +2,7 @@
 import { alignmentFitService } from './alignment-service.js';
 import { attentionService } from './attention-service.js';
 import { captionService } from './caption-service.js';
+import { chatService } from './chat-service.js';
 import { classifyService } from './classify-service.js';
 import { embeddingsService } from './embeddings-service.js';
 import { localizeService } from './localize-service.js';
@@ -16,6 +17,7 @@ export const TASK_SERVICES: readonly TaskService[] = [
   attentionService as TaskService,
   localizeService as TaskService,
   captionService as TaskService,
+  chatService as TaskService,
 ];
 
 export type { CallContext, ServiceDeps, TaskService } from './task-service.js';

@@ -55,13 +55,15 @@ export interface TaskService<Answer extends object = object> {
     binary?(answer: Answer, request?: HttpAccept): HttpBinary | undefined;
     /**
      * The service streams partial results (`call.stream`) when the request says `stream: true`:
-     * the answer is then server-sent events (http/sse.ts).
+     * the answer is then server-sent events (http/sse.ts): `true` ends them with the whole answer
+     * (`event: done`); `'openai'` with `data: [DONE]` (the service sends its last chunks itself).
      */
-    stream?: boolean;
+    stream?: boolean | 'openai';
   };
-  /** The unary RPC of multimodal.v1.InferenceService, and its message as the raw request (none: HTTP only). */
+  /** The RPCs of multimodal.v1.InferenceService, and their message as the raw request (none: HTTP only). */
   grpc?: {
-    method: string;
+    /** The unary RPC (none: the service streams only, e.g. chat). */
+    method?: string;
     /**
      * A server-streaming RPC taking the same message, for a service that streams: each partial
      * result is written as `{delta: chunk}`, then the answer as `{done: answer}`.
