@@ -21,6 +21,7 @@ import type { DecodeScheduler, FinishReason, SequenceResult } from './generation
 import { IncrementalText } from './generation/incremental-text.js';
 import type { SamplingOptions } from './generation/sampling.js';
 import { throwIfCancelled, withDeadline } from './generation/sequence-deadline.js';
+import { whileWanted } from './call-scope.js';
 import type { CallOptions } from './image-classification.js';
 
 /** Answer tokens when neither the request nor the model says. */
@@ -80,19 +81,22 @@ export interface ChatDeps {
 }
 
 export function createChatPipeline(deps: ChatDeps): ChatPipeline {
-  /** An image's features: from the cache (same bytes, same model), else preprocessed and encoded. */
-  const featuresOf = (image: Uint8Array, options: CallOptions): Promise<{ vector: Float32Array; cached: boolean }> => {
+  /**
+   * An image's features: from the cache (same bytes, same model), else preprocessed and encoded.
+   * The encoding may be shared with concurrent conversations sending the same image, so it runs
+   * under no caller's signal; each caller waits under its own.
+   */
+  const featuresOf = async (image: Uint8Array, options: CallOptions): Promise<{ vector: Float32Array; cached: boolean }> => {
     const key = `${deps.modelKey}\0${createHash('sha256').update(image).digest('base64')}`;
     const cached = deps.featureCache.get(key);
-    if (cached) return Promise.resolve({ vector: cached.vector, cached: true });
-    return deps.featureCache
-      .getOrCompute(key, async () => {
-        const { pixelValues } = await deps.preprocessor.preprocess(image, deps.image, options);
-        const encoded = await deps.vision.submit(pixelValues, options);
-        deps.preprocessor.recycle(pixelValues);
-        return { vector: encoded.row };
-      })
-      .then((entry) => ({ vector: entry.vector, cached: false }));
+    if (cached) return { vector: cached.vector, cached: true };
+    const shared = deps.featureCache.getOrCompute(key, async () => {
+      const { pixelValues } = await deps.preprocessor.preprocess(image, deps.image, { transferImage: options.transferImage });
+      const encoded = await deps.vision.submit(pixelValues);
+      deps.preprocessor.recycle(pixelValues);
+      return { vector: encoded.row };
+    });
+    return { vector: (await whileWanted(shared, options, 'the image was encoded')).vector, cached: false };
   };
 
   return {

@@ -19,7 +19,7 @@ import type { EncodedRow } from './batched-encoder.js';
 import type { Batcher } from './batcher.js';
 import type { EmbeddingCache } from './embedding-cache.js';
 import type { CallOptions } from './image-classification.js';
-import { inCallScope } from './call-scope.js';
+import { inCallScope, whileWanted } from './call-scope.js';
 import { dot, softmax, topK } from './scores.js';
 import { meanOfNormalised, normalise, promptCount, promptsFor, type PromptRequest } from './zero-shot-prompts.js';
 
@@ -135,7 +135,7 @@ export function createClipPipeline(deps: ClipPipelineDeps): ClipPipeline {
           const vector = normalise((await deps.textBatcher.submit(encoded.ids)).row);
           return { vector, tokens: encoded.ids.length, truncated: encoded.truncated };
         });
-        entries[i] = await whileWanted(shared, options);
+        entries[i] = await whileWanted(shared, options, 'the text embeddings');
         if (computed) misses++;
         else hits++;
       }),
@@ -215,35 +215,6 @@ export function scoreLabels(
   const cosines = labelVectors.map((label) => dot(label, image));
   const scores: ArrayLike<number> = request.multiLabel ? cosines : softmax(cosines.map((c) => c * logitScale));
   return topK(scores, Math.min(request.topK, request.labels.length)).map((i) => ({ label: request.labels[i]!, score: scores[i]! }));
-}
-
-/** `work`, or `cancelled` / `deadline_exceeded` as soon as the caller's signal or deadline says so. */
-function whileWanted<T>(work: Promise<T>, { signal, deadlineMs }: CallOptions): Promise<T> {
-  if (!signal && deadlineMs === undefined) return work;
-  return new Promise<T>((resolve, reject) => {
-    const gone = (error: ApiError) => {
-      cleanup();
-      reject(error);
-    };
-    const onAbort = () => gone(new ApiError('cancelled', 'the request was cancelled'));
-    const timer = deadlineMs === undefined ? undefined : setTimeout(() => gone(new ApiError('deadline_exceeded', 'deadline passed before the text embeddings')), Math.max(0, deadlineMs - Date.now()));
-    const cleanup = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        cleanup();
-        resolve(value);
-      },
-      (error: unknown) => {
-        cleanup();
-        reject(error);
-      },
-    );
-  });
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
