@@ -6,10 +6,11 @@
  */
 import { loadChatModel, CHAT_DECODER, CHAT_EMBED, CHAT_VISION, type ChatModel } from '../models/chat/load-chat-model.js';
 import { generationDefaultsJson, readGenerationDefaults } from '../models/captioner/generation-config.js';
+import type { SplitSettings } from '../models/image/image-views.js';
 import type { WorkerPool } from '../models/session/worker-pool.js';
 import { batchOutput, batchStacker, type EncodedRow } from './batched-encoder.js';
 import type { RunBatch } from './batcher.js';
-import { createChatPipeline, type ChatPipeline } from './chat.js';
+import { createChatPipeline, type ChatPipeline, type ImageFeatures } from './chat.js';
 import { EmbeddingCache } from './embedding-cache.js';
 import { CacheSizer } from './generation/cache-sizer.js';
 import { decodeSummary } from './generation/decode-summary.js';
@@ -28,10 +29,11 @@ export async function loadChat(spec: ModelSpec, deps: LoadDeps): Promise<LoadedM
   const model = await loadChatModel({ ...spec, logger, onWorkerReplaced: deps.onWorkerReplaced });
   const loadSeconds = (performance.now() - loadStarted) / 1000;
   logFallbacks(model.pool, logger);
-  if (model.groupQueryAttention) logger?.info('the decoder uses GroupQueryAttention (rows must start at position 0): each conversation decodes in a batch of its own');
+  if (model.groupQueryAttention) logger?.info('the decoder uses GroupQueryAttention: one conversation decodes at a time, the others queue');
   try {
     const warmupStarted = performance.now();
     const view = 3 * model.viewSize * model.viewSize;
+    const split = imageSplitting(spec, model);
     const vision = await warmedComponent<Float32Array>(CHAT_VISION, visionRunBatch(model.pool, model.viewSize), () => new Float32Array(view), spec, deps);
     const cacheSizer = new CacheSizer();
     const defaults = await readGenerationDefaults(spec.dir);
@@ -47,17 +49,19 @@ export async function loadChat(spec: ModelSpec, deps: LoadDeps): Promise<LoadedM
       cacheSizer,
     };
     const limits = {
-      maxActiveRows: MAX_BATCH_ROWS * spec.instances,
+      // GroupQueryAttention: one conversation at a time (see load-chat-model.ts); the rest queue.
+      maxActiveRows: model.groupQueryAttention ? 1 : MAX_BATCH_ROWS * spec.instances,
       maxCohortRows: model.groupQueryAttention ? 1 : MAX_BATCH_ROWS,
       maxQueued: spec.maxQueueSize,
       maxCacheBytes: deps.decodeCacheBytes,
       maxFormingMs: MAX_FORMING_MS,
     };
-    const featureCache = new EmbeddingCache<{ vector: Float32Array }>({ maxBytes: deps.embeddingCacheBytes ?? 64 * 1024 * 1024, ...deps.embeddingCacheEvents });
+    const featureCache = new EmbeddingCache<ImageFeatures>({ maxBytes: deps.embeddingCacheBytes ?? 64 * 1024 * 1024, ...deps.embeddingCacheEvents });
     const pipeline = (scheduler: MaskedScheduler) =>
       createChatPipeline({
         modelKey: `${spec.id}:${spec.variant}`,
         image: model.image,
+        ...(split && { split }),
         preprocessor: deps.preprocessor,
         vision: vision.batcher,
         featureCache,
@@ -84,7 +88,7 @@ export async function loadChat(spec: ModelSpec, deps: LoadDeps): Promise<LoadedM
       randomWeights: model.randomWeights,
       handler: pipeline(scheduler),
       components,
-      describe: () => describeChat(model, defaults, scheduler),
+      describe: () => ({ ...describeChat(model, defaults, scheduler), image_splitting: split !== undefined }),
       pool: model.pool,
       loadSeconds,
       warmupSeconds,
@@ -94,6 +98,13 @@ export async function loadChat(spec: ModelSpec, deps: LoadDeps): Promise<LoadedM
     await model.pool.close();
     throw error;
   }
+}
+
+/** The model's image splitting when its settings ask for it (`image_splitting`: off by default, each image one view). */
+function imageSplitting(spec: ModelSpec, model: ChatModel): SplitSettings | undefined {
+  if (!spec.imageSplitting) return undefined;
+  if (!model.splitLongestEdge) throw new Error(`model ${spec.id}: image_splitting needs preprocessor_config.json size.longest_edge`);
+  return { longestEdge: model.splitLongestEdge, viewSize: model.viewSize };
 }
 
 /** Views stacked as [n, 1, 3, S, S] (one view per image) with an all-true pixel mask; one features row [tokens, hidden] each. */
@@ -122,7 +133,7 @@ function describeChat(model: ChatModel, defaults: Awaited<ReturnType<typeof read
     image_view_size: model.viewSize,
     image_tokens_per_view: model.imageTokens.perView,
     context_tokens: model.maxPositions,
-    decode_batching: model.groupQueryAttention ? 'one conversation per batch (GroupQueryAttention decoder)' : 'continuous',
+    decode_batching: model.groupQueryAttention ? 'one conversation at a time (GroupQueryAttention decoder)' : 'continuous',
     generation_defaults: generationDefaultsJson(defaults),
     decode: decodeSummary(scheduler.stats),
   };

@@ -10,9 +10,10 @@
 import { createHash } from 'node:crypto';
 import { ApiError } from '../errors.js';
 import type { ChatTemplate, TemplateMessage } from '../models/chat/chat-template.js';
-import { expandImagePlaceholders, spliceImageFeatures, type ImagePromptTokens } from '../models/chat/image-tokens.js';
+import { expandImagePlaceholders, spliceImageFeatures, type ImagePromptTokens, type ViewGrid } from '../models/chat/image-tokens.js';
 import type { GenerationDefaults } from '../models/captioner/generation-config.js';
 import type { ImageProcessorSettings } from '../models/image/index.js';
+import type { SplitSettings } from '../models/image/image-views.js';
 import type { PreprocessPool } from '../models/image/preprocess-pool.js';
 import type { EncodedRow } from './batched-encoder.js';
 import type { Batcher } from './batcher.js';
@@ -64,10 +65,13 @@ export interface ChatDeps {
   /** Cache keys start with it (the model and its tag). */
   modelKey: string;
   image: ImageProcessorSettings;
-  preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle'>;
+  /** Set when images are split into tiles and a global view (else one view each). */
+  split?: SplitSettings;
+  preprocessor: Pick<PreprocessPool, 'preprocess' | 'splitViews' | 'recycle'>;
   /** The vision encoder's batcher: one view's pixels → its features [tokens, hidden]. */
   vision: Pick<Batcher<Float32Array, EncodedRow>, 'submit'>;
-  featureCache: EmbeddingCache<{ vector: Float32Array }>;
+  /** Each image's features (all its views, [views × tokens × hidden]) and its tile grid. */
+  featureCache: EmbeddingCache<ImageFeatures>;
   /** Token ids → their embeddings [ids.length × hidden]. */
   embed(ids: number[], options: CallOptions): Promise<Float32Array>;
   scheduler: Pick<DecodeScheduler, 'submit' | 'expect'>;
@@ -86,17 +90,28 @@ export function createChatPipeline(deps: ChatDeps): ChatPipeline {
    * The encoding may be shared with concurrent conversations sending the same image, so it runs
    * under no caller's signal; each caller waits under its own.
    */
-  const featuresOf = async (image: Uint8Array, options: CallOptions): Promise<{ vector: Float32Array; cached: boolean }> => {
+  const featuresOf = async (image: Uint8Array, options: CallOptions): Promise<ImageFeatures & { cached: boolean }> => {
     const key = `${deps.modelKey}\0${createHash('sha256').update(image).digest('base64')}`;
     const cached = deps.featureCache.get(key);
-    if (cached) return { vector: cached.vector, cached: true };
-    const shared = deps.featureCache.getOrCompute(key, async () => {
-      const { pixelValues } = await deps.preprocessor.preprocess(image, deps.image, { transferImage: options.transferImage });
+    if (cached) return { ...cached, cached: true };
+    const shared = deps.featureCache.getOrCompute(key, () => encodeImage(image, { transferImage: options.transferImage }));
+    return { ...(await whileWanted(shared, options, 'the image was encoded')), cached: false };
+  };
+
+  /** An image's views through the vision encoder (each view an item of its batcher). */
+  const encodeImage = async (image: Uint8Array, options: CallOptions): Promise<ImageFeatures> => {
+    if (!deps.split) {
+      const { pixelValues } = await deps.preprocessor.preprocess(image, deps.image, options);
       const encoded = await deps.vision.submit(pixelValues);
       deps.preprocessor.recycle(pixelValues);
-      return { vector: encoded.row };
-    });
-    return { vector: (await whileWanted(shared, options, 'the image was encoded')).vector, cached: false };
+      return { vector: encoded.row, rows: 0, cols: 0 };
+    }
+    const { pixelValues, views, rows, cols } = await deps.preprocessor.splitViews(image, deps.image, deps.split, options);
+    const plane = pixelValues.length / views;
+    const encoded = await Promise.all(Array.from({ length: views }, (_, i) => deps.vision.submit(pixelValues.subarray(i * plane, (i + 1) * plane))));
+    const vector = new Float32Array(encoded.reduce((sum, e) => sum + e.row.length, 0));
+    encoded.reduce((offset, e) => (vector.set(e.row, offset), offset + e.row.length), 0);
+    return { vector, rows, cols };
   };
 
   return {
@@ -104,21 +119,24 @@ export function createChatPipeline(deps: ChatDeps): ChatPipeline {
     async complete(input, options = {}) {
       const started = performance.now();
       const images = input.messages.flatMap((message) => message.content.flatMap((part) => (part.type === 'image' ? [part.image] : [])));
-      const prompt = expandImagePlaceholders(deps.template.render(input.messages.map(templateMessage)), deps.imageTokens, images.length);
-      const ids = deps.encode(prompt);
+      const rendered = deps.template.render(input.messages.map(templateMessage));
       const maxNewTokens = input.maxNewTokens ?? deps.defaults?.maxNewTokens ?? DEFAULT_CHAT_MAX_NEW_TOKENS;
-      if (ids.length + maxNewTokens > deps.maxPositions) {
-        throw new ApiError('invalid_request', `the conversation takes ${ids.length} tokens (images included) and asks for ${maxNewTokens} more; this model has room for ${deps.maxPositions}`);
-      }
+      // Checked before any image is encoded, with each image at its fewest tokens (one view).
+      const promptTokens = (grids: readonly ViewGrid[]) => deps.encode(expandImagePlaceholders(rendered, deps.imageTokens, grids));
+      const unsplit = promptTokens(images.map(() => ({ rows: 0, cols: 0 })));
+      checkRoom(unsplit.length, maxNewTokens, deps.maxPositions);
       const text = new AnswerText(deps.decode, input.stop ?? []);
       // The scheduler holds a new batch for this conversation while its images are encoded.
       const arrived = deps.scheduler.expect();
       let submitted: Promise<SequenceResult>;
       let cachedImages = 0;
       let encodeMs: number;
+      let ids: number[];
       try {
         const features = await Promise.all(images.map((image) => featuresOf(image, options)));
         cachedImages = features.filter((f) => f.cached).length;
+        ids = deps.split ? promptTokens(features) : unsplit;
+        checkRoom(ids.length, maxNewTokens, deps.maxPositions);
         const embeds = await deps.embed(ids, options);
         spliceImageFeatures(ids, embeds, features.map((f) => f.vector), deps.imageTokens, deps.hidden);
         encodeMs = performance.now() - started;
@@ -157,6 +175,17 @@ export function createChatPipeline(deps: ChatDeps): ChatPipeline {
       };
     },
   };
+}
+
+/** An image's features over all its views, and its tile grid (0 × 0: one view). */
+export interface ImageFeatures extends ViewGrid {
+  vector: Float32Array;
+}
+
+function checkRoom(promptTokens: number, maxNewTokens: number, maxPositions: number): void {
+  if (promptTokens + maxNewTokens > maxPositions) {
+    throw new ApiError('invalid_request', `the conversation takes ${promptTokens} tokens (images included) and asks for ${maxNewTokens} more; this model has room for ${maxPositions}`);
+  }
 }
 
 /** A message as chat templates read it: text parts and image placeholders. */

@@ -39,6 +39,11 @@ export interface ModelSpec {
   allowSpinning: boolean;
   /** CLIP: exp(logit_scale) of the trained model (100 for the OpenAI checkpoints). */
   logitScale?: number;
+  /**
+   * Visual chat (Idefics3): each image split into tiles of the view size plus a global view, as
+   * the processor's `do_image_splitting` does (many more image tokens; off by default on CPU).
+   */
+  imageSplitting?: boolean;
   /** Where instances, intraOpThreads and maxBatchSize came from (planned when absent). */
   layoutSource?: LayoutSource;
   /** Present when some of them were not configured: the cores a tuning may split, and what it must keep. */
@@ -51,7 +56,7 @@ export type LayoutSource = 'configured' | 'planned' | 'tuned';
 export interface LoadDeps {
   logger?: Logger;
   /** The server's shared image preprocessing pool. */
-  preprocessor: Pick<PreprocessPool, 'preprocess' | 'recycle' | 'renderHeatmap'>;
+  preprocessor: Pick<PreprocessPool, 'preprocess' | 'splitViews' | 'recycle' | 'renderHeatmap'>;
   /** Batcher callbacks for one component of this model, e.g. its metrics. */
   batcherEvents?: (component: string) => BatcherEvents;
   /** Bytes the model's text-embedding cache may hold (CLIP), and its metrics. */

@@ -28,6 +28,8 @@ export const modelEntrySchema = z.strictObject({
   task: z.enum(TASK_NAMES).optional(),
   /** exp(logit_scale) of the trained model (CLIP; 100 for the OpenAI checkpoints). config.json only has the init value. */
   logit_scale: z.number().positive().max(1000).optional(),
+  /** Visual chat (Idefics3): split each image into tiles of the view size plus a global view (off: one view per image). */
+  image_splitting: z.boolean().optional(),
   /** A dtype tag (transformers.js names; `quantized` = `q8`). Unset: fp16 when the first provider is a GPU's, else fp32. */
   variant: dtypeSchema.optional(),
   instances: z.number().int().min(1).optional(),

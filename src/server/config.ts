@@ -53,6 +53,8 @@ export interface ModelSettings {
   task: Task | undefined;
   /** CLIP's trained logit scale, when set (else the catalog's, else 100). */
   logitScale: number | undefined;
+  /** Visual chat: split images into tiles (undefined: off). */
+  imageSplitting: boolean | undefined;
   /** The dtype tag; the served id carries it unless it is the providers' default (`id:q8`). */
   variant: Dtype;
   /** No tag was given: the variant is the providers' default, and fp32 stands in where a folder or repo has no fp16 files. */
@@ -174,6 +176,7 @@ export function modelSettings(
     source: entry.catalog ? { kind: 'catalog', catalogId: entry.catalog } : { kind: 'dir', dir: path.resolve(entry.dir!) },
     task: entry.task,
     logitScale: entry.logit_scale,
+    imageSplitting: entry.image_splitting,
     variant,
     defaultVariant: entry.variant === undefined,
     instances: pick(overrides.instances, entry.instances),

@@ -117,6 +117,7 @@ export async function resolveModels(config: ServerConfig, logger: Logger, catalo
       dir,
       task,
       logitScale: settings.logitScale ?? logitScale,
+      ...(settings.imageSplitting !== undefined && { imageSplitting: settings.imageSplitting }),
       variant: settings.variant,
       providers: settings.providers,
       requireProvider: settings.requireProvider,

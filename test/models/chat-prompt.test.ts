@@ -1,7 +1,8 @@
 /**
  * A visual chat's prompt: SmolVLM-Instruct's chat template rendered from each place a model
- * folder may keep it, image placeholders expanded the way Idefics3's processor expands them, and
- * image features written over exactly the image tokens' embeddings.
+ * folder may keep it, image placeholders expanded the way Idefics3's processor expands them (one
+ * view, or tiles and a global view), and image features written over exactly the image tokens'
+ * embeddings.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -58,18 +59,29 @@ describe('chat prompt', () => {
 
   const tokens: ImagePromptTokens = { image: '<image>', imageId: 7, around: '<fake>', global: '<global>', perView: 3 };
 
+  const oneView = { rows: 0, cols: 0 };
+
   it('expands each image placeholder into its view of tokens, and counts them against the images', () => {
-    assert.equal(expandImagePlaceholders('User:<image>hi<image>', tokens, 2), 'User:<fake><global><image><image><image><fake>hi<fake><global><image><image><image><fake>');
-    assert.throws(() => expandImagePlaceholders('User: say <image>', tokens, 0), (error: unknown) => error instanceof ApiError && error.code === 'invalid_request' && /1 image placeholder/.test(error.message));
+    assert.equal(expandImagePlaceholders('User:<image>hi<image>', tokens, [oneView, oneView]), 'User:<fake><global><image><image><image><fake>hi<fake><global><image><image><image><fake>');
+    assert.throws(() => expandImagePlaceholders('User: say <image>', tokens, []), (error: unknown) => error instanceof ApiError && error.code === 'invalid_request' && /1 image placeholder/.test(error.message));
   });
 
-  it('writes each view\'s features over the image tokens\' embeddings, in order, and nothing else', () => {
+  it('expands a split image as Idefics3 does: each tile by its row and column, a newline after each row, then the global view', () => {
+    const view = '<image><image><image>';
+    assert.equal(
+      expandImagePlaceholders('U:<image>!', tokens, [{ rows: 2, cols: 2 }]),
+      `U:<fake><row_1_col_1>${view}<fake><row_1_col_2>${view}\n<fake><row_2_col_1>${view}<fake><row_2_col_2>${view}\n\n<fake><global>${view}<fake>!`,
+    );
+  });
+
+  it('writes each image\'s view features over the image tokens\' embeddings, in order, and nothing else', () => {
     const hidden = 2;
-    const ids = [1, 7, 7, 7, 2, 7, 7, 7, 3];
+    const ids = [1, 7, 7, 7, 2, 7, 7, 7, 7, 7, 7, 3];
     const embeds = new Float32Array(ids.length * hidden).fill(-1);
-    const views = [new Float32Array([10, 11, 12, 13, 14, 15]), new Float32Array([20, 21, 22, 23, 24, 25])];
-    spliceImageFeatures(ids, embeds, views, tokens, hidden);
-    assert.deepEqual([...embeds], [-1, -1, 10, 11, 12, 13, 14, 15, -1, -1, 20, 21, 22, 23, 24, 25, -1, -1]);
-    assert.throws(() => spliceImageFeatures(ids, embeds, views.slice(1), tokens, hidden), /6 image tokens where 1 view/);
+    // One image of one view, one of two views (3 tokens each).
+    const images = [new Float32Array([10, 11, 12, 13, 14, 15]), new Float32Array([20, 21, 22, 23, 24, 25, 30, 31, 32, 33, 34, 35])];
+    spliceImageFeatures(ids, embeds, images, tokens, hidden);
+    assert.deepEqual([...embeds], [-1, -1, 10, 11, 12, 13, 14, 15, -1, -1, 20, 21, 22, 23, 24, 25, 30, 31, 32, 33, 34, 35, -1, -1]);
+    assert.throws(() => spliceImageFeatures(ids, embeds, images.slice(1), tokens, hidden), /9 image tokens where the images' features have 6 rows/);
   });
 });

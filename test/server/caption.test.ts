@@ -98,7 +98,7 @@ describe('captioning', () => {
     const bad = await request(server.http).post('/v1/caption').send({ ...base, stream: true, max_new_tokens: 0 }).expect(400);
     assert.equal(bad.body.error.code, 'invalid_request');
     // Past the deadline mid-stream: an error event ends it.
-    const late = await request(server.http).post('/v1/caption').send({ image: base.image, stream: true, max_new_tokens: 1023, timeout_ms: 300 }).buffer(true).parse(asText);
+    const late = await request(server.http).post('/v1/caption').send({ image: base.image, stream: true, max_new_tokens: 1023, min_new_tokens: 1023, timeout_ms: 300 }).buffer(true).parse(asText);
     const [lastEvent, lastData] = events(late.body as string).at(-1)!;
     assert.deepEqual([late.status, lastEvent, lastData.error?.code], [200, 'error', 'deadline_exceeded']);
   });

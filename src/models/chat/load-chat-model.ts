@@ -7,9 +7,11 @@
  * past_key_values.{i}.key|value → logits, present.{i}.key|value), all three in each worker; the
  * tokenizer, the chat template, the image tokens, the end-of-turn ids.
  *
- * Images are one view each (Idefics3's `do_image_splitting` off, the default on CPU): resized to
- * max_image_size² directly (the Python processor first resizes to `size.longest_edge`, then to
- * the square: within a resampling's rounding of this), rescaled and normalised.
+ * Images are one view each by default (Idefics3's `do_image_splitting` off, what a CPU can
+ * afford): resized to max_image_size² directly (the Python processor first resizes to
+ * `size.longest_edge`, then to the square: within a resampling's rounding of this), rescaled and
+ * normalised. With the model setting `image_splitting`, tiles and a global view
+ * (src/models/image/image-views.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -52,6 +54,8 @@ export interface ChatModel {
   /** One view's preprocessing (a square of `viewSize`). */
   image: ImageProcessorSettings;
   viewSize: number;
+  /** preprocessor_config.json `size.longest_edge`: where image splitting resizes to first (when the folder says). */
+  splitLongestEdge: number | undefined;
   template: ChatTemplate;
   imageTokens: ImagePromptTokens;
   /** The language model's width (each image token's feature length). */
@@ -61,7 +65,9 @@ export interface ChatModel {
   maxPositions: number;
   /**
    * The decoder uses com.microsoft GroupQueryAttention, which assumes every row's cache starts
-   * at position 0: left-padded rows would decode wrong tokens, so each sequence decodes alone.
+   * at position 0 (left-padded rows would decode wrong tokens), and whose CPU kernel in
+   * onnxruntime 1.30 gave wrong tokens for two runs at once on one session (measured on the
+   * generated model): such a model decodes one conversation at a time.
    */
   groupQueryAttention: boolean;
   encode(text: string): number[];
@@ -87,7 +93,7 @@ export async function loadChatModel(options: FamilyLoadOptions): Promise<ChatMod
   const tokenizerConfig = await readJsonFile<Record<string, unknown>>(dir, 'tokenizer_config.json');
   const tokenizer = new Tokenizer(await readJsonFile(dir, 'tokenizer.json'), tokenizerConfig);
   const template = await loadChatTemplate(dir, tokenizerConfig);
-  const { image, viewSize } = await chatViewProcessor(dir);
+  const { image, viewSize, splitLongestEdge } = await chatViewProcessor(dir);
   const imageTokens = await imagePromptTokens(dir, config, tokenizer);
   const hidden = config.text_config?.hidden_size;
   if (!hidden) throw new Error(`${dir}/config.json: text_config.hidden_size is missing`);
@@ -109,6 +115,7 @@ export async function loadChatModel(options: FamilyLoadOptions): Promise<ChatMod
       pool,
       image,
       viewSize,
+      splitLongestEdge,
       template,
       imageTokens,
       hidden,
@@ -127,17 +134,17 @@ export async function loadChatModel(options: FamilyLoadOptions): Promise<ChatMod
 
 interface Idefics3Preprocessor {
   max_image_size?: { longest_edge?: number };
-  size?: unknown;
+  size?: { longest_edge?: number };
 }
 
-/** One square view of max_image_size.longest_edge (no splitting), with the folder's resample, rescale and normalisation. */
-export async function chatViewProcessor(dir: string): Promise<{ image: ImageProcessorSettings; viewSize: number }> {
+/** One square view of max_image_size.longest_edge, with the folder's resample, rescale and normalisation; and where splitting resizes to first. */
+export async function chatViewProcessor(dir: string): Promise<{ image: ImageProcessorSettings; viewSize: number; splitLongestEdge: number | undefined }> {
   const raw = await readJsonFile<Idefics3Preprocessor & Record<string, unknown>>(dir, 'preprocessor_config.json');
   const viewSize = raw.max_image_size?.longest_edge;
   if (!viewSize) throw new Error(`${dir}/preprocessor_config.json: max_image_size.longest_edge is missing`);
-  const { max_image_size: _max, size: _size, ...rest } = raw;
+  const { max_image_size: _max, size, ...rest } = raw;
   const image = parseImageProcessorConfig({ ...rest, do_resize: true, size: { height: viewSize, width: viewSize }, do_center_crop: false }, { defaultToSquare: true, source: `${dir}/preprocessor_config.json` });
-  return { image, viewSize };
+  return { image, viewSize, splitLongestEdge: size?.longest_edge };
 }
 
 async function imagePromptTokens(dir: string, config: Idefics3Config, tokenizer: Tokenizer): Promise<ImagePromptTokens> {

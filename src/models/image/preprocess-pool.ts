@@ -17,10 +17,11 @@ import { Piscina } from 'piscina';
 import { ApiError } from '../../errors.js';
 import { probeImage, type DecodeLimits, type ImageProbe } from './decode-image.js';
 import type { ImageProcessorSettings } from './image-processor-config.js';
+import { longestEdgeSize, viewGridSize, type ImageViews, type SplitSettings } from './image-views.js';
 import { preprocessCost } from './preprocess-cost.js';
 import { BufferRecycler, spansWholeBuffer } from '../buffer-recycler.js';
 import { pixelValuesSize, preprocessRoute, type PreprocessedImage } from './preprocess-image.js';
-import type { HeatmapReply, HeatmapRequest, PreprocessReply, PreprocessTask, WorkerFailure } from './preprocess-worker.js';
+import type { HeatmapReply, HeatmapRequest, PreprocessReply, PreprocessTask, SplitViewsReply, SplitViewsTask, WorkerFailure } from './preprocess-worker.js';
 
 /** Preprocessed pixels, and the header of the photo they came from (its size after EXIF orientation). */
 export interface PooledImage extends PreprocessedImage {
@@ -119,6 +120,26 @@ export class PreprocessPool {
     const cost = 4 * 3 * probe.width * probe.height;
     const reply = await this.runTask<HeatmapReply>('renderHeatmap', (cancel) => ({ bytes, probe, limits: this.limits, cancel, ...heatmap }), [], cost, options);
     return reply.png;
+  }
+
+  /**
+   * Image bytes → the views of Idefics3's image splitting (image-views.ts), off the event loop and
+   * within the memory budget. Errors as for `preprocess`.
+   */
+  async splitViews(bytes: Uint8Array, settings: ImageProcessorSettings, split: SplitSettings, options: PreprocessCallOptions = {}): Promise<ImageViews> {
+    options.signal?.throwIfAborted();
+    const probe = await probeImage(bytes, this.limits);
+    const first = longestEdgeSize(probe.height, probe.width, split.longestEdge);
+    const grid = viewGridSize(first.height, first.width, split.viewSize);
+    if (grid.width * grid.height > this.limits.maxPixels) {
+      throw new ApiError('payload_too_large', `image would be split at ${grid.width}×${grid.height}, over the limit of ${this.limits.maxPixels} pixels`);
+    }
+    const views = (grid.width / split.viewSize) * (grid.height / split.viewSize) + 1;
+    // The decoded image, its two resizes, and the views as floats.
+    const cost = 3 * (probe.width * probe.height + first.width * first.height + grid.width * grid.height) + 12 * views * split.viewSize ** 2;
+    const transferList = options.transferImage && spansWholeBuffer(bytes) ? [bytes.buffer as ArrayBuffer] : [];
+    const reply = await this.runTask<SplitViewsReply>('splitViews', (cancel) => ({ bytes, settings, split, limits: this.limits, probe, cancel }) satisfies SplitViewsTask, transferList, cost, options);
+    return { pixelValues: reply.pixelValues, views: reply.views, rows: reply.rows, cols: reply.cols };
   }
 
   /** Runs a worker task within the budget, cancelled when the call's signal fires or its deadline passes. */

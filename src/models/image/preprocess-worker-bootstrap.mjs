@@ -6,3 +6,4 @@ register();
 const worker = await import(new URL('./preprocess-worker.ts', import.meta.url).href);
 export default worker.default;
 export const renderHeatmap = worker.renderHeatmap;
+export const splitViews = worker.splitViews;

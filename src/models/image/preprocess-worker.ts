@@ -1,6 +1,7 @@
 /**
- * Piscina worker entry: preprocesses one image off the event loop (the default task), or draws
- * maps over a photo as a PNG (`renderHeatmap`). Errors come back as values (structured cloning
+ * Piscina worker entry: preprocesses one image off the event loop (the default task), splits one
+ * into views (`splitViews`, visual chat's image splitting), or draws maps over a photo as a PNG
+ * (`renderHeatmap`). Errors come back as values (structured cloning
  * drops an ApiError's code), and pixels and PNGs are transferred, not copied.
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
@@ -9,6 +10,7 @@ import { nameThread, THREAD_NAMES } from '../../thread-name.js';
 import { decodeProbed, type DecodeLimits, type ImageProbe } from './decode-image.js';
 import { renderHeatmapPng, type HeatmapGridShape, type HeatmapRegion, type HeatmapStyle, type LabelledMap } from './heatmap-overlay.js';
 import type { ImageProcessorSettings } from './image-processor-config.js';
+import { splitIntoViews, type ImageViews, type SplitSettings } from './image-views.js';
 import { preprocessImage } from './preprocess-image.js';
 
 nameThread(THREAD_NAMES.preprocessing);
@@ -31,6 +33,17 @@ export interface WorkerFailure {
 }
 
 export type PreprocessReply = { ok: true; pixelValues: Float32Array; height: number; width: number };
+
+export interface SplitViewsTask {
+  bytes: Uint8Array;
+  settings: ImageProcessorSettings;
+  split: SplitSettings;
+  limits: DecodeLimits;
+  probe: ImageProbe;
+  cancel: Int32Array;
+}
+
+export type SplitViewsReply = { ok: true } & ImageViews;
 
 /** What to draw over the photo (see heatmap-overlay.ts). */
 export interface HeatmapRequest {
@@ -66,6 +79,18 @@ export default async function preprocessTask(task: PreprocessTask): Promise<unkn
       output: task.output,
     });
     return movable({ ok: true, pixelValues, height, width } satisfies PreprocessReply, pixelValues.buffer);
+  } catch (error) {
+    return failure(error);
+  }
+}
+
+export async function splitViews(task: SplitViewsTask): Promise<unknown> {
+  try {
+    const signal = cancellation(task.cancel);
+    const image = await decodeProbed(task.bytes, task.probe, task.limits);
+    signal.throwIfAborted();
+    const views = await splitIntoViews(image, task.settings, task.split, signal);
+    return movable({ ok: true, ...views } satisfies SplitViewsReply, views.pixelValues.buffer);
   } catch (error) {
     return failure(error);
   }
