@@ -100,6 +100,24 @@ describe('visual chat (OpenAI chat completions)', () => {
     assert.equal(text, whole.body.choices[0].message.content);
   });
 
+  it('ends a stream that passed its deadline with an error event, and no [DONE]', async () => {
+    const res = await request(server.http)
+      .post('/v1/chat/completions')
+      .send({ messages: [ask('Go on.', chelsea)], max_tokens: 5000, min_tokens: 5000, stream: true, timeout_ms: 500 })
+      .buffer(true)
+      .parse((response, done) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => done(null, text));
+      });
+    assert.equal(res.status, 200, 'the stream had started');
+    const data = sseData(res.body as string);
+    assert.ok(data.length > 2 && JSON.parse(data[0]!).object === 'chat.completion.chunk');
+    const last = JSON.parse(data.at(-1)!);
+    assert.deepEqual([last.error?.code, last.error?.type], ['deadline_exceeded', 'server_error']);
+    assert.ok(!data.includes('[DONE]'));
+  });
+
   it('serves the openai npm client (v6): models.list, a completion, and a stream', async () => {
     const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused' });
     const models = await client.models.list();

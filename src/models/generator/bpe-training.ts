@@ -97,3 +97,29 @@ export function learnMerges(counts: Map<string, number>, options: LearnMergesOpt
   }
   return merges;
 }
+
+/**
+ * Deterministic extra merges once training runs out: each word token (letters, with or without the
+ * leading-space mark, in id order) extended by each lowercase letter, skipping tokens that already
+ * exist. Both halves are vocabulary tokens, so each is a valid BPE merge; ranked after every
+ * learned merge, they never change how corpus words split. Every filler is a pseudo-word of ASCII
+ * letters, so a random-weight model's captions read as words, not as broken UTF-8 bytes.
+ */
+export function fillerMerges(name: string, tokens: string[], alphabet: string[], taken: Set<string>, count: number): Array<[string, string]> {
+  const merges: Array<[string, string]> = [];
+  const queue = tokens.filter((token) => /^\u0120?[a-z]+$/u.test(token));
+  const letters = alphabet.filter((char) => /^[a-z]$/.test(char));
+  for (let i = 0; merges.length < count; i++) {
+    const left = queue[i];
+    if (left === undefined) throw new Error(`${name}: ran out of filler merges`);
+    for (const right of letters) {
+      if (merges.length === count) break;
+      const token = left + right;
+      if (taken.has(token)) continue;
+      taken.add(token);
+      queue.push(token);
+      merges.push([left, right]);
+    }
+  }
+  return merges;
+}

@@ -15,7 +15,7 @@
  * Any text encodes (unknown words fall back to byte-level characters) and decodes back exactly.
  */
 
-import { byteLevelAlphabet, bytesToUnicode, countByteLevelWords, learnMerges } from './bpe-training.js';
+import { byteLevelAlphabet, bytesToUnicode, countByteLevelWords, fillerMerges, learnMerges } from './bpe-training.js';
 import { COCO_OBJECTS } from './caption-corpus.js';
 
 export const GPT2_EOS_TOKEN = '<|endoftext|>';
@@ -84,32 +84,6 @@ function corpusText(): string {
   return lines.join('\n');
 }
 
-/**
- * Deterministic extra merges once training runs out: each word token (letters, with or without the
- * leading-space mark, in id order) extended by each lowercase letter, skipping tokens that already
- * exist. Both halves are vocabulary tokens, so each is a valid BPE merge; ranked after every
- * learned merge, they never change how corpus words split. Every filler is a pseudo-word of ASCII
- * letters, so a random-weight model's captions read as words, not as broken UTF-8 bytes.
- */
-function fillerMerges(tokens: string[], alphabet: string[], taken: Set<string>, count: number): Array<[string, string]> {
-  const merges: Array<[string, string]> = [];
-  const queue = tokens.filter((token) => /^\u0120?[a-z]+$/u.test(token));
-  const letters = alphabet.filter((char) => /^[a-z]$/.test(char));
-  for (let i = 0; merges.length < count; i++) {
-    const left = queue[i];
-    if (left === undefined) throw new Error('gpt2 tokenizer: ran out of filler merges');
-    for (const right of letters) {
-      if (merges.length === count) break;
-      const token = left + right;
-      if (taken.has(token)) continue;
-      taken.add(token);
-      queue.push(token);
-      merges.push([left, right]);
-    }
-  }
-  return merges;
-}
-
 export interface Gpt2TokenizerFiles {
   /** tokenizer.json */
   tokenizer: Record<string, unknown>;
@@ -138,7 +112,7 @@ export function gpt2TokenizerFiles(options: { vocabSize: number }): Gpt2Tokenize
   const counts = countByteLevelWords(corpusText(), SPLIT_REGEX, byteToChar);
   const learned = learnMerges(counts, { maxMerges: Math.min(mergeCount, MAX_TRAINED_MERGES), endOfWordSuffix: '' });
   const tokens = [...alphabet, ...learned.map(([a, b]) => a + b)];
-  const filler = fillerMerges(tokens, alphabet, new Set(tokens), mergeCount - learned.length);
+  const filler = fillerMerges('gpt2 tokenizer', tokens, alphabet, new Set(tokens), mergeCount - learned.length);
   const pairs = [...learned, ...filler];
 
   const vocab: Record<string, number> = {};

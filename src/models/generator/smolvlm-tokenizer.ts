@@ -15,7 +15,7 @@
  *
  *   const { tokenizer, tokenizerConfig, specialTokensMap } = smolVlmTokenizerFiles({ vocabSize: 1200 });
  */
-import { byteLevelAlphabet, bytesToUnicode, countByteLevelWords, learnMerges } from './bpe-training.js';
+import { byteLevelAlphabet, bytesToUnicode, countByteLevelWords, fillerMerges, learnMerges } from './bpe-training.js';
 
 /** The special ids by name (the same for every vocabulary size). */
 export const SMOLVLM_TOKENS = {
@@ -77,29 +77,6 @@ function corpusText(): string {
   return lines.join('\n');
 }
 
-/**
- * Filler merges once the corpus runs out: word tokens extended by each lowercase letter
- * (pseudo-words), ranked after every learned merge so they never change how corpus words split.
- */
-function fillerMerges(tokens: string[], alphabet: string[], taken: Set<string>, count: number): Array<[string, string]> {
-  const merges: Array<[string, string]> = [];
-  const queue = tokens.filter((token) => /^\u0120?[a-z]+$/u.test(token));
-  const letters = alphabet.filter((char) => /^[a-z]$/.test(char));
-  for (let i = 0; merges.length < count; i++) {
-    const left = queue[i];
-    if (left === undefined) throw new Error('smolvlm tokenizer: ran out of filler merges');
-    for (const right of letters) {
-      if (merges.length === count) break;
-      const token = left + right;
-      if (taken.has(token)) continue;
-      taken.add(token);
-      queue.push(token);
-      merges.push([left, right]);
-    }
-  }
-  return merges;
-}
-
 export interface SmolVlmTokenizerFiles {
   tokenizer: Record<string, unknown>;
   tokenizerConfig: Record<string, unknown>;
@@ -122,7 +99,7 @@ export function smolVlmTokenizerFiles(options: { vocabSize: number }): SmolVlmTo
   const counts = countByteLevelWords(corpusText(), TRAINING_REGEX, byteToChar);
   const learned = learnMerges(counts, { maxMerges: Math.min(mergeCount, MAX_TRAINED_MERGES), endOfWordSuffix: '' });
   const tokens = [...alphabet, ...learned.map(([a, b]) => a + b)];
-  const filler = fillerMerges(tokens, alphabet, new Set(tokens), mergeCount - learned.length);
+  const filler = fillerMerges('smolvlm tokenizer', tokens, alphabet, new Set(tokens), mergeCount - learned.length);
   const pairs = [...learned, ...filler];
 
   const vocab: Record<string, number> = {};
