@@ -9,7 +9,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { BatcherEvents } from '../pipelines/batcher.js';
 import type { GenerationEvents } from '../pipelines/generation/lockstep-scheduler.js';
 
-export type Transport = 'http' | 'grpc';
+export type Transport = 'http' | 'grpc' | 'mcp';
 
 /**
  * A served model as metrics name it: the model id without its tag, and the tag (dtype) apart,

@@ -6,6 +6,8 @@ import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { TASK_SERVICES, type ServiceDeps } from '../services/index.js';
+import { mcpRoutes } from '../mcp/mcp-route.js';
+import { SERVER_VERSION } from '../version.js';
 import { alignmentRoutes } from './alignment-routes.js';
 import { JSON_SHAPE_LIMITS } from './json-guard.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
@@ -49,6 +51,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     );
   }
   app.use(alignmentRoutes(deps.services.alignments));
+  app.use(mcpRoutes({ ...deps, jsonBodyBytes: deps.limits.jsonBodyBytes, version: SERVER_VERSION }));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
