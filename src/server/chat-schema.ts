@@ -50,7 +50,7 @@ const UNSUPPORTED: Record<string, (value: unknown) => boolean> = {
   service_tier: () => true,
 };
 
-const requestSchema = z
+export const chatRequestSchema = z
   .strictObject({
     model: z.string().min(1).max(200).optional(),
     messages: z.array(message).min(1).max(MAX_CHAT_MESSAGES),
@@ -82,7 +82,7 @@ export interface ChatRequest {
 
 /** Parses a raw chat request; images are decoded from their data URLs (each at most `imageBytesLimit`). */
 export function parseChatRequest(raw: unknown, imageBytesLimit: number): ChatRequest {
-  const request = parseRequest(requestSchema, raw);
+  const request = parseRequest(chatRequestSchema, raw);
   for (const [field, isDefault] of Object.entries(UNSUPPORTED)) {
     const value = (request as Record<string, unknown>)[field];
     if (value !== undefined && value !== null && !isDefault(value)) throw new ApiError('invalid_request', `'${field}' is not supported by this server`);

@@ -7,6 +7,7 @@ import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { TASK_SERVICES, type ServiceDeps } from '../services/index.js';
 import { mcpRoutes } from '../mcp/mcp-route.js';
+import { openApiRoutes } from './openapi-routes.js';
 import { SERVER_VERSION } from '../version.js';
 import { alignmentRoutes } from './alignment-routes.js';
 import { JSON_SHAPE_LIMITS } from './json-guard.js';
@@ -34,6 +35,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.set('query parser', 'simple');
   app.use(requestContext(deps.logger));
   app.use(statusRoutes(deps.registry));
+  app.use(openApiRoutes());
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.end(await deps.metrics.registry.metrics());

@@ -4,7 +4,8 @@
  * (JSON Schema, images as base64 or data-URL strings), and how its answer becomes tool content:
  * the answer as structured content plus a one-line summary (an image where the answer is one).
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { IMAGE_FIELD_DESCRIPTION, requestJsonSchema } from '../openapi/request-json-schema.js';
 import { chatService } from '../services/chat-service.js';
 import { attentionService } from '../services/attention-service.js';
 import { captionService } from '../services/caption-service.js';
@@ -12,7 +13,6 @@ import { classifyService } from '../services/classify-service.js';
 import { embeddingsService } from '../services/embeddings-service.js';
 import type { TaskService } from '../services/task-service.js';
 import { zeroShotService } from '../services/zero-shot-service.js';
-import { attentionRequestSchema, captionRequestSchema, classifyRequestSchema, embeddingsRequestSchema, zeroShotRequestSchema } from '../schemas.js';
 
 export type ToolContent = { type: 'text'; text: string } | { type: 'image'; data: string; mimeType: string };
 
@@ -29,16 +29,12 @@ export interface McpTool {
   present(answer: Record<string, unknown>): { content: ToolContent[]; structuredContent: Record<string, unknown> };
 }
 
-const IMAGE_DESCRIPTION = 'The image: base64 of the file (JPEG, PNG, WebP, GIF, TIFF) or a data: URL';
 
-/** The request schema's input side as JSON Schema, its image fields as strings. */
+/** The service's request schema as JSON Schema (images as strings), without the fields the tool does not take. */
 function inputSchemaOf(schema: z.ZodType, drop: readonly string[] = []): Record<string, unknown> {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, Record<string, unknown>>; required?: string[] };
-  const { $schema: _schema, ...rest } = json as Record<string, unknown>;
+  const json = requestJsonSchema(schema, 'json');
   const properties = Object.fromEntries(Object.entries(json.properties).filter(([key]) => !drop.includes(key)));
-  if (properties.image) properties.image = { type: 'string', description: IMAGE_DESCRIPTION };
-  if (properties.images) properties.images = { ...properties.images, items: { type: 'string', description: IMAGE_DESCRIPTION } };
-  return { ...rest, properties, ...(json.required && { required: json.required.filter((key) => !drop.includes(key)) }) };
+  return { ...json, properties, ...(json.required && { required: json.required.filter((key) => !drop.includes(key)) }) };
 }
 
 const structured = (answer: Record<string, unknown>) => answer;
@@ -54,7 +50,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     title: 'Classify an image',
     description: 'Top-k labels of an image from an image classifier (ViT, ImageNet labels for the catalog model), with scores.',
     service: classifyService as TaskService,
-    inputSchema: inputSchemaOf(classifyRequestSchema),
+    inputSchema: inputSchemaOf(classifyService.schema),
     present: (answer) => ({ content: [text(`${predictionsText(answer.predictions as Prediction[])}${randomWeightsNote(answer)}`)], structuredContent: structured(answer) }),
   },
   {
@@ -63,7 +59,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     description:
       'Scores free-form labels for an image with CLIP. strategy: plain (the label), template (default "a photo of a {label}."), descriptive (descriptions per label), ensemble (several templates averaged); multi_label scores each label on its own.',
     service: zeroShotService as TaskService,
-    inputSchema: inputSchemaOf(zeroShotRequestSchema, ['images']),
+    inputSchema: inputSchemaOf(zeroShotService.schema, ['images']),
     present: (answer) => ({ content: [text(`${predictionsText(answer.predictions as Prediction[])}${randomWeightsNote(answer)}`)], structuredContent: structured(answer) }),
   },
   {
@@ -71,7 +67,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     title: 'Embed texts or images',
     description: 'CLIP embeddings (L2-normalised, one space for texts and images) of a text, a list of texts, or images given as data: URLs among them.',
     service: embeddingsService as TaskService,
-    inputSchema: inputSchemaOf(embeddingsRequestSchema),
+    inputSchema: inputSchemaOf(embeddingsService.schema),
     present: (answer) => {
       const data = answer.data as { embedding: number[] | string }[];
       return { content: [text(`${data.length} embedding${data.length === 1 ? '' : 's'} from ${String(answer.model)}`)], structuredContent: structured(answer) };
@@ -82,7 +78,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     title: 'Caption an image',
     description: 'A caption of an image from a captioning model (ViT-GPT2, BLIP); prompt: text the caption continues (BLIP).',
     service: captionService as TaskService,
-    inputSchema: inputSchemaOf(captionRequestSchema, ['images', 'stream', 'embed', 'embed_model']),
+    inputSchema: inputSchemaOf(captionService.schema, ['images', 'stream', 'embed', 'embed_model']),
     present: (answer) => ({ content: [text(String(answer.caption))], structuredContent: structured(answer) }),
   },
   {
@@ -93,7 +89,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     inputSchema: {
       type: 'object',
       properties: {
-        image: { type: 'string', description: IMAGE_DESCRIPTION },
+        image: { type: 'string', description: IMAGE_FIELD_DESCRIPTION },
         question: { type: 'string', minLength: 1, maxLength: 10000, description: 'What to ask, e.g. "What is in this picture?"' },
         max_tokens: { type: 'integer', minimum: 1, maximum: 4096 },
         model: { type: 'string' },
@@ -116,7 +112,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     title: 'Show where the model looks',
     description: "Where an image classifier or CLIP's vision tower looks: a heat-map over the photo (last-layer CLS attention, per head, or rollout).",
     service: attentionService as TaskService,
-    inputSchema: inputSchemaOf(attentionRequestSchema, ['format']),
+    inputSchema: inputSchemaOf(attentionService.schema, ['format']),
     // The overlay as image content and the grid as numbers.
     toRaw: (args) => ({ ...args, format: 'both' }),
     // The HTTP JSON answer (attentionJson) carries the PNG as base64: it becomes image content.

@@ -4,6 +4,7 @@
  * prompts with the model, keeps a seeded held-out share apart if asked, fits the Procrustes map
  * off the event loop, measures the gap before and after, and stores the result.
  */
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { SeededRandom } from '../../models/generator/seeded-random.js';
 import { gapStats } from '../../pipelines/alignment/gap.js';
@@ -107,10 +108,17 @@ export type AlignmentAnswer = ReturnType<typeof alignmentResponse>;
 export const alignmentFitService: TaskService<AlignmentAnswer> = {
   task: 'zero-shot-image-classification',
   name: 'alignment-fit',
+  schema: alignmentFitSchema,
   run: fitAlignment,
   // 10,000 examples of 512 floats: 5 M values (the 32 MiB body limit bounds it first).
   // Multipart: `image` files and one `labels` field per file, in order.
-  http: { path: '/v1/zero-shot/alignments', body: 'form', maxJsonValues: 6_000_000, multipart: { files: 1000, fields: 1100 } },
+  http: {
+    path: '/v1/zero-shot/alignments',
+    body: 'form',
+    maxJsonValues: 6_000_000,
+    multipart: { files: 1000, fields: 1100 },
+    example: { name: 'example', examples: [{ image: EXAMPLE_IMAGE, label: 'orange' }, { image: EXAMPLE_IMAGE, label: 'square' }] },
+  },
   grpc: {
     method: 'FitAlignment',
     // proto3: empty image bytes / embedding / templates / descriptions mean absent.

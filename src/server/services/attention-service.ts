@@ -3,6 +3,7 @@
  * pick the model (an image classifier or a CLIP model, whichever serves the id), run its
  * explainer, shape the answer: a PNG over the photo, the grids as JSON, or both.
  */
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { AttentionUnavailableError } from '../../models/attention/attention-taps.js';
 import { topPredictions } from '../../pipelines/image-classification.js';
@@ -44,6 +45,7 @@ export function pngReply(answer: { format: string; png?: Uint8Array | undefined;
 export const attentionService: TaskService<AttentionAnswer> = {
   task: 'image-classification',
   name: 'attention',
+  schema: attentionRequestSchema,
   async run({ registry, imageBytesLimit }, raw, call) {
     const request = parseRequest(attentionRequestSchema, raw);
     const { task, model } = resolveExplainable(registry, request.model);
@@ -76,6 +78,7 @@ export const attentionService: TaskService<AttentionAnswer> = {
     path: '/v1/attention',
     answer: attentionJson,
     binary: pngReply,
+    example: { image: EXAMPLE_IMAGE, method: 'rollout', format: 'json' },
   },
   grpc: {
     method: 'Explain',

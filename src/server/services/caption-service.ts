@@ -5,6 +5,7 @@
  * works; `stream: true` answers with server-sent events, `{index, delta}` as the text grows, then
  * the whole answer (`curl -N -F stream=true …`).
  */
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { captionRequestSchema, MAX_CAPTION_IMAGES, parseRequest } from '../schemas.js';
 import { captionResponse } from '../wire.js';
@@ -14,6 +15,7 @@ export type CaptionAnswer = ReturnType<typeof captionResponse>;
 
 export const captionService: TaskService<CaptionAnswer> = {
   task: 'image-to-text',
+  schema: captionRequestSchema,
   async run({ registry, imageBytesLimit }, raw, call) {
     const request = parseRequest(captionRequestSchema, raw);
     call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('image-to-text'));
@@ -39,6 +41,7 @@ export const captionService: TaskService<CaptionAnswer> = {
     answer: withRandomWeightsNotice,
     binary: (answer, request) => (request?.prefers('text/plain') ? { contentType: 'text/plain; charset=utf-8', body: new TextEncoder().encode(captionLines(answer)) } : undefined),
     stream: true,
+    example: { image: EXAMPLE_IMAGE, max_new_tokens: 12 },
   },
   grpc: {
     method: 'Caption',

@@ -4,10 +4,11 @@
  * role, then the text as it is decoded, then the finish reason, then the usage when
  * `stream_options.include_usage` asks), ended by `data: [DONE]`.
  */
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { randomUUID } from 'node:crypto';
 import type { FinishReason } from '../../pipelines/generation/decode-scheduler.js';
 import type { ChatResult } from '../../pipelines/chat.js';
-import { parseChatRequest } from '../chat-schema.js';
+import { chatRequestSchema, parseChatRequest } from '../chat-schema.js';
 import { callOptions, type TaskService } from './task-service.js';
 
 /** OpenAI's finish reasons: an end-of-turn token or a stop string is `stop`. */
@@ -35,6 +36,7 @@ export interface ChatCompletion {
 export const chatService: TaskService<ChatCompletion> = {
   task: 'image-text-to-text',
   name: 'chat',
+  schema: chatRequestSchema,
   async run({ registry, imageBytesLimit }, raw, call) {
     const request = parseChatRequest(raw, imageBytesLimit);
     call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('image-text-to-text'));
@@ -69,6 +71,10 @@ export const chatService: TaskService<ChatCompletion> = {
     path: '/v1/chat/completions',
     body: 'json',
     stream: 'openai',
+    example: {
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: EXAMPLE_IMAGE } }, { type: 'text', text: 'What is in this picture?' }] }],
+      max_tokens: 16,
+    },
   },
   grpc: {
     // Streaming only: the chunks, then the whole completion.

@@ -2,6 +2,7 @@
  * Image classification as both transports run it: validate the raw request, pick the model,
  * call the pipeline, shape the answer.
  */
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { classifyRequestSchema, parseRequest } from '../schemas.js';
 import { classifyResponse } from '../wire.js';
@@ -11,6 +12,7 @@ export type ClassifyAnswer = ReturnType<typeof classifyResponse>;
 
 export const classifyService: TaskService<ClassifyAnswer> = {
   task: 'image-classification',
+  schema: classifyRequestSchema,
   async run({ registry, imageBytesLimit }, raw, call) {
     const request = parseRequest(classifyRequestSchema, raw);
     call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('image-classification'));
@@ -22,7 +24,7 @@ export const classifyService: TaskService<ClassifyAnswer> = {
     const result = await model.loaded.handler.classify({ image: request.image, topK: request.topK }, options);
     return classifyResponse(model.id, result, model.loaded.randomWeights);
   },
-  http: { path: '/v1/classify', answer: withRandomWeightsNotice },
+  http: { path: '/v1/classify', answer: withRandomWeightsNotice, example: { image: EXAMPLE_IMAGE, top_k: 3 } },
   grpc: {
     method: 'Classify',
     request: ({ image, top_k, model }) => ({ image: image ?? new Uint8Array(), top_k, model }),

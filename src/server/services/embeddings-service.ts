@@ -3,6 +3,7 @@
  * through the text tower (and the embedding cache), `data:` URL images through the vision tower,
  * in one shared space, L2-normalised, in input order.
  */
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { embeddingsRequestSchema, imageBytesFromString, parseRequest } from '../schemas.js';
 import { inCallScope } from '../../pipelines/call-scope.js';
@@ -19,6 +20,7 @@ const MAX_IMAGES = 16;
 export const embeddingsService: TaskService<EmbeddingsAnswer> = {
   task: 'zero-shot-image-classification',
   name: 'embeddings',
+  schema: embeddingsRequestSchema,
   async run({ registry, imageBytesLimit }, raw, call) {
     const request = parseRequest(embeddingsRequestSchema, raw);
     call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('zero-shot-image-classification'));
@@ -47,7 +49,7 @@ export const embeddingsService: TaskService<EmbeddingsAnswer> = {
     }
     return embeddingsResponse(model.id, vectors, request.encodingFormat, textVectors.tokens);
   },
-  http: { path: '/v1/embeddings', body: 'json' },
+  http: { path: '/v1/embeddings', body: 'json', example: { input: ['a photo of a cat.', EXAMPLE_IMAGE] } },
   grpc: {
     method: 'Embed',
     // Floats only: base64 is a JSON transport's packing, and protobuf packs floats already.

@@ -3,6 +3,7 @@
  * where each label is in the image, from a CLIP model's patch embeddings, with the image-level
  * zero-shot scores of the same run.
  */
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { AttentionUnavailableError } from '../../models/attention/attention-taps.js';
 import { localizeRequestSchema, parseRequest } from '../schemas.js';
@@ -13,6 +14,7 @@ import { callOptions, promptFieldsFromMessage, type TaskService } from './task-s
 export const localizeService: TaskService<LocalizeAnswer> = {
   task: 'zero-shot-image-classification',
   name: 'localize',
+  schema: localizeRequestSchema,
   async run({ registry, imageBytesLimit, maxPrompts }, raw, call) {
     const request = parseRequest(localizeRequestSchema, raw);
     call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('zero-shot-image-classification'));
@@ -29,7 +31,7 @@ export const localizeService: TaskService<LocalizeAnswer> = {
     );
     return localizeResponse(model.id, request.format, result, model.loaded.randomWeights);
   },
-  http: { path: '/v1/zero-shot/localize', multipart: { files: 1, fields: 200 }, answer: localizeJson, binary: pngReply },
+  http: { path: '/v1/zero-shot/localize', multipart: { files: 1, fields: 200 }, answer: localizeJson, binary: pngReply, example: { image: EXAMPLE_IMAGE, labels: ['cat', 'sofa'], format: 'json' } },
   grpc: {
     method: 'Localize',
     request: ({ image, templates, descriptions, ...rest }) => ({ ...rest, image: image ?? new Uint8Array(), ...promptFieldsFromMessage(templates, descriptions) }),

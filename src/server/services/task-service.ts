@@ -3,6 +3,7 @@
  * and how each transport reaches it (an HTTP route, a gRPC method). The transports loop over
  * TASK_SERVICES (services/index.ts); neither has a branch for any task.
  */
+import type { z } from 'zod';
 import type { FitPool } from '../../pipelines/alignment/fit-off-thread.js';
 import type { Task } from '../../pipelines/tasks.js';
 import type { AlignmentStore } from '../alignment-store.js';
@@ -38,6 +39,11 @@ export interface TaskService<Answer extends object = object> {
   task: Task;
   /** The `task` label of its request metrics and access log; default `task`. */
   name?: string;
+  /**
+   * The request schema `run` validates with (zod): the OpenAPI document and the MCP tools'
+   * input schemas derive from it, so a field is described where it is checked.
+   */
+  schema: z.ZodType;
   /** Validates the raw request (zod), resolves the model, runs the pipeline, shapes the answer. */
   run(deps: ServiceDeps, raw: unknown, call: CallContext): Promise<Answer>;
   /** `POST <path>`; its body: an image (multipart, JSON or raw bytes, the default) or JSON only. */
@@ -51,6 +57,8 @@ export interface TaskService<Answer extends object = object> {
     maxJsonValues?: number;
     /** The JSON answer (default: the service's answer as it is). */
     answer?(answer: Answer): object;
+    /** A JSON request that the OpenAPI document shows and a test sends to the live server (images: EXAMPLE_IMAGE). */
+    example: Record<string, unknown>;
     /** A non-JSON answer (an image, plain text), when the request asked for one; undefined sends JSON. */
     binary?(answer: Answer, request?: HttpAccept): HttpBinary | undefined;
     /**

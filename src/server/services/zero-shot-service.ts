@@ -2,6 +2,7 @@
  * CLIP zero-shot classification as both transports run it: `POST /v1/zero-shot` and gRPC
  * `ZeroShot`. Validates, resolves the model, runs the pipeline, shapes the answer.
  */
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { parseRequest, zeroShotRequestSchema } from '../schemas.js';
 import { zeroShotResponse } from '../wire.js';
@@ -12,6 +13,7 @@ export type ZeroShotAnswer = ReturnType<typeof zeroShotResponse>;
 
 export const zeroShotService: TaskService<ZeroShotAnswer> = {
   task: 'zero-shot-image-classification',
+  schema: zeroShotRequestSchema,
   async run({ registry, imageBytesLimit, maxPrompts, alignments }, raw, call) {
     const request = parseRequest(zeroShotRequestSchema, raw);
     call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('zero-shot-image-classification'));
@@ -27,7 +29,7 @@ export const zeroShotService: TaskService<ZeroShotAnswer> = {
     return zeroShotResponse(model.id, request, result, model.loaded.randomWeights);
   },
   // Repeated `labels` fields: up to 1,000 labels and the other fields.
-  http: { path: '/v1/zero-shot', multipart: { files: 1, fields: 1100 }, answer: withRandomWeightsNotice },
+  http: { path: '/v1/zero-shot', multipart: { files: 1, fields: 1100 }, answer: withRandomWeightsNotice, example: { image: EXAMPLE_IMAGE, labels: ['cat', 'dog', 'coffee cup'], strategy: 'template' } },
   grpc: {
     method: 'ZeroShot',
     // proto3 cannot tell an empty `bytes`/`repeated` from an absent one: empty means absent, and
