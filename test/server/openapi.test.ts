@@ -1,17 +1,22 @@
 /**
  * GET /openapi.json against a maintained OpenAPI 3.1 validator, and against the live server:
  * every documented example request, sent as documented, gets a 200 answer of the documented
- * type; every documented GET route answers; /docs serves Swagger UI from the package, no CDN.
+ * type whose JSON validates against the documented answer schema (ajv, JSON Schema 2020-12);
+ * every documented GET route answers; /docs serves Swagger UI from the package, no CDN.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server/server.js';
 import { tinyClipDir, tinySmolVlmDir, tinyVitDir, tinyVitGpt2Dir } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
 
-type Document = { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { examples?: Record<string, { value: object }> }> }; responses: Record<string, { content?: Record<string, unknown> }> }>> };
+type Document = {
+  openapi: string;
+  paths: Record<string, Record<string, { requestBody?: { content: Record<string, { examples?: Record<string, { value: object }> }> }; responses: Record<string, { content?: Record<string, { schema?: object }> }> }>>;
+};
 
 describe('OpenAPI document', () => {
   let server: RunningServer;
@@ -42,7 +47,10 @@ describe('OpenAPI document', () => {
       const res = await request(server.http).post(path).send(value);
       assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body).slice(0, 300)}`);
       const type = (res.headers['content-type'] ?? '').split(';')[0]!;
-      assert.ok(Object.keys(ops.post!.responses['200']!.content!).includes(type), `${path} answered ${type}, a documented type`);
+      const documented = ops.post!.responses['200']!.content!;
+      assert.ok(Object.keys(documented).includes(type), `${path} answered ${type}, a documented type`);
+      const validate = new Ajv2020({ strict: false }).compile(documented['application/json']!.schema!);
+      assert.ok(validate(res.body), `${path}: the answer has the documented shape: ${JSON.stringify(validate.errors)}`);
       for (const status of Object.keys(ops.post!.responses).filter((s) => s !== '200')) assert.ok(Number(status) >= 400, `${path}: error ${status}`);
     }
   });

@@ -9,7 +9,7 @@
 import { ERROR_CODES } from '../../errors.js';
 import { TASK_SERVICES, type TaskService } from '../services/index.js';
 import { SERVER_VERSION } from '../version.js';
-import { requestJsonSchema } from './request-json-schema.js';
+import { answerJsonSchema, requestJsonSchema } from './request-json-schema.js';
 
 type Operation = Record<string, unknown>;
 
@@ -42,7 +42,7 @@ function errorResponses(): Record<string, unknown> {
 function serviceOperation(service: TaskService): Operation {
   const json = requestJsonSchema(service.schema, 'json');
   const takesForm = service.http.body !== 'json';
-  const answers: Record<string, unknown> = { 'application/json': { schema: { type: 'object' } } };
+  const answers: Record<string, unknown> = { 'application/json': { schema: answerJsonSchema(service.http.answerSchema) } };
   if (service.http.stream) answers['text/event-stream'] = { schema: { type: 'string', description: 'with `stream: true`: server-sent events' } };
   if (service.http.binary) answers['image/png'] = { schema: { type: 'string', format: 'binary' } };
   return {

@@ -15,6 +15,12 @@ export interface ObjectJsonSchema {
   [key: string]: unknown;
 }
 
+/** An answer schema (answer-schemas.ts) as JSON Schema (the output side). */
+export function answerJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _dialect, ...json } = z.toJSONSchema(schema, { io: 'output' }) as Record<string, unknown>;
+  return json;
+}
+
 /** The request's JSON Schema for a JSON body (`json`) or a multipart form (`form`: images as files). */
 export function requestJsonSchema(schema: z.ZodType, body: 'json' | 'form'): ObjectJsonSchema {
   const { $schema: _dialect, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as ObjectJsonSchema & { $schema?: string };

@@ -4,7 +4,6 @@
  * prompts with the model, keeps a seeded held-out share apart if asked, fits the Procrustes map
  * off the event loop, measures the gap before and after, and stores the result.
  */
-import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { SeededRandom } from '../../models/generator/seeded-random.js';
 import { gapStats } from '../../pipelines/alignment/gap.js';
@@ -14,6 +13,8 @@ import type { AlignmentRecord, AlignmentStore } from '../alignment-store.js';
 import { alignmentFitSchema, imageBytesFromString, parseRequest } from '../schemas.js';
 import { alignmentResponse } from '../wire.js';
 import { callOptions, promptFieldsFromMessage, type TaskService } from './task-service.js';
+import { alignmentAnswer } from '../answer-schemas.js';
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 
 /** Indices 0..n-1 in a seeded random order. */
 function shuffled(n: number, seed: number): number[] {
@@ -118,6 +119,7 @@ export const alignmentFitService: TaskService<AlignmentAnswer> = {
     maxJsonValues: 6_000_000,
     multipart: { files: 1000, fields: 1100 },
     example: { name: 'example', examples: [{ image: EXAMPLE_IMAGE, label: 'orange' }, { image: EXAMPLE_IMAGE, label: 'square' }] },
+    answerSchema: alignmentAnswer,
   },
   grpc: {
     method: 'FitAlignment',

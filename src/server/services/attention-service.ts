@@ -3,7 +3,6 @@
  * pick the model (an image classifier or a CLIP model, whichever serves the id), run its
  * explainer, shape the answer: a PNG over the photo, the grids as JSON, or both.
  */
-import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { AttentionUnavailableError } from '../../models/attention/attention-taps.js';
 import { topPredictions } from '../../pipelines/image-classification.js';
@@ -13,6 +12,8 @@ import { attentionRequestSchema, parseRequest } from '../schemas.js';
 import { attentionJson, attentionMessage, attentionResponse, type AttentionAnswer } from '../wire.js';
 import type { PhotoRegion } from '../../pipelines/attention/patch-grid.js';
 import { callOptions, type HttpBinary, type TaskService } from './task-service.js';
+import { attentionAnswer } from '../answer-schemas.js';
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 
 /** The tasks whose models have an image encoder to explain, in the order a default is picked. */
 const EXPLAINABLE_TASKS: readonly Task[] = ['image-classification', 'zero-shot-image-classification'];
@@ -79,6 +80,7 @@ export const attentionService: TaskService<AttentionAnswer> = {
     answer: attentionJson,
     binary: pngReply,
     example: { image: EXAMPLE_IMAGE, method: 'rollout', format: 'json' },
+    answerSchema: attentionAnswer,
   },
   grpc: {
     method: 'Explain',

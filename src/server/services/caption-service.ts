@@ -5,11 +5,12 @@
  * works; `stream: true` answers with server-sent events, `{index, delta}` as the text grows, then
  * the whole answer (`curl -N -F stream=true …`).
  */
-import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { captionRequestSchema, MAX_CAPTION_IMAGES, parseRequest } from '../schemas.js';
 import { captionResponse } from '../wire.js';
 import { callOptions, withRandomWeightsNotice, type TaskService } from './task-service.js';
+import { captionAnswer } from '../answer-schemas.js';
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 
 export type CaptionAnswer = ReturnType<typeof captionResponse>;
 
@@ -42,6 +43,7 @@ export const captionService: TaskService<CaptionAnswer> = {
     binary: (answer, request) => (request?.prefers('text/plain') ? { contentType: 'text/plain; charset=utf-8', body: new TextEncoder().encode(captionLines(answer)) } : undefined),
     stream: true,
     example: { image: EXAMPLE_IMAGE, max_new_tokens: 12 },
+    answerSchema: captionAnswer,
   },
   grpc: {
     method: 'Caption',

@@ -4,17 +4,20 @@
  * role, then the text as it is decoded, then the finish reason, then the usage when
  * `stream_options.include_usage` asks), ended by `data: [DONE]`.
  */
-import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { randomUUID } from 'node:crypto';
 import type { FinishReason } from '../../pipelines/generation/decode-scheduler.js';
 import type { ChatResult } from '../../pipelines/chat.js';
 import { chatRequestSchema, parseChatRequest } from '../chat-schema.js';
 import { callOptions, type TaskService } from './task-service.js';
+import { chatAnswer } from '../answer-schemas.js';
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 
 /** OpenAI's finish reasons: an end-of-turn token or a stop string is `stop`. */
 function finishReasonOf(reason: FinishReason): 'stop' | 'length' {
   return reason === 'length' ? 'length' : 'stop';
 }
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
 
 function usageOf(result: ChatResult) {
   return { prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens, total_tokens: result.promptTokens + result.completionTokens };
@@ -62,7 +65,7 @@ export const chatService: TaskService<ChatCompletion> = {
       object: 'chat.completion',
       choices: [{ index: 0, message: { role: 'assistant', content: result.text }, finish_reason: finishReasonOf(result.finishReason), logprobs: null }],
       usage: usageOf(result),
-      timing: { encode_ms: encodeMs, decode_ms: decodeMs, total_ms: totalMs },
+      timing: { encode_ms: round(encodeMs), decode_ms: round(decodeMs), total_ms: round(totalMs) },
       cached_images: result.cachedImages,
       random_weights: model.loaded.randomWeights,
     };
@@ -75,6 +78,7 @@ export const chatService: TaskService<ChatCompletion> = {
       messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: EXAMPLE_IMAGE } }, { type: 'text', text: 'What is in this picture?' }] }],
       max_tokens: 16,
     },
+    answerSchema: chatAnswer,
   },
   grpc: {
     // Streaming only: the chunks, then the whole completion.

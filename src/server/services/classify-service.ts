@@ -2,11 +2,12 @@
  * Image classification as both transports run it: validate the raw request, pick the model,
  * call the pipeline, shape the answer.
  */
-import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { classifyRequestSchema, parseRequest } from '../schemas.js';
 import { classifyResponse } from '../wire.js';
 import { callOptions, withRandomWeightsNotice, type TaskService } from './task-service.js';
+import { classifyAnswer } from '../answer-schemas.js';
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 
 export type ClassifyAnswer = ReturnType<typeof classifyResponse>;
 
@@ -24,7 +25,7 @@ export const classifyService: TaskService<ClassifyAnswer> = {
     const result = await model.loaded.handler.classify({ image: request.image, topK: request.topK }, options);
     return classifyResponse(model.id, result, model.loaded.randomWeights);
   },
-  http: { path: '/v1/classify', answer: withRandomWeightsNotice, example: { image: EXAMPLE_IMAGE, top_k: 3 } },
+  http: { path: '/v1/classify', answer: withRandomWeightsNotice, example: { image: EXAMPLE_IMAGE, top_k: 3 }, answerSchema: classifyAnswer },
   grpc: {
     method: 'Classify',
     request: ({ image, top_k, model }) => ({ image: image ?? new Uint8Array(), top_k, model }),

@@ -3,12 +3,13 @@
  * through the text tower (and the embedding cache), `data:` URL images through the vision tower,
  * in one shared space, L2-normalised, in input order.
  */
-import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { embeddingsRequestSchema, imageBytesFromString, parseRequest } from '../schemas.js';
 import { inCallScope } from '../../pipelines/call-scope.js';
 import { embeddingsResponse } from '../wire.js';
 import { callOptions, type TaskService } from './task-service.js';
+import { embeddingsAnswer } from '../answer-schemas.js';
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 
 export type EmbeddingsAnswer = ReturnType<typeof embeddingsResponse>;
 
@@ -49,7 +50,7 @@ export const embeddingsService: TaskService<EmbeddingsAnswer> = {
     }
     return embeddingsResponse(model.id, vectors, request.encodingFormat, textVectors.tokens);
   },
-  http: { path: '/v1/embeddings', body: 'json', example: { input: ['a photo of a cat.', EXAMPLE_IMAGE] } },
+  http: { path: '/v1/embeddings', body: 'json', example: { input: ['a photo of a cat.', EXAMPLE_IMAGE] }, answerSchema: embeddingsAnswer },
   grpc: {
     method: 'Embed',
     // Floats only: base64 is a JSON transport's packing, and protobuf packs floats already.

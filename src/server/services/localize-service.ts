@@ -3,13 +3,14 @@
  * where each label is in the image, from a CLIP model's patch embeddings, with the image-level
  * zero-shot scores of the same run.
  */
-import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { AttentionUnavailableError } from '../../models/attention/attention-taps.js';
 import { localizeRequestSchema, parseRequest } from '../schemas.js';
 import { localizeJson, localizeMessage, localizeResponse, type LocalizeAnswer } from '../wire.js';
 import { pngReply } from './attention-service.js';
 import { callOptions, promptFieldsFromMessage, type TaskService } from './task-service.js';
+import { localizeAnswer } from '../answer-schemas.js';
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 
 export const localizeService: TaskService<LocalizeAnswer> = {
   task: 'zero-shot-image-classification',
@@ -31,7 +32,7 @@ export const localizeService: TaskService<LocalizeAnswer> = {
     );
     return localizeResponse(model.id, request.format, result, model.loaded.randomWeights);
   },
-  http: { path: '/v1/zero-shot/localize', multipart: { files: 1, fields: 200 }, answer: localizeJson, binary: pngReply, example: { image: EXAMPLE_IMAGE, labels: ['cat', 'sofa'], format: 'json' } },
+  http: { path: '/v1/zero-shot/localize', multipart: { files: 1, fields: 200 }, answer: localizeJson, binary: pngReply, example: { image: EXAMPLE_IMAGE, labels: ['cat', 'sofa'], format: 'json' }, answerSchema: localizeAnswer },
   grpc: {
     method: 'Localize',
     request: ({ image, templates, descriptions, ...rest }) => ({ ...rest, image: image ?? new Uint8Array(), ...promptFieldsFromMessage(templates, descriptions) }),

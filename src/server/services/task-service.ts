@@ -59,6 +59,8 @@ export interface TaskService<Answer extends object = object> {
     answer?(answer: Answer): object;
     /** A JSON request that the OpenAPI document shows and a test sends to the live server (images: EXAMPLE_IMAGE). */
     example: Record<string, unknown>;
+    /** The JSON answer's schema (answer-schemas.ts), for the OpenAPI document. */
+    answerSchema: z.ZodType;
     /** A non-JSON answer (an image, plain text), when the request asked for one; undefined sends JSON. */
     binary?(answer: Answer, request?: HttpAccept): HttpBinary | undefined;
     /**

@@ -2,12 +2,13 @@
  * CLIP zero-shot classification as both transports run it: `POST /v1/zero-shot` and gRPC
  * `ZeroShot`. Validates, resolves the model, runs the pipeline, shapes the answer.
  */
-import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 import { ApiError } from '../../errors.js';
 import { parseRequest, zeroShotRequestSchema } from '../schemas.js';
 import { zeroShotResponse } from '../wire.js';
 import { alignmentFor } from './alignment-service.js';
 import { callOptions, promptFieldsFromMessage, withRandomWeightsNotice, type TaskService } from './task-service.js';
+import { zeroShotAnswer } from '../answer-schemas.js';
+import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 
 export type ZeroShotAnswer = ReturnType<typeof zeroShotResponse>;
 
@@ -29,7 +30,7 @@ export const zeroShotService: TaskService<ZeroShotAnswer> = {
     return zeroShotResponse(model.id, request, result, model.loaded.randomWeights);
   },
   // Repeated `labels` fields: up to 1,000 labels and the other fields.
-  http: { path: '/v1/zero-shot', multipart: { files: 1, fields: 1100 }, answer: withRandomWeightsNotice, example: { image: EXAMPLE_IMAGE, labels: ['cat', 'dog', 'coffee cup'], strategy: 'template' } },
+  http: { path: '/v1/zero-shot', multipart: { files: 1, fields: 1100 }, answer: withRandomWeightsNotice, example: { image: EXAMPLE_IMAGE, labels: ['cat', 'dog', 'coffee cup'], strategy: 'template' }, answerSchema: zeroShotAnswer },
   grpc: {
     method: 'ZeroShot',
     // proto3 cannot tell an empty `bytes`/`repeated` from an absent one: empty means absent, and
