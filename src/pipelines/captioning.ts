@@ -74,17 +74,23 @@ export function createCaptioner(deps: CaptionerDeps): Captioner {
       let preprocessMs: number;
       let encodeMs: number;
       let submitted: Promise<SequenceResult>;
+      const deadline = withDeadline(options);
+      let result: SequenceResult;
       try {
-        const { pixelValues } = await deps.preprocessor.preprocess(input.image, deps.image, options);
-        preprocessMs = performance.now() - started;
-        const encoded = await deps.encoder.submit(pixelValues, options);
-        deps.preprocessor.recycle(pixelValues);
-        encodeMs = performance.now() - started - preprocessMs;
-        submitted = deps.scheduler.submit({ ...sequenceRequest(input, encoded, text, withDeadline(options)), ...(promptIds.length > 0 && { promptIds }) });
+        try {
+          const { pixelValues } = await deps.preprocessor.preprocess(input.image, deps.image, options);
+          preprocessMs = performance.now() - started;
+          const encoded = await deps.encoder.submit(pixelValues, options);
+          deps.preprocessor.recycle(pixelValues);
+          encodeMs = performance.now() - started - preprocessMs;
+          submitted = deps.scheduler.submit({ ...sequenceRequest(input, encoded, text, deadline.signal), ...(promptIds.length > 0 && { promptIds }) });
+        } finally {
+          arrived();
+        }
+        result = await submitted;
       } finally {
-        arrived();
+        deadline.dispose();
       }
-      const result = await submitted;
       throwIfCancelled(result, options, 'caption');
       const totalMs = performance.now() - started;
       return { caption: text.promptText + text.text, tokens: result.tokens.length, finishReason: result.finishReason, timing: { preprocessMs, encodeMs, decodeMs: totalMs - preprocessMs - encodeMs, totalMs } };

@@ -128,6 +128,7 @@ export function createChatPipeline(deps: ChatDeps): ChatPipeline {
       const text = new AnswerText(deps.decode, input.stop ?? []);
       // The scheduler holds a new batch for this conversation while its images are encoded.
       const arrived = deps.scheduler.expect();
+      const deadline = withDeadline(options);
       let submitted: Promise<SequenceResult>;
       let cachedImages = 0;
       let encodeMs: number;
@@ -152,17 +153,20 @@ export function createChatPipeline(deps: ChatDeps): ChatPipeline {
             seed: input.seed,
             minNewTokens: input.minNewTokens,
           },
-          signal: withDeadline(options),
+          signal: deadline.signal,
           onToken: (token) => {
             const { delta, stopped } = text.push(token);
             if (delta) input.onText?.(delta);
             return stopped;
           },
         });
+      } catch (error) {
+        deadline.dispose();
+        throw error;
       } finally {
         arrived();
       }
-      const result = await submitted;
+      const result = await submitted.finally(() => deadline.dispose());
       throwIfCancelled(result, options, 'answer');
       const totalMs = performance.now() - started;
       return {

@@ -9,7 +9,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { BatcherEvents } from '../pipelines/batcher.js';
 import type { GenerationEvents } from '../pipelines/generation/lockstep-scheduler.js';
 
-export type Transport = 'http' | 'grpc' | 'mcp';
+export const TRANSPORTS = ['http', 'grpc', 'mcp'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
 
 /**
  * A served model as metrics name it: the model id without its tag, and the tag (dtype) apart,
@@ -243,6 +244,17 @@ export class ServerMetrics {
       },
       onCacheBytes: (bytes) => this.decodeCacheBytes.set(at, bytes),
     };
+  }
+
+  /**
+   * Series known in advance start at 0, so that a rate over them sees their first increase (a
+   * counter that appears already at 12 shows no rate): the requests refused at the door, before
+   * their model is read (`model="unknown"`), for each task name and transport.
+   */
+  initRefusals(taskNames: readonly string[]): void {
+    for (const task of taskNames) {
+      for (const transport of TRANSPORTS) this.requests.inc({ model: 'unknown', variant: 'unknown', task, transport, code: 'overloaded' }, 0);
+    }
   }
 
   /** Counts one request from its start; call the returned function with the answer's code. */

@@ -72,7 +72,11 @@ export class ModelRegistry {
   ) {
     for (const spec of specs) this.models.set(spec.id, { spec, id: spec.id, labels: labelsOf(spec.id, spec.variant), task: spec.task, state: 'loading' });
     for (const m of missing) this.models.set(m.id, { id: m.id, labels: labelsOf(m.id, undefined), task: m.task, state: 'missing', error: m.message });
-    for (const model of this.models.values()) deps.metrics?.modelReady.set(model.labels, 0);
+    // Series the server knows in advance start at 0 (a dashboard's panel shows 0, not "no data").
+    for (const model of this.models.values()) {
+      deps.metrics?.modelReady.set(model.labels, 0);
+      deps.metrics?.workerRestarts.inc(model.labels, 0);
+    }
   }
 
   /** Loads every model concurrently; failures are recorded per model, never thrown. */

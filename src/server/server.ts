@@ -18,6 +18,7 @@ import { FitPool } from '../pipelines/alignment/fit-off-thread.js';
 import { AlignmentStore } from './alignment-store.js';
 import { Admission } from './admission.js';
 import { ServerMetrics } from './metrics.js';
+import { TASK_SERVICES } from './services/index.js';
 import { ModelRegistry, type ModelLoader } from './model-registry.js';
 import { measureVariantAgreements } from './variant-agreements.js';
 import { resolveModels } from './model-sources.js';
@@ -44,6 +45,7 @@ export interface StartOptions {
 
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const metrics = new ServerMetrics();
+  metrics.initRefusals(TASK_SERVICES.map((service) => service.name ?? service.task));
   const budget = new PixelBudget({
     capacityBytes: config.limits.pixelBudgetBytes,
     maxWaitMs: config.limits.pixelBudgetWaitMs,
