@@ -123,3 +123,18 @@ export function fillerMerges(name: string, tokens: string[], alphabet: string[],
   }
   return merges;
 }
+
+/**
+ * A byte-level BPE vocabulary's merges: learned from `corpus` (at most `maxLearned`), then filler
+ * merges up to `mergeCount`. `tokens` are the byte alphabet followed by each merge's result, in
+ * rank order (the ids a tokenizer.json gives them after its special tokens).
+ */
+export function byteLevelMerges(name: string, corpus: string, splitRegex: string, mergeCount: number, maxLearned: number): { tokens: string[]; merges: Array<[string, string]> } {
+  const byteToChar = bytesToUnicode();
+  const alphabet = byteLevelAlphabet(byteToChar);
+  const counts = countByteLevelWords(corpus, splitRegex, byteToChar);
+  const learned = learnMerges(counts, { maxMerges: Math.min(mergeCount, maxLearned), endOfWordSuffix: '' });
+  const learnedTokens = [...alphabet, ...learned.map(([a, c]) => a + c)];
+  const filler = fillerMerges(name, learnedTokens, alphabet, new Set(learnedTokens), mergeCount - learned.length);
+  return { tokens: [...learnedTokens, ...filler.map(([a, c]) => a + c)], merges: [...learned, ...filler] };
+}

@@ -15,7 +15,7 @@
  * Any text encodes (unknown words fall back to byte-level characters) and decodes back exactly.
  */
 
-import { byteLevelAlphabet, bytesToUnicode, countByteLevelWords, fillerMerges, learnMerges } from './bpe-training.js';
+import { byteLevelMerges } from './bpe-training.js';
 import { COCO_OBJECTS } from './caption-corpus.js';
 
 export const GPT2_EOS_TOKEN = '<|endoftext|>';
@@ -106,17 +106,11 @@ export function gpt2TokenizerFiles(options: { vocabSize: number }): Gpt2Tokenize
   const hit = cache.get(vocabSize);
   if (hit) return structuredClone(hit);
 
-  const byteToChar = bytesToUnicode();
-  const alphabet = byteLevelAlphabet(byteToChar);
-  const mergeCount = vocabSize - alphabet.length - 1;
-  const counts = countByteLevelWords(corpusText(), SPLIT_REGEX, byteToChar);
-  const learned = learnMerges(counts, { maxMerges: Math.min(mergeCount, MAX_TRAINED_MERGES), endOfWordSuffix: '' });
-  const tokens = [...alphabet, ...learned.map(([a, b]) => a + b)];
-  const filler = fillerMerges('gpt2 tokenizer', tokens, alphabet, new Set(tokens), mergeCount - learned.length);
-  const pairs = [...learned, ...filler];
+  // 256 byte-level characters, the merges, then the end token.
+  const { tokens, merges: pairs } = byteLevelMerges('gpt2 tokenizer', corpusText(), SPLIT_REGEX, vocabSize - 256 - 1, MAX_TRAINED_MERGES);
 
   const vocab: Record<string, number> = {};
-  const ordered = [...tokens, ...filler.map(([a, b]) => a + b), GPT2_EOS_TOKEN];
+  const ordered = [...tokens, GPT2_EOS_TOKEN];
   for (const [id, token] of ordered.entries()) {
     // A repeated token would leave a hole in the ids (the file maps token → id).
     if (Object.hasOwn(vocab, token)) throw new Error(`gpt2 tokenizer: duplicate token ${JSON.stringify(token)}`);

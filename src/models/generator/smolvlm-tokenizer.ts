@@ -15,7 +15,7 @@
  *
  *   const { tokenizer, tokenizerConfig, specialTokensMap } = smolVlmTokenizerFiles({ vocabSize: 1200 });
  */
-import { byteLevelAlphabet, bytesToUnicode, countByteLevelWords, fillerMerges, learnMerges } from './bpe-training.js';
+import { byteLevelMerges } from './bpe-training.js';
 
 /** The special ids by name (the same for every vocabulary size). */
 export const SMOLVLM_TOKENS = {
@@ -93,17 +93,10 @@ export function smolVlmTokenizerFiles(options: { vocabSize: number }): SmolVlmTo
   const hit = cache.get(vocabSize);
   if (hit) return structuredClone(hit);
 
-  const byteToChar = bytesToUnicode();
-  const alphabet = byteLevelAlphabet(byteToChar);
-  const mergeCount = vocabSize - base;
-  const counts = countByteLevelWords(corpusText(), TRAINING_REGEX, byteToChar);
-  const learned = learnMerges(counts, { maxMerges: Math.min(mergeCount, MAX_TRAINED_MERGES), endOfWordSuffix: '' });
-  const tokens = [...alphabet, ...learned.map(([a, b]) => a + b)];
-  const filler = fillerMerges('smolvlm tokenizer', tokens, alphabet, new Set(tokens), mergeCount - learned.length);
-  const pairs = [...learned, ...filler];
+  const { tokens, merges: pairs } = byteLevelMerges('smolvlm tokenizer', corpusText(), TRAINING_REGEX, vocabSize - base, MAX_TRAINED_MERGES);
 
   const vocab: Record<string, number> = {};
-  for (const [id, token] of [...SMOLVLM_SPECIAL_TOKENS, ...tokens, ...filler.map(([a, b]) => a + b)].entries()) {
+  for (const [id, token] of [...SMOLVLM_SPECIAL_TOKENS, ...tokens].entries()) {
     if (Object.hasOwn(vocab, token)) throw new Error(`smolvlm tokenizer: duplicate token ${JSON.stringify(token)}`);
     vocab[token] = id;
   }
