@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use (PIL reference images, promtool) and the npm
+# Installs the Debian packages the tests use (PIL reference images, promtool and Prometheus,
+# kubectl) and the npm
 # dependencies. Idempotent; safe to run on a machine that already has them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(python3-pil python3-numpy python3-torch prometheus)
+# kubectl renders deploy/k8s (kustomize); Debian's own package where none is installed.
+command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
