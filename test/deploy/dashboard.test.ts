@@ -4,7 +4,8 @@
  * (serving a classifier, a CLIP, a captioner and a chat model) every second while every
  * capability is driven, overload (429) and deadline (504) cases included; then every panel's
  * query, with the dashboard's variables substituted, must run and return data, and so must each
- * recording rule of deploy/prometheus/rules.yml, which Prometheus evaluates.
+ * recording rule of deploy/prometheus/rules.yml, which Prometheus evaluates, and the
+ * prometheus-adapter rule's query that feeds the HPA.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
+import { parse } from 'yaml';
 import { DASHBOARD_JSON } from '../../deploy/grafana/build-dashboard.js';
 import { buildDashboard, ROWS } from '../../deploy/grafana/dashboard.js';
 import type { RunningServer } from '../../src/server/server.js';
@@ -112,6 +114,18 @@ describe('Grafana dashboard against a real Prometheus', () => {
     // The variables' own queries find the served models.
     const models = await query('group by (model) (mms_model_ready)');
     assert.deepEqual(models.data.result.map((r) => r.metric.model).sort(), ['captioner', 'chat', 'clip', 'vit']);
+  });
+
+  it('answers the prometheus-adapter rule\'s query (the HPA\'s metric), its template filled in', async () => {
+    const adapter = parse(await readFile(path.join(path.dirname(RULES), '..', 'k8s', 'monitoring', 'prometheus-adapter-rules.yaml'), 'utf8')) as { rules: { seriesQuery: string; metricsQuery: string }[] };
+    const [rule] = adapter.rules;
+    const series = (await query(rule!.seriesQuery.replace('namespace!="",pod!=""', 'job="mms"'))).data.result;
+    assert.ok(series.length > 0, 'the series it selects exist');
+    // Outside a cluster there is no pod label: group by instance, as the adapter would by pod.
+    const filled = rule!.metricsQuery.replace('<<.GroupBy>>', 'instance').replace('<<.Series>>', 'mms_queue_depth').replace('<<.LabelMatchers>>', 'job="mms"');
+    const answer = await query(filled);
+    assert.equal(answer.status, 'success', answer.error);
+    assert.equal(answer.data.result.length, 1, 'one value per pod');
   });
 
   it('evaluates every recording rule to data', async () => {
