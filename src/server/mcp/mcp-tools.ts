@@ -37,7 +37,6 @@ function inputSchemaOf(schema: z.ZodType, drop: readonly string[] = []): Record<
   return { ...json, properties, ...(json.required && { required: json.required.filter((key) => !drop.includes(key)) }) };
 }
 
-const structured = (answer: Record<string, unknown>) => answer;
 const text = (value: string): ToolContent => ({ type: 'text', text: value });
 const percent = (score: number) => `${(100 * score).toFixed(1)}%`;
 type Prediction = { label: string; score: number };
@@ -51,7 +50,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     description: 'Top-k labels of an image from an image classifier (ViT, ImageNet labels for the catalog model), with scores.',
     service: classifyService as TaskService,
     inputSchema: inputSchemaOf(classifyService.schema),
-    present: (answer) => ({ content: [text(`${predictionsText(answer.predictions as Prediction[])}${randomWeightsNote(answer)}`)], structuredContent: structured(answer) }),
+    present: (answer) => ({ content: [text(`${predictionsText(answer.predictions as Prediction[])}${randomWeightsNote(answer)}`)], structuredContent: answer }),
   },
   {
     name: 'zero_shot_classify',
@@ -60,7 +59,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
       'Scores free-form labels for an image with CLIP. strategy: plain (the label), template (default "a photo of a {label}."), descriptive (descriptions per label), ensemble (several templates averaged); multi_label scores each label on its own.',
     service: zeroShotService as TaskService,
     inputSchema: inputSchemaOf(zeroShotService.schema, ['images']),
-    present: (answer) => ({ content: [text(`${predictionsText(answer.predictions as Prediction[])}${randomWeightsNote(answer)}`)], structuredContent: structured(answer) }),
+    present: (answer) => ({ content: [text(`${predictionsText(answer.predictions as Prediction[])}${randomWeightsNote(answer)}`)], structuredContent: answer }),
   },
   {
     name: 'embed',
@@ -70,7 +69,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     inputSchema: inputSchemaOf(embeddingsService.schema),
     present: (answer) => {
       const data = answer.data as { embedding: number[] | string }[];
-      return { content: [text(`${data.length} embedding${data.length === 1 ? '' : 's'} from ${String(answer.model)}`)], structuredContent: structured(answer) };
+      return { content: [text(`${data.length} embedding${data.length === 1 ? '' : 's'} from ${String(answer.model)}`)], structuredContent: answer };
     },
   },
   {
@@ -79,7 +78,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     description: 'A caption of an image from a captioning model (ViT-GPT2, BLIP); prompt: text the caption continues (BLIP).',
     service: captionService as TaskService,
     inputSchema: inputSchemaOf(captionService.schema, ['images', 'stream', 'embed', 'embed_model']),
-    present: (answer) => ({ content: [text(String(answer.caption))], structuredContent: structured(answer) }),
+    present: (answer) => ({ content: [text(String(answer.caption))], structuredContent: answer }),
   },
   {
     name: 'ask_about_image',
@@ -104,7 +103,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     }),
     present: (answer) => {
       const [choice] = answer.choices as { message: { content: string } }[];
-      return { content: [text(choice?.message.content ?? '')], structuredContent: structured(answer) };
+      return { content: [text(choice?.message.content ?? '')], structuredContent: answer };
     },
   },
   {
@@ -120,7 +119,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
       const { rows, cols } = answer.grid as { rows: number; cols: number };
       return {
         content: [...(typeof png === 'string' ? [{ type: 'image' as const, data: png, mimeType: 'image/png' }] : []), text(`where ${String(answer.model)} looks: a ${rows}×${cols} grid over the photo`)],
-        structuredContent: structured(answer),
+        structuredContent: answer,
       };
     },
   },
