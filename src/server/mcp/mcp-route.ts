@@ -30,7 +30,7 @@ export interface McpDeps {
 export function mcpRoutes(deps: McpDeps): Router {
   const router = express.Router();
   router.post('/mcp', express.json({ limit: deps.jsonBodyBytes }), async (req: Request, res: Response) => {
-    const server = mcpServer(deps, req);
+    const server = mcpServer(deps, req, res.locals.signal);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {
       void transport.close();
@@ -46,7 +46,7 @@ export function mcpRoutes(deps: McpDeps): Router {
   return router;
 }
 
-function mcpServer(deps: McpDeps, req: Request): Server {
+function mcpServer(deps: McpDeps, req: Request, signal: AbortSignal): Server {
   const server = new Server({ name: 'multimodal-inference-server', version: deps.version }, { capabilities: { tools: {} } });
   server.setRequestHandler(ListToolsRequestSchema, () => ({
     tools: MCP_TOOLS.map(({ name, title, description, inputSchema }) => ({ name, title, description, inputSchema: inputSchema as { type: 'object' } })),
@@ -54,17 +54,18 @@ function mcpServer(deps: McpDeps, req: Request): Server {
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const tool = MCP_TOOLS.find((t) => t.name === request.params.name);
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `no tool '${request.params.name}' (tools: ${MCP_TOOLS.map((t) => t.name).join(', ')})`);
-    return callTool(deps, tool, request.params.arguments ?? {}, req);
+    return callTool(deps, tool, request.params.arguments ?? {}, req, signal);
   });
   return server;
 }
 
-/** One tool call through its service, with the admission, deadline and metrics of any request. */
-async function callTool(deps: McpDeps, tool: McpTool, args: Record<string, unknown>, req: Request): Promise<CallToolResult> {
+/**
+ * One tool call through its service, with the admission, deadline and metrics of any request;
+ * `signal` is the HTTP request's (request-context.ts): it fires when the client leaves.
+ */
+async function callTool(deps: McpDeps, tool: McpTool, args: Record<string, unknown>, req: Request, signal: AbortSignal): Promise<CallToolResult> {
   const finish = deps.metrics.startRequest('mcp');
-  const controller = new AbortController();
-  req.once('close', () => controller.abort());
-  const call = newCallContext(controller.signal, Date.now() + deps.requestTimeoutMs);
+  const call = newCallContext(signal, Date.now() + deps.requestTimeoutMs);
   let leave: (() => void) | undefined;
   try {
     leave = deps.admission.enter(tool.service.task, { client: req.socket.remoteAddress });
