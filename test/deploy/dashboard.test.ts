@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,21 +18,12 @@ import { parse } from 'yaml';
 import { DASHBOARD_JSON } from '../../deploy/grafana/build-dashboard.js';
 import { buildDashboard, ROWS } from '../../deploy/grafana/dashboard.js';
 import type { RunningServer } from '../../src/server/server.js';
+import { freePort } from '../../bench/processes.js';
 import { sharedImage } from '../helpers/shared-dir.js';
-import { tinyClipDir, tinySmolVlmDir, tinyVitDir, tinyVitGpt2Dir } from '../helpers/test-models.js';
+import { everyTaskModelFlags } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
 
 const RULES = path.resolve(path.dirname(DASHBOARD_JSON), '..', 'prometheus', 'rules.yml');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -49,7 +39,7 @@ describe('Grafana dashboard against a real Prometheus', () => {
   before(async () => {
     // At most 4 requests in flight: a burst is partly refused (429).
     server = await startTestServer(
-      ['--model-dir', `vit=${await tinyVitDir()}`, '--model-dir', `clip=${await tinyClipDir()}`, '--model-dir', `captioner=${await tinyVitGpt2Dir()}`, '--model-dir', `chat=${await tinySmolVlmDir()}`],
+      await everyTaskModelFlags(),
       { limits: { maxInFlightRequests: 4 } },
     );
     work = await mkdtemp(path.join(os.tmpdir(), 'mms-prometheus-'));

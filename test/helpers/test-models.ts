@@ -11,6 +11,8 @@ import { ensureVitGpt2Model } from '../../src/models/generator/generate-vit-gpt2
 import { VIT_GPT2_TINY } from '../../src/models/generator/vit-gpt2-model.js';
 import { BLIP_TINY } from '../../src/models/generator/blip-model.js';
 import { ensureBlipModel } from '../../src/models/generator/generate-blip.js';
+import { ensureSmolVlmModel } from '../../src/models/generator/generate-smolvlm.js';
+import { SMOLVLM_TINY } from '../../src/models/generator/smolvlm-model.js';
 
 export function testCacheDir(): string {
   return process.env.MMS_TEST_CACHE ?? path.join(os.tmpdir(), 'mms-test-models');
@@ -29,8 +31,10 @@ export const tinyVitGpt2Dir = () => ensureVitGpt2Model(VIT_GPT2_TINY, { cacheDir
 
 export const tinyBlipDir = () => ensureBlipModel(BLIP_TINY, { cacheDir: testCacheDir() });
 
-// SmolVLM (appended: imports are hoisted, so they may sit here).
-import { ensureSmolVlmModel } from '../../src/models/generator/generate-smolvlm.js';
-import { SMOLVLM_TINY } from '../../src/models/generator/smolvlm-model.js';
-
 export const tinySmolVlmDir = () => ensureSmolVlmModel(SMOLVLM_TINY, { cacheDir: testCacheDir() });
+
+/** Server flags serving a tiny model of every task: vit, clip, captioner (vit-gpt2) and chat. */
+export async function everyTaskModelFlags(): Promise<string[]> {
+  const dirs = { vit: await tinyVitDir(), clip: await tinyClipDir(), captioner: await tinyVitGpt2Dir(), chat: await tinySmolVlmDir() };
+  return Object.entries(dirs).flatMap(([id, dir]) => ['--model-dir', `${id}=${dir}`]);
+}

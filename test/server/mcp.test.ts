@@ -15,7 +15,7 @@ import request from 'supertest';
 import type { RunningServer } from '../../src/server/server.js';
 import { SERVER_VERSION } from '../../src/server/version.js';
 import { sharedImage } from '../helpers/shared-dir.js';
-import { tinyClipDir, tinySmolVlmDir, tinyVitDir, tinyVitGpt2Dir } from '../helpers/test-models.js';
+import { everyTaskModelFlags } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
 
 type ToolResult = { isError?: boolean; content: { type: string; text?: string; data?: string; mimeType?: string }[]; structuredContent?: Record<string, any> };
@@ -28,12 +28,7 @@ describe('MCP tool server', () => {
   const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as ToolResult;
 
   before(async () => {
-    server = await startTestServer([
-      '--model-dir', `vit=${await tinyVitDir()}`,
-      '--model-dir', `clip=${await tinyClipDir()}`,
-      '--model-dir', `captioner=${await tinyVitGpt2Dir()}`,
-      '--model-dir', `chat=${await tinySmolVlmDir()}`,
-    ]);
+    server = await startTestServer(await everyTaskModelFlags());
     photo = (await readFile(sharedImage('chelsea.png'))).toString('base64');
     client = new Client({ name: 'test-agent', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${server.httpPort}/mcp`)));

@@ -10,7 +10,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server/server.js';
-import { tinyClipDir, tinySmolVlmDir, tinyVitDir, tinyVitGpt2Dir } from '../helpers/test-models.js';
+import { everyTaskModelFlags } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
 
 type Document = {
@@ -23,12 +23,7 @@ describe('OpenAPI document', () => {
   let document: Document;
 
   before(async () => {
-    server = await startTestServer([
-      '--model-dir', `vit=${await tinyVitDir()}`,
-      '--model-dir', `clip=${await tinyClipDir()}`,
-      '--model-dir', `captioner=${await tinyVitGpt2Dir()}`,
-      '--model-dir', `chat=${await tinySmolVlmDir()}`,
-    ]);
+    server = await startTestServer(await everyTaskModelFlags());
     document = (await request(server.http).get('/openapi.json').expect(200)).body as Document;
   });
   after(() => server?.close());
