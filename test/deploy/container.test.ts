@@ -2,7 +2,9 @@
  * What can be tested of the container without a Docker engine (none runs here, and base images
  * cannot be pulled): the Dockerfile's start command, run on the compiled build laid out as the
  * image lays it out (it serves, then drains and exits 0 on SIGTERM); the files the Dockerfile
- * and compose.yaml copy and mount exist; the compose Prometheus configuration passes promtool.
+ * and compose.yaml copy and mount exist; compose.yaml validates against the Compose
+ * specification's JSON schema (dclint ships it) and passes dclint's rules; the compose Prometheus
+ * configuration passes promtool.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -20,6 +22,17 @@ import { tinyVitDir } from '../helpers/test-models.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const run = promisify(execFile);
+
+interface LintReport {
+  messages: Array<{ rule: string; type: string; message: string }>;
+}
+
+/** dclint's findings for one compose file (its exit status is 1 when there are errors). */
+async function lintCompose(file: string): Promise<LintReport['messages']> {
+  const bin = path.join(repo, 'node_modules', '.bin', 'dclint');
+  const { stdout } = await run(bin, ['--formatter', 'json', file]).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+  return (JSON.parse(stdout) as LintReport[]).flatMap((report) => report.messages);
+}
 
 /** The Dockerfile's instructions of one kind, as their argument strings. */
 async function instructions(kind: string): Promise<string[]> {
@@ -92,5 +105,15 @@ describe('container', () => {
     await writeFile(path.join(work, 'prometheus.yml'), config);
     const { stdout } = await run('promtool', ['check', 'config', path.join(work, 'prometheus.yml')]);
     assert.match(stdout, /SUCCESS/);
+  });
+
+  it('validates compose.yaml against the Compose specification and dclint\'s rules', async () => {
+    const file = path.join(repo, 'deploy', 'compose.yaml');
+    assert.deepEqual(await lintCompose(file), []);
+    // The same check refuses a key the specification does not have.
+    const broken = (await readFile(file, 'utf8')).replace('stop_grace_period: 40s', 'stop_grace_period: 40s\n    restart_policy: always');
+    await writeFile(path.join(work, 'compose.yaml'), broken);
+    const findings = await lintCompose(path.join(work, 'compose.yaml'));
+    assert.ok(findings.some((finding) => finding.rule === 'invalid-schema' && /additional properties/.test(finding.message)), JSON.stringify(findings));
   });
 });
