@@ -9,6 +9,7 @@ import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus 
 import { loadPackageDefinition } from '@grpc/grpc-js';
 import { INFERENCE_PROTO, INFERENCE_SERVICE, protoRoot } from './proto-files.js';
 import { inferenceService, type InferenceServiceDeps } from './inference-service.js';
+import { withTolerantDecoding } from './tolerant-decoding.js';
 
 export interface GrpcServerDeps extends InferenceServiceDeps {
   maxMessageBytes: number;
@@ -38,7 +39,7 @@ function loadInferenceDefinition() {
   const loaded = loadPackageDefinition(packageDefinition) as unknown as {
     multimodal: { v1: { InferenceService: { service: ServiceDefinition } } };
   };
-  return { service: loaded.multimodal.v1.InferenceService.service };
+  return { service: withTolerantDecoding(loaded.multimodal.v1.InferenceService.service) };
 }
 
 export async function startGrpcServer(deps: GrpcServerDeps, host: string, port: number): Promise<GrpcTransport> {

@@ -13,6 +13,7 @@ import type { ModelRegistry } from '../model-registry.js';
 import { newCallContext, TASK_SERVICES, type ServiceDeps, type TaskService } from '../services/index.js';
 import { alignmentList, modelList } from '../wire.js';
 import { toGrpcError } from './grpc-errors.js';
+import { requireDecoded } from './tolerant-decoding.js';
 
 export interface InferenceServiceDeps {
   registry: ModelRegistry;
@@ -81,6 +82,7 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
     };
     let leave: (() => void) | undefined;
     try {
+      requireDecoded(call.request);
       leave = deps.admission.enter(service.task, { client: peerAddress(call.getPeer()), onShutdown: (error) => answer(error) });
       const result = await service.run(deps.services, toRaw(withoutSyntheticOneofs(call.request)), context);
       answer(null, service.grpc?.answer ? service.grpc.answer(result) : result);
@@ -106,17 +108,28 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
   }
 
   const { alignments } = deps.services;
+  /** A unary RPC that is not a task: its answer, or the error in the table's words. */
+  const simple =
+    <T>(answer: (request: T) => unknown) =>
+    (call: ServerUnaryCall<T, unknown>, callback: sendUnaryData<unknown>) => {
+      Promise.resolve()
+        .then(() => {
+          requireDecoded(call.request);
+          return answer(call.request);
+        })
+        .then(
+          (response) => callback(null, response),
+          (error: unknown) => callback(toGrpcError(toApiError(error))),
+        );
+    };
   const handlers: UntypedServiceImplementation = {
-    ListModels: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => callback(null, { models: modelList(registry) }),
-    ListAlignments: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
-      callback(null, { alignments: alignmentList(alignments) }),
-    DeleteAlignment: (call: ServerUnaryCall<{ name?: string }, unknown>, callback: sendUnaryData<unknown>) => {
-      const name = call.request.name ?? '';
-      alignments.delete(name).then(
-        () => callback(null, { name, deleted: true }),
-        (error: unknown) => callback(toGrpcError(toApiError(error))),
-      );
-    },
+    ListModels: simple(() => ({ models: modelList(registry) })),
+    ListAlignments: simple(() => ({ alignments: alignmentList(alignments) })),
+    DeleteAlignment: simple(async (request: { name?: string }) => {
+      const name = request.name ?? '';
+      await alignments.delete(name);
+      return { name, deleted: true };
+    }),
   };
   for (const service of TASK_SERVICES) {
     if (!service.grpc) continue;

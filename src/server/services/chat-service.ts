@@ -5,6 +5,7 @@
  * `stream_options.include_usage` asks), ended by `data: [DONE]`.
  */
 import { randomUUID } from 'node:crypto';
+import { ApiError } from '../../errors.js';
 import type { FinishReason } from '../../pipelines/generation/decode-scheduler.js';
 import type { ChatResult } from '../../pipelines/chat.js';
 import { chatRequestSchema, parseChatRequest } from '../chat-schema.js';
@@ -85,7 +86,7 @@ export const chatService: TaskService<ChatCompletion> = {
     streamMethod: 'Chat',
     request: ({ messages, stop, ...rest }) => ({
       ...rest,
-      messages: (messages as GrpcMessage[] | undefined)?.map(fromGrpcMessage),
+      messages: (messages as GrpcMessage[] | undefined)?.map((message, index) => fromGrpcMessage(message, index)),
       // proto3 cannot tell an empty repeated field from an absent one: empty means absent.
       stop: Array.isArray(stop) && stop.length > 0 ? stop : undefined,
     }),
@@ -98,9 +99,13 @@ interface GrpcMessage {
   parts?: { type?: string; text?: string; image_url?: { url?: string; detail?: string } | null; image?: Uint8Array }[];
 }
 
-/** A proto ChatMessage as the JSON request has it: `content` text, or `parts` with only each type's own field. */
-function fromGrpcMessage({ role, content, parts }: GrpcMessage): object {
+/**
+ * A proto ChatMessage as the JSON request has it: `content` text, or `parts` with only each
+ * type's own field. Both at once would leave one silently unread: refused.
+ */
+function fromGrpcMessage({ role, content, parts }: GrpcMessage, index: number): object {
   if (!parts?.length) return { role, content: content ?? '' };
+  if (content) throw new ApiError('invalid_request', `messages.${index}: give \`content\` or \`parts\`, not both`);
   return {
     role,
     content: parts.map(({ type, text, image_url, image }) =>

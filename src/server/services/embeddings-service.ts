@@ -13,8 +13,19 @@ import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 
 export type EmbeddingsAnswer = ReturnType<typeof embeddingsResponse>;
 
-/** An input is an image only as a base64 image data URL; any other string is text ("data: 42 rows" too). */
-const IMAGE_DATA_URL = /^data:image\/[\w.+-]+(;[\w-]+=[\w.-]+)*;base64,/i;
+/**
+ * An input is an image as a base64 image data URL; a base64 data URL of anything else (a PDF) is
+ * refused, since embedding its base64 as text is never what was meant; any other string is text
+ * ("data: 42 rows" too).
+ */
+const BASE64_DATA_URL = /^data:([\w.+-]+\/[\w.+-]+)(;[\w-]+=[\w.-]+)*;base64,/i;
+
+function embeddingItem(input: string, index: number, imageBytesLimit: number): { index: number; image?: Uint8Array; text?: string } {
+  const mediaType = BASE64_DATA_URL.exec(input)?.[1];
+  if (mediaType === undefined) return { index, text: input };
+  if (!/^image\//i.test(mediaType)) throw new ApiError('invalid_image', `input ${index} is a data: URL of ${mediaType}: embeddings take text or image data: URLs`);
+  return { index, image: imageBytesFromString(input, imageBytesLimit) };
+}
 /** Images per request, as for zero-shot: each is decoded and runs the vision tower. */
 const MAX_IMAGES = 16;
 
@@ -25,9 +36,7 @@ export const embeddingsService: TaskService<EmbeddingsAnswer> = {
   async run({ registry, imageBytesLimit }, raw, call) {
     const request = parseRequest(embeddingsRequestSchema, raw);
     call.labels = registry.metricLabels(request.model ?? registry.defaultModelId('zero-shot-image-classification'));
-    const items = request.inputs.map((input, index) =>
-      IMAGE_DATA_URL.test(input) ? { index, image: imageBytesFromString(input, imageBytesLimit) } : { index, text: input },
-    );
+    const items = request.inputs.map((input, index) => embeddingItem(input, index, imageBytesLimit));
     const imageCount = items.filter((item) => item.image !== undefined).length;
     if (imageCount > MAX_IMAGES) throw new ApiError('invalid_request', `${imageCount} images in one request; at most ${MAX_IMAGES}`);
     const model = registry.resolve('zero-shot-image-classification', request.model);

@@ -1,0 +1,117 @@
+/**
+ * Sending one corpus case over HTTP or gRPC and reading what came back, as an `Outcome` the
+ * tally and the assertions share. Nothing here interprets an answer beyond the error table.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
+
+export type Transport = 'http' | 'grpc';
+
+export interface Outcome {
+  /** `ok`, a code of the error table, or what went wrong outside it. */
+  readonly result: 'ok' | ErrorCode | 'unanswered' | 'bad_error_shape' | 'connection_error';
+  /** HTTP status or gRPC status name, for messages. */
+  readonly status: string;
+  readonly detail: string;
+}
+
+export interface HttpRequestSpec {
+  readonly method: string;
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string | Uint8Array | FormData;
+}
+
+export interface GrpcCallSpec {
+  readonly method: string;
+  readonly message?: unknown;
+  /** Bytes sent as the serialized message, bypassing the client's encoder (malformed frames). */
+  readonly raw?: Buffer;
+  readonly streaming?: boolean;
+}
+
+/** Longest a case may take before it counts as unanswered. */
+export const ANSWER_TIMEOUT_MS = 30_000;
+
+const codeOf = (status: number) => (Object.entries(ERROR_CODES).find(([, row]) => row.http === status)?.[0] ?? 'internal') as ErrorCode;
+
+export async function sendHttp(base: string, spec: HttpRequestSpec): Promise<Outcome> {
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(base + spec.path, { method: spec.method, headers: spec.headers, body: spec.body as BodyInit | undefined, signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS) });
+    text = await response.text();
+  } catch (error) {
+    const name = (error as Error).name;
+    return { result: name === 'TimeoutError' ? 'unanswered' : 'connection_error', status: name, detail: String((error as Error).cause ?? error) };
+  }
+  const status = String(response.status);
+  if (response.ok) {
+    // A stream that failed after its headers ends with an error event: that is its answer.
+    const streamedError = /^event: error\ndata: (.*)$/m.exec(text) ?? /^data: (\{"error".*)$/m.exec(text);
+    if (streamedError) return errorOutcome(status, streamedError[1]!);
+    return { result: 'ok', status, detail: text.slice(0, 200) };
+  }
+  const outcome = errorOutcome(status, text);
+  if (outcome.result !== 'bad_error_shape' && ERROR_CODES[outcome.result as ErrorCode].http !== response.status) {
+    return { result: 'bad_error_shape', status, detail: `code ${outcome.result} with HTTP ${status}` };
+  }
+  return outcome;
+}
+
+function errorOutcome(status: string, body: string): Outcome {
+  try {
+    const { error } = JSON.parse(body) as { error?: { code?: string; message?: string } };
+    if (error && typeof error.message === 'string' && typeof error.code === 'string' && error.code in ERROR_CODES) {
+      return { result: error.code as ErrorCode, status, detail: error.message };
+    }
+  } catch {
+    // not JSON
+  }
+  return { result: Number(status) >= 400 ? 'bad_error_shape' : codeOf(Number(status)), status, detail: body.slice(0, 200) };
+}
+
+const passThrough = (bytes: Buffer) => bytes;
+
+/**
+ * One call on `client` (a grpc-js client of the inference service). With `raw`, the bytes go on
+ * the wire as the message; otherwise the client's own serializer encodes `message`.
+ */
+export function sendGrpc(client: grpc.Client & Record<string, Function>, spec: GrpcCallSpec): Promise<Outcome> {
+  const deadline = Date.now() + ANSWER_TIMEOUT_MS;
+  return new Promise((resolve) => {
+    const finish = (error: grpc.ServiceError | null) => {
+      if (!error) return resolve({ result: 'ok', status: 'OK', detail: '' });
+      const statusName = grpc.status[error.code] ?? String(error.code);
+      if (error.code === grpc.status.DEADLINE_EXCEEDED && !error.metadata?.get('error-code').length) {
+        return resolve({ result: 'unanswered', status: statusName, detail: error.details });
+      }
+      // grpc-js refuses a message over the size limit itself: the table's status, without our metadata.
+      const code = error.metadata?.get('error-code')[0] ?? (error.code === grpc.status.RESOURCE_EXHAUSTED ? 'payload_too_large' : undefined);
+      if (typeof code !== 'string' || !(code in ERROR_CODES) || ERROR_CODES[code as ErrorCode].grpc !== statusName) {
+        return resolve({ result: 'bad_error_shape', status: statusName, detail: `${error.details} (error-code ${String(code)})` });
+      }
+      resolve({ result: code as ErrorCode, status: statusName, detail: error.details });
+    };
+    const path = `/multimodal.v1.InferenceService/${spec.method}`;
+    if (spec.raw) {
+      if (spec.streaming) {
+        const call = client.makeServerStreamRequest(path, passThrough, passThrough, spec.raw, new grpc.Metadata(), { deadline });
+        call.on('data', () => {});
+        call.on('error', (error: grpc.ServiceError) => finish(error));
+        call.on('end', () => finish(null));
+      } else {
+        client.makeUnaryRequest(path, passThrough, passThrough, spec.raw, new grpc.Metadata(), { deadline }, (error) => finish(error as grpc.ServiceError | null));
+      }
+      return;
+    }
+    if (spec.streaming) {
+      const call = client[spec.method]!.call(client, spec.message, new grpc.Metadata(), { deadline }) as grpc.ClientReadableStream<unknown>;
+      call.on('data', () => {});
+      call.on('error', (error: grpc.ServiceError) => finish(error));
+      call.on('end', () => finish(null));
+    } else {
+      client[spec.method]!.call(client, spec.message, new grpc.Metadata(), { deadline }, (error: grpc.ServiceError | null) => finish(error));
+    }
+  });
+}
