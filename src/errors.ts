@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   cancelled: { http: 499, grpc: 'CANCELLED' },
   deadline_exceeded: { http: 504, grpc: 'DEADLINE_EXCEEDED' },
   not_ready: { http: 503, grpc: 'UNAVAILABLE' },
+  insufficient_storage: { http: 507, grpc: 'RESOURCE_EXHAUSTED' },
   internal: { http: 500, grpc: 'INTERNAL' },
 } as const;
 

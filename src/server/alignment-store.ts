@@ -93,8 +93,16 @@ export class AlignmentStore {
     await mkdir(this.dir, { recursive: true });
     const file = path.join(this.dir, `${record.name}.json`);
     const temporary = `${file}.${process.pid}.tmp`;
-    await writeFile(temporary, serialise(record));
-    await rename(temporary, file);
+    try {
+      await writeFile(temporary, serialise(record));
+      await rename(temporary, file);
+    } catch (error) {
+      // No half-written file is left behind; a full disk is the operator's to fix, said so.
+      await rm(temporary, { force: true });
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new ApiError('insufficient_storage', `alignment '${record.name}' was fitted but not saved: no space left in ${this.dir}`, { cause: error });
+      throw error;
+    }
     this.records.set(record.name, record);
     this.broken.delete(record.name);
   }
