@@ -104,9 +104,18 @@ export class Admission {
     return result;
   }
 
-  /** Answers every request still open with `not_ready` (after a drain timed out). */
+  /**
+   * Answers every request still open with `not_ready` (after a drain timed out). One answer that
+   * cannot be sent (its connection broke) must not keep the others unanswered or stop shutdown.
+   */
   abandonOpen(): void {
     const error = new ApiError('not_ready', 'the server shut down before this request finished', { retryAfterSeconds: 1 });
-    for (const ticket of [...this.open]) ticket.onShutdown?.(error);
+    for (const ticket of [...this.open]) {
+      try {
+        ticket.onShutdown?.(error);
+      } catch {
+        // nothing more can be sent on that request
+      }
+    }
   }
 }

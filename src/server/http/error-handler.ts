@@ -5,6 +5,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import multer from 'multer';
 import { ApiError, toApiError } from '../../errors.js';
+import type { EventStream } from './sse.js';
 
 /** body-parser errors carry a `type`; map the ones a client can cause. */
 function fromBodyParser(error: { type?: unknown; message?: unknown; limit?: unknown }): ApiError | undefined {
@@ -61,7 +62,10 @@ export function toHttpError(error: unknown): ApiError {
 
 export function sendError(res: Parameters<RequestHandler>[1], error: ApiError): void {
   if (res.headersSent) {
-    res.end();
+    // A stream under way ends with an error event a client can read; anything else just ends.
+    const stream = res.locals.eventStream as EventStream | undefined;
+    if (stream?.started) stream.fail(error);
+    else res.end();
     return;
   }
   if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));

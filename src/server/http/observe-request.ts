@@ -36,7 +36,7 @@ export function observeRequest(metrics: ServerMetrics, admission: Admission, mod
       leave = admission.enter(modelTask, {
         client: req.socket.remoteAddress,
         onShutdown: (error) => {
-          res.setHeader('Connection', 'close');
+          if (!res.headersSent) res.setHeader('Connection', 'close'); // a stream under way has sent its headers
           res.locals.errorCode = error.code;
           sendError(res, error);
         },

@@ -13,7 +13,10 @@ export class EventStream {
   constructor(
     private readonly res: Response,
     private readonly framing: 'events' | 'openai' = 'events',
-  ) {}
+  ) {
+    // An answer sent from outside the route (a shutdown's 503) ends the stream in its framing.
+    res.locals.eventStream = this;
+  }
 
   get started(): boolean {
     return this.res.headersSent;
@@ -41,6 +44,7 @@ export class EventStream {
 
   /** An error after the stream started, and the end of it. */
   fail(error: ApiError): void {
+    if (this.res.writableEnded) return;
     this.send(error.toJSON(), this.framing === 'openai' ? undefined : 'error');
     this.res.end();
   }
