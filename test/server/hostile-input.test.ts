@@ -203,4 +203,22 @@ describe('hostile input on the classification path', () => {
     assert.equal(last.split('"model":').length - 1, 1, last);
     assert.equal(last.split('"task":').length - 1, 1, last);
   });
+
+  it('a client that leaves mid-upload is counted cancelled (499), not a malformed request', async () => {
+    const countOf = async (code: string) => {
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const line = metrics.split('\n').find((l) => l.startsWith('mms_requests_total{') && l.includes('transport="http"') && l.includes(`code="${code}"`));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+    };
+    const before = { cancelled: await countOf('cancelled'), invalid: await countOf('invalid_request') };
+    const boundary = 'leaving';
+    const part = `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="c.png"\r\nContent-Type: image/png\r\n\r\n`;
+    const head = `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${part.length + chelsea.length + 100}\r\n\r\n`;
+    const socket = net.connect(server.httpPort, '127.0.0.1', () => socket.write(Buffer.concat([Buffer.from(head + part), chelsea.subarray(0, chelsea.length / 2)])));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+    for (let waited = 0; (await countOf('cancelled')) === before.cancelled && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(await countOf('cancelled'), before.cancelled + 1);
+    assert.equal(await countOf('invalid_request'), before.invalid);
+  });
 });

@@ -42,7 +42,8 @@ export function createHttpServer(app: RequestListener, limits: Pick<Limits, 'hea
     app,
   );
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    // The client closed its side mid-request (reset, or a FIN before the body's end): it left.
+    if (error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) return void socket.destroy();
     // The response of the request in progress on this socket, if any (what Node's default handler checks too).
     const res = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
     const apiError = clientErrorOf(error);
