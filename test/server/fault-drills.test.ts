@@ -1,8 +1,8 @@
 /**
- * Fault drills (issue: hardening): a model whose graph is corrupt beside good ones, and a session
- * worker that dies in the middle of a caption and of a chat. Every request gets an answer (the
- * ones on the dead worker an error, in the stream they were reading), the worker is replaced and
- * the next request is served.
+ * Fault drills (issue: hardening): a model whose graph is corrupt beside good ones, a session that
+ * throws for one input of a batch, and a session worker that dies in the middle of a caption and
+ * of a chat. Every request gets an answer (the poisoned one, and the ones on the dead worker, an
+ * error, in the stream they were reading), the worker is replaced and the next request is served.
  */
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +11,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../../src/server/server.js';
 import { inferenceClient, unary } from '../helpers/grpc-client.js';
+import sharp from 'sharp';
+import { poisonedVitDir } from '../helpers/poisoned-vit.js';
 import { sharedImage } from '../helpers/shared-dir.js';
 import { tinySmolVlmDir, tinyVitDir, tinyVitGpt2Dir } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
@@ -35,6 +37,7 @@ describe('fault drills', () => {
   let server: RunningServer;
   let base: string;
   let broken: string;
+  let poisoned: string;
   let photo: Buffer;
 
   before(async () => {
@@ -43,12 +46,16 @@ describe('fault drills', () => {
     // A graph cut short, as an interrupted copy leaves it.
     const graph = path.join(broken, 'onnx', 'model.onnx');
     await writeFile(graph, (await readFile(graph)).subarray(0, 2000));
+    poisoned = await poisonedVitDir();
     server = await startTestServer([
       '--model-dir', `vit=${await tinyVitDir()}`,
       '--model-dir', `broken=${broken}`,
+      '--model-dir', `poisoned=${poisoned}`,
       '--model-dir', `captioner=${await tinyVitGpt2Dir()}`,
       '--model-dir', `chat=${await tinySmolVlmDir()}`,
       '--instances', '1',
+      // Requests arriving together wait for each other: the poisoned image runs in a batch.
+      '--max-queue-delay-ms', '100',
     ]);
     base = `http://127.0.0.1:${server.httpPort}`;
     photo = await readFile(sharedImage('chelsea.png'));
@@ -56,6 +63,7 @@ describe('fault drills', () => {
   after(async () => {
     await server.close();
     await rm(broken, { recursive: true, force: true });
+    await rm(poisoned, { recursive: true, force: true });
   });
 
   it('a model whose graph is corrupt fails alone: the others serve, it answers not_ready on both transports', async () => {
@@ -90,6 +98,33 @@ describe('fault drills', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('a session that throws for one input fails that request alone: its batch mates are answered', async () => {
+    const white = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    const classify = (image: Buffer) => {
+      const body = new FormData();
+      body.append('image', new Blob([new Uint8Array(image)], { type: 'image/png' }), 'image.png');
+      body.append('model', 'poisoned');
+      return fetch(`${base}/v1/classify`, { method: 'POST', body });
+    };
+    /** Batches of the poisoned model that held more than one image, from the batch-size histogram. */
+    const batchesOver1 = async () => {
+      const lines = (await (await fetch(`${base}/metrics`)).text()).split('\n').filter((line) => line.includes('model="poisoned",component="model"'));
+      const value = (prefix: string, label = '') => Number(lines.find((line) => line.startsWith(prefix) && line.includes(label))?.split(' ').pop() ?? 0);
+      return value('mms_batch_size_count') - value('mms_batch_size_bucket', 'le="1"');
+    };
+    const before = await batchesOver1();
+    // Arriving together, they run in batches (see --max-queue-delay-ms), the white one among them.
+    const answers = await Promise.all([photo, photo, photo, white, photo, photo].map(classify));
+    const statuses = answers.map((answer) => answer.status);
+    assert.deepEqual(statuses, [200, 200, 200, 500, 200, 200]);
+    const { error } = (await answers[3]!.json()) as { error: { code: string; message: string } };
+    assert.equal(error.code, 'internal');
+    assert.ok((await batchesOver1()) > before, 'the white image ran in a batch with others');
+    assert.equal((await classify(photo)).status, 200);
+    const models = (await (await fetch(`${base}/readyz`)).json()) as { models: Array<{ id: string; state: string }> };
+    assert.equal(models.models.find((model) => model.id === 'poisoned')?.state, 'ready');
   });
 
   /** Two streams on the model's one worker; it dies at the step after their first events. */
