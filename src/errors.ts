@@ -6,6 +6,9 @@
 export const ERROR_CODES = {
   invalid_request: { http: 400, grpc: 'INVALID_ARGUMENT' },
   invalid_image: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  url_not_allowed: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  unauthorized: { http: 401, grpc: 'UNAUTHENTICATED' },
+  forbidden: { http: 403, grpc: 'PERMISSION_DENIED' },
   unsupported_media_type: { http: 415, grpc: 'INVALID_ARGUMENT' },
   payload_too_large: { http: 413, grpc: 'RESOURCE_EXHAUSTED' },
   headers_too_large: { http: 431, grpc: 'RESOURCE_EXHAUSTED' },
@@ -14,6 +17,7 @@ export const ERROR_CODES = {
   alignment_not_found: { http: 404, grpc: 'NOT_FOUND' },
   not_found: { http: 404, grpc: 'UNIMPLEMENTED' },
   overloaded: { http: 429, grpc: 'RESOURCE_EXHAUSTED' },
+  rate_limited: { http: 429, grpc: 'RESOURCE_EXHAUSTED' },
   cancelled: { http: 499, grpc: 'CANCELLED' },
   deadline_exceeded: { http: 504, grpc: 'DEADLINE_EXCEEDED' },
   not_ready: { http: 503, grpc: 'UNAVAILABLE' },
