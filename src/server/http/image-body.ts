@@ -61,7 +61,15 @@ export function imageBody(limits: Limits, options: BodyOptions = {}): RequestHan
     limits: { fileSize: limits.imageBytes, files, fields, fieldSize: 64 * 1024, parts: files + fields + 5 },
   });
   const multipart = files > 1 ? form.array('image', files) : form.single('image');
-  const json = express.json({ limit: limits.jsonBodyBytes, type: () => true, verify: (_req, _res, bytes) => checkJsonShape(bytes, jsonShape) });
+  const json = express.json({
+    limit: limits.jsonBodyBytes,
+    type: () => true,
+    verify: (_req, _res, bytes, encoding) => {
+      // The guard scans UTF-8: in UTF-16 a quote hides inside other characters (U+2200 is 00 22).
+      if (!/^utf-?8$/i.test(encoding)) throw new ApiError('unsupported_media_type', `JSON bodies are UTF-8 (RFC 8259), not ${encoding}`);
+      checkJsonShape(bytes, jsonShape);
+    },
+  });
   const raw = express.raw({ limit: limits.imageBytes, type: () => true });
 
   const parse: RequestHandler = (req, res, next) => {

@@ -30,7 +30,9 @@ function shuffled(n: number, seed: number): number[] {
 /** A multipart form's `images` files and `labels` fields (one per file, in order) as examples. */
 function examplesFromForm(raw: unknown): unknown {
   if (!raw || typeof raw !== 'object' || !('images' in raw) || 'examples' in raw) return raw;
-  const { images, labels, ...rest } = raw as { images: unknown[]; labels?: unknown };
+  const { images, labels, ...rest } = raw as { images: unknown; labels?: unknown };
+  // Only uploaded files are a list; any other `images` (JSON, a text field) is left to the strict schema, which names it.
+  if (!Array.isArray(images)) return raw;
   const names = Array.isArray(labels) ? labels : labels === undefined ? [] : [labels];
   if (names.length !== images.length) {
     throw new ApiError('invalid_request', `${images.length} image files but ${names.length} labels fields: give one label per image, in order`);
