@@ -70,6 +70,28 @@ export const configFileSchema = z.strictObject({
       body_timeout_ms: z.number().int().min(1000).max(MAX_TIMER_MS).optional(),
     })
     .optional(),
+  /** API keys and request rates (src/server/access-config.ts). */
+  auth: z
+    .strictObject({
+      keys_file: z.string().optional(),
+      open_paths: z.array(z.string().startsWith('/')).optional(),
+      requests_per_second: z.number().positive().optional(),
+      burst: z.number().int().min(1).optional(),
+      max_concurrent: z.number().int().min(1).optional(),
+      trusted_proxies: z.array(z.string()).optional(),
+    })
+    .optional(),
+  /** Fetching images from http(s) URLs: off unless enabled (src/server/access-config.ts). */
+  image_urls: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      allow_hosts: z.array(z.string()).optional(),
+      deny_hosts: z.array(z.string()).optional(),
+      allow_addresses: z.array(z.string()).optional(),
+      max_redirects: z.number().int().min(0).max(10).optional(),
+      timeout_ms: z.number().int().min(100).max(MAX_TIMER_MS).optional(),
+    })
+    .optional(),
   models: z.array(modelEntrySchema).default([]),
 });
 

@@ -2,6 +2,7 @@
  * The one place that reads process.env and argv. Precedence for every setting:
  * command-line flags > environment > config file > the model's defaults.
  */
+import { accessFrom, imageUrlsFrom, type AccessSettings, type ImageUrlSettings } from './access-config.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -102,6 +103,8 @@ export interface ServerConfig {
   preprocessThreads: number;
   cores: number;
   limits: Limits;
+  access: AccessSettings;
+  imageUrls: ImageUrlSettings;
   models: ModelSettings[];
 }
 
@@ -320,6 +323,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       defaultPreprocessThreads(os.availableParallelism()),
     cores: os.availableParallelism(),
     limits: limitsFrom(env, file.limits ?? {}),
+    access: accessFrom(env, file.auth ?? {}),
+    imageUrls: imageUrlsFrom(env, file.image_urls ?? {}),
     models,
   };
 }

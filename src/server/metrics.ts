@@ -41,6 +41,12 @@ export class ServerMetrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly accessRefusals = new Counter({
+    name: 'mms_access_refusals_total',
+    help: 'Requests refused before any task saw them: no or a wrong API key (unauthorized), or over the caller\'s rate (rate_limited).',
+    labelNames: ['transport', 'code'] as const,
+    registers: [this.registry],
+  });
   readonly requestsInFlight = new Gauge({
     name: 'mms_requests_in_flight',
     help: 'Requests received and not yet answered.',
@@ -255,6 +261,7 @@ export class ServerMetrics {
     for (const task of taskNames) {
       for (const transport of TRANSPORTS) this.requests.inc({ model: 'unknown', variant: 'unknown', task, transport, code: 'overloaded' }, 0);
     }
+    for (const transport of TRANSPORTS) for (const code of ['unauthorized', 'rate_limited']) this.accessRefusals.inc({ transport, code }, 0);
   }
 
   /** Counts one request from its start; call the returned function with the answer's code. */

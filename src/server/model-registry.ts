@@ -180,6 +180,25 @@ export class ModelRegistry {
     return model as ReadyModel<T>;
   }
 
+  /**
+   * This registry as a caller allowed only some models sees it (an API key's `models`): the
+   * default model of a task is the first allowed one, and resolving another answers `forbidden`.
+   * Everything else reads through to this registry.
+   */
+  scopedTo(allows: (modelId: string) => boolean, who: string): ModelRegistry {
+    const scoped = Object.create(this) as ModelRegistry;
+    scoped.defaultModelId = (task) => {
+      const candidates = this.modelsOf(task).filter((m) => allows(m.id));
+      return (candidates.find((m) => m.state === 'ready') ?? candidates[0])?.id ?? this.defaultModelId(task);
+    };
+    scoped.resolve = (task, id) => {
+      const model = this.resolve(task, id ?? scoped.defaultModelId(task));
+      if (!allows(model.id)) throw new ApiError('forbidden', `${who} may not use model '${model.id}'`);
+      return model;
+    };
+    return scoped;
+  }
+
   /** Metric labels for a requested model id: a served model's, else "unknown" (never raw client text). */
   metricLabels(id: string | undefined): ModelLabels {
     return (id !== undefined && this.models.get(id)?.labels) || UNKNOWN;

@@ -23,6 +23,8 @@ import { ModelRegistry, type ModelLoader } from './model-registry.js';
 import { measureVariantAgreements } from './variant-agreements.js';
 import { resolveModels } from './model-sources.js';
 import { applyLayoutTunings } from './layout-tunings.js';
+import { AccessControl } from './access/access-control.js';
+import { ImageUrlFetcher } from './image-url/index.js';
 
 export interface RunningServer {
   registry: ModelRegistry;
@@ -44,6 +46,8 @@ export interface StartOptions {
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  // First: a bad keys file or proxy list stops start-up before any thread or port is taken.
+  const access = await AccessControl.create(config.access, logger);
   const metrics = new ServerMetrics();
   metrics.initRefusals(TASK_SERVICES.map((service) => service.name ?? service.task));
   const budget = new PixelBudget({
@@ -78,8 +82,10 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   await alignments.load();
   for (const broken of alignments.list().filter((a) => 'error' in a)) logger.warn({ alignment: broken.name, error: (broken as { error: string }).error }, 'stored alignment unreadable');
   const fitter = new FitPool();
-  const services = { registry, imageBytesLimit: config.limits.imageBytes, maxPrompts: config.limits.maxPrompts, alignments, fitter };
-  const app = createHttpApp({ registry, metrics, admission, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs, services });
+  const { enabled: fetchImageUrls, ...urlPolicy } = config.imageUrls;
+  const imageUrls = fetchImageUrls ? new ImageUrlFetcher({ ...urlPolicy, maxBytes: config.limits.imageBytes }) : undefined;
+  const services = { registry, imageBytesLimit: config.limits.imageBytes, maxPrompts: config.limits.maxPrompts, alignments, fitter, imageUrls };
+  const app = createHttpApp({ registry, metrics, admission, access, logger, limits: config.limits, requestTimeoutMs: config.requestTimeoutMs, services });
   const http = createHttpServer(app, config.limits);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -101,6 +107,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       requestTimeoutMs: config.requestTimeoutMs,
       services,
       admission,
+      access,
       maxMessageBytes: config.limits.grpcMaxMessageBytes,
     },
     config.host,
@@ -156,6 +163,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       await new Promise((resolve) => setImmediate(resolve));
       http.closeAllConnections();
       grpc!.forceClose();
+      access.close();
       await Promise.all([httpClosed, grpcClosed]);
     },
   };

@@ -10,7 +10,8 @@ import { toApiError } from '../../errors.js';
 import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
-import { newCallContext, TASK_SERVICES, type ServiceDeps, type TaskService } from '../services/index.js';
+import { newCallContext, runService, TASK_SERVICES, type ServiceDeps, type TaskService } from '../services/index.js';
+import { requireTask, type AccessControl, type Admitted } from '../access/access-control.js';
 import { alignmentList, modelList } from '../wire.js';
 import { toGrpcError } from './grpc-errors.js';
 import { requireDecoded } from './tolerant-decoding.js';
@@ -23,6 +24,7 @@ export interface InferenceServiceDeps {
   /** What the task services need (the same object HTTP's routes get). */
   services: ServiceDeps;
   admission: Admission;
+  access: AccessControl;
 }
 
 /** What unary and server-streaming calls share. */
@@ -62,13 +64,32 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
   const { registry, metrics, logger } = deps;
 
   /**
+   * The call's key (metadata `authorization: Bearer …`) and a rate slot, or the refusal sent as
+   * the call's status (UNAUTHENTICATED, RESOURCE_EXHAUSTED) and undefined.
+   */
+  function admitCaller(call: ServerUnaryCall<unknown, unknown> | AnyCall, refuse: (error: Partial<ServiceError>) => void): Admitted | undefined {
+    try {
+      const authorization = call.metadata.get('authorization')[0];
+      return deps.access.admit({ authorization: typeof authorization === 'string' ? authorization : undefined, remoteAddress: peerAddress(call.getPeer()) });
+    } catch (error) {
+      const refusal = toApiError(error);
+      metrics.accessRefusals.inc({ transport: 'grpc', code: refusal.code });
+      refuse(toGrpcError(refusal));
+      return undefined;
+    }
+  }
+
+  /**
    * One task's RPC: admission, the service with the message as its raw request, metrics. `reply`
    * sends the answer or the error (a unary callback, or the end of a stream); `stream`, when
    * set, receives the partial results.
    */
   async function serve(service: TaskService, toRaw: (message: Record<string, unknown>) => unknown, call: AnyCall, reply: (error: Partial<ServiceError> | null, response?: unknown) => void, stream?: (chunk: object) => void): Promise<void> {
+    const admitted = admitCaller(call, reply);
+    if (!admitted) return;
     const finish = metrics.startRequest('grpc');
     const context = newCallContext(signalOf(call), deadlineOf(call, deps.requestTimeoutMs));
+    context.principal = admitted.principal;
     if (stream) context.stream = stream;
     let answered = false;
     const answer = (error: unknown, response?: unknown) => {
@@ -84,12 +105,13 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
     try {
       requireDecoded(call.request);
       leave = deps.admission.enter(service.task, { client: peerAddress(call.getPeer()), onShutdown: (error) => answer(error) });
-      const result = await service.run(deps.services, toRaw(withoutSyntheticOneofs(call.request)), context);
+      const result = await runService(service, deps.services, toRaw(withoutSyntheticOneofs(call.request)), context);
       answer(null, service.grpc?.answer ? service.grpc.answer(result) : result);
     } catch (error) {
       answer(error);
     } finally {
       leave?.();
+      admitted.release();
     }
   }
 
@@ -110,22 +132,30 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
   const { alignments } = deps.services;
   /** A unary RPC that is not a task: its answer, or the error in the table's words. */
   const simple =
-    <T>(answer: (request: T) => unknown) =>
+    <T>(answer: (request: T, admitted: Admitted) => unknown) =>
     (call: ServerUnaryCall<T, unknown>, callback: sendUnaryData<unknown>) => {
+      const admitted = admitCaller(call, (error) => callback(error));
+      if (!admitted) return;
       Promise.resolve()
         .then(() => {
           requireDecoded(call.request);
-          return answer(call.request);
+          return answer(call.request, admitted);
         })
         .then(
           (response) => callback(null, response),
           (error: unknown) => callback(toGrpcError(toApiError(error))),
-        );
+        )
+        .finally(admitted.release);
     };
+  const requireAlignments = ({ principal }: Admitted) => requireTask(principal, 'alignments');
   const handlers: UntypedServiceImplementation = {
     ListModels: simple(() => ({ models: modelList(registry) })),
-    ListAlignments: simple(() => ({ alignments: alignmentList(alignments) })),
-    DeleteAlignment: simple(async (request: { name?: string }) => {
+    ListAlignments: simple((_request, admitted) => {
+      requireAlignments(admitted);
+      return { alignments: alignmentList(alignments) };
+    }),
+    DeleteAlignment: simple(async (request: { name?: string }, admitted) => {
+      requireAlignments(admitted);
       const name = request.name ?? '';
       await alignments.delete(name);
       return { name, deleted: true };

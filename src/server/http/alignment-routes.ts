@@ -2,9 +2,15 @@
 import { Router } from 'express';
 import type { AlignmentStore } from '../alignment-store.js';
 import { alignmentList, alignmentResponse } from '../wire.js';
+import { requireTask } from '../access/access-control.js';
 
 export function alignmentRoutes(store: AlignmentStore): Router {
   const router = Router();
+  // Alignments are a task of their own for API keys (fitting them goes through its service).
+  router.use('/v1/zero-shot/alignments', (_req, res, next) => {
+    requireTask(res.locals.principal, 'alignments');
+    next();
+  });
   router.get('/v1/zero-shot/alignments', (_req, res) => {
     res.json({ object: 'list', data: alignmentList(store) });
   });

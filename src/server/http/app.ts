@@ -3,6 +3,8 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { Limits } from '../config.js';
 import type { Admission } from '../admission.js';
+import type { AccessControl } from '../access/access-control.js';
+import { accessGate } from './access-gate.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { TASK_SERVICES, type ServiceDeps } from '../services/index.js';
@@ -25,6 +27,7 @@ export interface HttpAppDeps {
   requestTimeoutMs: number;
   metrics: ServerMetrics;
   admission: Admission;
+  access: AccessControl;
   /** What the task services need (the same object gRPC's handlers get). */
   services: ServiceDeps;
 }
@@ -34,6 +37,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext(deps.logger));
+  app.use(accessGate(deps.access, deps.metrics));
   app.use(statusRoutes(deps.registry));
   app.use(openApiRoutes());
   app.get('/metrics', async (_req, res) => {

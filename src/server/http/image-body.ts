@@ -8,6 +8,7 @@ import multer from 'multer';
 import { ApiError } from '../../errors.js';
 import type { Limits } from '../config.js';
 import { imageBytesFromString } from '../schemas.js';
+import { isImageUrl } from '../image-url/index.js';
 import { checkJsonShape, JSON_SHAPE_LIMITS, type JsonShapeLimits } from './json-guard.js';
 
 export type ImageBodyKind = 'multipart' | 'json' | 'raw';
@@ -116,10 +117,10 @@ export function imageBody(limits: Limits, options: BodyOptions = {}): RequestHan
         return next(new ApiError('invalid_request', `the JSON body has more than ${MAX_JSON_FIELDS} fields`));
       }
       const body = { ...(req.body as Record<string, unknown>) };
-      if (typeof body.image === 'string') body.image = imageBytesFromString(body.image, limits.imageBytes);
-      if (Array.isArray(body.images)) {
-        body.images = body.images.map((image: unknown) => (typeof image === 'string' ? imageBytesFromString(image, limits.imageBytes) : image));
-      }
+      // An http(s) URL stays a string: the service call fetches it (or refuses it) for every transport.
+      const decoded = (image: unknown) => (typeof image === 'string' && !isImageUrl(image) ? imageBytesFromString(image, limits.imageBytes) : image);
+      if ('image' in body) body.image = decoded(body.image);
+      if (Array.isArray(body.images)) body.images = body.images.map(decoded);
       res.locals.rawRequest = body;
     } else {
       const bytes = Buffer.isBuffer(req.body) ? req.body : new Uint8Array();

@@ -1,6 +1,6 @@
 /** The HTTP route of a task's service: parses and shapes only; the service does the work. */
 import type { RequestHandler, Response } from 'express';
-import { newCallContext, type CallContext, type ServiceDeps, type TaskService } from '../services/index.js';
+import { newCallContext, runService, type CallContext, type ServiceDeps, type TaskService } from '../services/index.js';
 import { toHttpError } from './error-handler.js';
 import { EventStream, wantsStream } from './sse.js';
 
@@ -8,8 +8,9 @@ export function serviceRoute(service: TaskService, deps: ServiceDeps, defaultTim
   return async (req, res) => {
     const call = newCallContext(res.locals.signal, Date.now() + defaultTimeoutMs);
     res.locals.call = call; // the access log and metrics read the resolved model from it
+    call.principal = res.locals.principal;
     if (service.http.stream && wantsStream(res.locals.rawRequest)) return streamed(service, deps, call, res);
-    const answer = await service.run(deps, res.locals.rawRequest, call);
+    const answer = await runService(service, deps, res.locals.rawRequest, call);
     if (res.headersSent) return; // answered meanwhile (a shutdown's 503)
     const binary = service.http.binary?.(answer, { prefers: (type) => req.accepts(['application/json', type]) === type });
     if (binary) {
@@ -29,7 +30,7 @@ async function streamed(service: TaskService, deps: ServiceDeps, call: CallConte
   call.stream = (chunk) => events.send(chunk);
   let answer: object;
   try {
-    answer = await service.run(deps, res.locals.rawRequest, call);
+    answer = await runService(service, deps, res.locals.rawRequest, call);
   } catch (error) {
     if (!events.started) throw error;
     const apiError = toHttpError(error);

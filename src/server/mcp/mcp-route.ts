@@ -14,7 +14,9 @@ import { ApiError, toApiError } from '../../errors.js';
 import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import { imageBytesFromString } from '../schemas.js';
-import { newCallContext, type ServiceDeps } from '../services/index.js';
+import { newCallContext, runService, type ServiceDeps } from '../services/index.js';
+import type { Principal } from '../access/principal.js';
+import { isImageUrl } from '../image-url/index.js';
 import { MCP_TOOLS, type McpTool } from './mcp-tools.js';
 
 export interface McpDeps {
@@ -30,7 +32,7 @@ export interface McpDeps {
 export function mcpRoutes(deps: McpDeps): Router {
   const router = express.Router();
   router.post('/mcp', express.json({ limit: deps.jsonBodyBytes }), async (req: Request, res: Response) => {
-    const server = mcpServer(deps, req, res.locals.signal);
+    const server = mcpServer(deps, req, res.locals.signal, res.locals.principal);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {
       void transport.close();
@@ -46,7 +48,7 @@ export function mcpRoutes(deps: McpDeps): Router {
   return router;
 }
 
-function mcpServer(deps: McpDeps, req: Request, signal: AbortSignal): Server {
+function mcpServer(deps: McpDeps, req: Request, signal: AbortSignal, principal: Principal | undefined): Server {
   const server = new Server({ name: 'multimodal-inference-server', version: deps.version }, { capabilities: { tools: {} } });
   server.setRequestHandler(ListToolsRequestSchema, () => ({
     tools: MCP_TOOLS.map(({ name, title, description, inputSchema }) => ({ name, title, description, inputSchema: inputSchema as { type: 'object' } })),
@@ -54,7 +56,7 @@ function mcpServer(deps: McpDeps, req: Request, signal: AbortSignal): Server {
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const tool = MCP_TOOLS.find((t) => t.name === request.params.name);
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `no tool '${request.params.name}' (tools: ${MCP_TOOLS.map((t) => t.name).join(', ')})`);
-    return callTool(deps, tool, request.params.arguments ?? {}, req, signal);
+    return callTool(deps, tool, request.params.arguments ?? {}, req, signal, principal);
   });
   return server;
 }
@@ -63,14 +65,15 @@ function mcpServer(deps: McpDeps, req: Request, signal: AbortSignal): Server {
  * One tool call through its service, with the admission, deadline and metrics of any request;
  * `signal` is the HTTP request's (request-context.ts): it fires when the client leaves.
  */
-async function callTool(deps: McpDeps, tool: McpTool, args: Record<string, unknown>, req: Request, signal: AbortSignal): Promise<CallToolResult> {
+async function callTool(deps: McpDeps, tool: McpTool, args: Record<string, unknown>, req: Request, signal: AbortSignal, principal: Principal | undefined): Promise<CallToolResult> {
   const finish = deps.metrics.startRequest('mcp');
   const call = newCallContext(signal, Date.now() + deps.requestTimeoutMs);
+  call.principal = principal;
   let leave: (() => void) | undefined;
   try {
     leave = deps.admission.enter(tool.service.task, { client: req.socket.remoteAddress });
     const raw = tool.toRaw ? tool.toRaw(withImages(args, deps.services.imageBytesLimit)) : withImages(args, deps.services.imageBytesLimit);
-    const answer = (await tool.service.run(deps.services, raw, call)) as Record<string, unknown>;
+    const answer = (await runService(tool.service, deps.services, raw, call)) as Record<string, unknown>;
     finish({ ...call.labels, task: tool.service.name ?? tool.service.task, code: 'ok' });
     return tool.present((tool.service.http.answer?.(answer) ?? answer) as Record<string, unknown>);
   } catch (error) {
@@ -85,8 +88,8 @@ async function callTool(deps: McpDeps, tool: McpTool, args: Record<string, unkno
 /** The arguments with `image` / `images` strings (base64 or data URLs) decoded to bytes. */
 function withImages(args: Record<string, unknown>, maxBytes: number): Record<string, unknown> {
   const decode = (value: unknown) => {
-    if (typeof value !== 'string') throw new ApiError('invalid_request', 'an image is a base64 string or a data: URL');
-    return imageBytesFromString(value, maxBytes);
+    if (typeof value !== 'string') throw new ApiError('invalid_request', 'an image is a base64 string, a data: URL or an http(s) URL');
+    return isImageUrl(value) ? value : imageBytesFromString(value, maxBytes); // URLs: fetched (or refused) by runService
   };
   return {
     ...args,

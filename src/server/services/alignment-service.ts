@@ -110,6 +110,7 @@ export type AlignmentAnswer = ReturnType<typeof alignmentResponse>;
 /** `POST /v1/zero-shot/alignments` and gRPC `FitAlignment`: fit and store. */
 export const alignmentFitService: TaskService<AlignmentAnswer> = {
   task: 'zero-shot-image-classification',
+  access: 'alignments',
   name: 'alignment-fit',
   schema: alignmentFitSchema,
   run: fitAlignment,

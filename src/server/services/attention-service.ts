@@ -45,6 +45,7 @@ export function pngReply(answer: { format: string; png?: Uint8Array | undefined;
 
 export const attentionService: TaskService<AttentionAnswer> = {
   task: 'image-classification',
+  access: 'attention',
   name: 'attention',
   schema: attentionRequestSchema,
   async run({ registry, imageBytesLimit }, raw, call) {

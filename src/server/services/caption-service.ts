@@ -16,6 +16,7 @@ export type CaptionAnswer = ReturnType<typeof captionResponse>;
 
 export const captionService: TaskService<CaptionAnswer> = {
   task: 'image-to-text',
+  access: 'caption',
   schema: captionRequestSchema,
   async run({ registry, imageBytesLimit }, raw, call) {
     const request = parseRequest(captionRequestSchema, raw);

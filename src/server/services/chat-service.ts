@@ -39,6 +39,7 @@ export interface ChatCompletion {
 
 export const chatService: TaskService<ChatCompletion> = {
   task: 'image-text-to-text',
+  access: 'chat',
   name: 'chat',
   schema: chatRequestSchema,
   async run({ registry, imageBytesLimit }, raw, call) {

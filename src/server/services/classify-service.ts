@@ -13,6 +13,7 @@ export type ClassifyAnswer = ReturnType<typeof classifyResponse>;
 
 export const classifyService: TaskService<ClassifyAnswer> = {
   task: 'image-classification',
+  access: 'classify',
   schema: classifyRequestSchema,
   async run({ registry, imageBytesLimit }, raw, call) {
     const request = parseRequest(classifyRequestSchema, raw);

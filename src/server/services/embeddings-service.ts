@@ -31,6 +31,7 @@ const MAX_IMAGES = 16;
 
 export const embeddingsService: TaskService<EmbeddingsAnswer> = {
   task: 'zero-shot-image-classification',
+  access: 'embeddings',
   name: 'embeddings',
   schema: embeddingsRequestSchema,
   async run({ registry, imageBytesLimit }, raw, call) {

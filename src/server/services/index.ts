@@ -21,4 +21,4 @@ export const TASK_SERVICES: readonly TaskService[] = [
 ];
 
 export type { CallContext, ServiceDeps, TaskService } from './task-service.js';
-export { newCallContext } from './task-service.js';
+export { newCallContext, runService } from './task-service.js';

@@ -14,6 +14,7 @@ import { EXAMPLE_IMAGE } from '../openapi/example-image.js';
 
 export const localizeService: TaskService<LocalizeAnswer> = {
   task: 'zero-shot-image-classification',
+  access: 'localize',
   name: 'localize',
   schema: localizeRequestSchema,
   async run({ registry, imageBytesLimit, maxPrompts }, raw, call) {

@@ -9,6 +9,10 @@ import type { Task } from '../../pipelines/tasks.js';
 import type { AlignmentStore } from '../alignment-store.js';
 import type { ModelLabels } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
+import type { AccessTask, Principal } from '../access/principal.js';
+import { requireTask } from '../access/access-control.js';
+import type { ImageUrlFetcher } from '../image-url/index.js';
+import { fetchImageUrls } from './fetch-image-urls.js';
 
 export interface CallContext {
   signal: AbortSignal;
@@ -21,6 +25,8 @@ export interface CallContext {
    * results go here as they are made, the answer still comes at the end.
    */
   stream?: (chunk: object) => void;
+  /** Who the call acts for (access control); absent where nothing asked (open paths, tests). */
+  principal?: Principal;
 }
 
 export interface ServiceDeps {
@@ -32,6 +38,8 @@ export interface ServiceDeps {
   /** Fitted zero-shot alignments, and where fits run (off the event loop). */
   alignments: AlignmentStore;
   fitter: Pick<FitPool, 'fit'>;
+  /** Fetches http(s) image URLs; absent when image URLs are off (the default). */
+  imageUrls?: ImageUrlFetcher;
 }
 
 export interface TaskService<Answer extends object = object> {
@@ -39,6 +47,8 @@ export interface TaskService<Answer extends object = object> {
   task: Task;
   /** The `task` label of its request metrics and access log; default `task`. */
   name?: string;
+  /** What an API key's `tasks` calls it. */
+  access: AccessTask;
   /**
    * The request schema `run` validates with (zod): the OpenAPI document and the MCP tools'
    * input schemas derive from it, so a field is described where it is checked.
@@ -130,4 +140,19 @@ export function promptFieldsFromMessage(templates: unknown, descriptions: unknow
 /** A call context before the model is known. */
 export function newCallContext(signal: AbortSignal, deadlineMs: number): CallContext {
   return { signal, deadlineMs, labels: { model: 'unknown', variant: 'unknown' } };
+}
+
+/**
+ * How every transport calls a service: the caller's key must allow the task, and only the models
+ * it allows resolve (`forbidden` otherwise); image URLs in the request are fetched (or refused)
+ * before the service sees it.
+ */
+export async function runService<Answer extends object>(service: TaskService<Answer>, deps: ServiceDeps, raw: unknown, call: CallContext): Promise<Answer> {
+  const { principal } = call;
+  let scoped = deps;
+  requireTask(principal, service.access);
+  if (principal && !principal.anonymous) {
+    scoped = { ...deps, registry: deps.registry.scopedTo((id) => principal.allowsModel(id), `key '${principal.id}'`) };
+  }
+  return service.run(scoped, await fetchImageUrls(raw, deps.imageUrls, call.signal), call);
 }

@@ -14,6 +14,7 @@ export type ZeroShotAnswer = ReturnType<typeof zeroShotResponse>;
 
 export const zeroShotService: TaskService<ZeroShotAnswer> = {
   task: 'zero-shot-image-classification',
+  access: 'zero-shot',
   schema: zeroShotRequestSchema,
   async run({ registry, imageBytesLimit, maxPrompts, alignments }, raw, call) {
     const request = parseRequest(zeroShotRequestSchema, raw);
