@@ -13,9 +13,11 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci
 COPY tsconfig.json ./
 COPY src src
+COPY scripts/copy-static.mjs scripts/
 COPY proto proto
 COPY models models
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+# The compiled server and the playground's static files beside it, then production dependencies only.
+RUN npm run build && npm prune --omit=dev
 
 FROM node:${NODE_VERSION}-bookworm-slim
 # Models come from the Hugging Face cache under /data (mount one you share with other tools, or

@@ -62,6 +62,7 @@ describe('container', () => {
     const app = path.join(work, 'app');
     await mkdir(app);
     await run(process.execPath, [path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(repo, 'tsconfig.json'), '--outDir', path.join(app, 'dist')], { timeout: 180_000 });
+    await run(process.execPath, [path.join(repo, 'scripts', 'copy-static.mjs'), path.join(app, 'dist')], { cwd: repo });
     for (const entry of ['package.json', 'proto', 'models']) await cp(path.join(repo, entry), path.join(app, entry), { recursive: true });
     await symlink(path.join(repo, 'node_modules'), path.join(app, 'node_modules'));
     const port = await freePort();
@@ -83,6 +84,10 @@ describe('container', () => {
       const answer = await fetch(`http://127.0.0.1:${port}/v1/classify`, { method: 'POST', body: form });
       assert.equal(answer.status, 200);
       assert.equal(((await answer.json()) as { model: string }).model, 'vit');
+      // The playground's static files are in the build.
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<title>/);
     } finally {
       child.kill('SIGTERM');
     }

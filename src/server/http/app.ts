@@ -10,6 +10,7 @@ import type { ModelRegistry } from '../model-registry.js';
 import { TASK_SERVICES, type ServiceDeps } from '../services/index.js';
 import { mcpRoutes } from '../mcp/mcp-route.js';
 import { openApiRoutes } from './openapi-routes.js';
+import { playgroundRoutes } from './playground-routes.js';
 import { SERVER_VERSION } from '../version.js';
 import { alignmentRoutes } from './alignment-routes.js';
 import { JSON_SHAPE_LIMITS } from './json-guard.js';
@@ -40,6 +41,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(accessGate(deps.access, deps.metrics));
   app.use(statusRoutes(deps.registry));
   app.use(openApiRoutes());
+  app.use(playgroundRoutes());
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.end(await deps.metrics.registry.metrics());
