@@ -157,6 +157,7 @@ function fieldCases(byName: Map<string, Endpoint>, image: string): HttpCase[] {
     spoil('attention', 'head 4,000', 'invalid_request', { heads: 4000 }),
     spoil('attention', 'alpha 2', 'invalid_request', { alpha: 2 }),
     spoil('attention', 'unknown colormap', 'invalid_request', { colormap: 'rainbow' }),
+    spoil('localize', 'labels with control characters and a lone surrogate (drawn in the PNG)', 'ok', { labels: ['a\u0003b', 'c\ud800d', '<&>'], format: 'png' }),
     spoil('localize', '65 labels', 'invalid_request', { labels: Array.from({ length: 65 }, (_, i) => `l${i}`) }),
     spoil('caption', 'max_new_tokens 0', 'invalid_request', { max_new_tokens: 0 }),
     spoil('caption', 'max_new_tokens 10^9', 'invalid_request', { max_new_tokens: 1e9 }),

@@ -132,9 +132,15 @@ async function encodePng(data: Uint8Array, width: number, height: number): Promi
   return sharp(data, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
 }
 
-/** A label bar drawn by libvips from our own SVG (never client input). */
+/**
+ * Characters XML 1.0 cannot hold at all, even escaped (controls, lone surrogates, U+FFFE/F): a
+ * label (a client's text, for localisation) carrying one would fail the SVG parse.
+ */
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** A label bar drawn by libvips from our own SVG: the label escaped, characters XML cannot hold dropped. */
 function labelSvg(text: string, width: number): Buffer {
-  const escaped = text.replace(/[<>&"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  const escaped = text.replace(NOT_XML, '').replace(/[<>&"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
   return Buffer.from(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${LABEL_HEIGHT}"><rect width="100%" height="100%" fill="black" fill-opacity="0.6"/>` +
       `<text x="8" y="${LABEL_HEIGHT - 8}" font-family="sans-serif" font-size="17" fill="white">${escaped}</text></svg>`,
