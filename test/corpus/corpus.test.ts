@@ -17,7 +17,7 @@ import { sharedImage } from '../helpers/shared-dir.js';
 import { everyTaskModelFlags } from '../helpers/test-models.js';
 import { imageCorpus } from './image-corpus.js';
 import { expectedAnswer, imageEndpoints } from './image-endpoints.js';
-import { sendGrpc, sendHttp, type Outcome, type Transport } from './outcome.js';
+import { sendGrpc, sendGrpcFrames, sendHttp, type Outcome, type Transport } from './outcome.js';
 import { requestCorpus } from './request-corpus.js';
 import { isServerFailure, tallyTable, type CaseRecord } from './tally.js';
 
@@ -109,6 +109,7 @@ describe('the bad-input corpus, against the server process on both transports', 
     const cases: CorpusCase[] = [
       ...corpus.http.map((c) => ({ endpoint: c.endpoint, transport: 'http' as const, name: c.name, expect: c.expect, send: () => sendHttp(base, c.request) })),
       ...corpus.grpc.map((c) => ({ endpoint: c.endpoint, transport: 'grpc' as const, name: c.name, expect: c.expect, send: () => sendGrpc(client, c.call) })),
+      ...corpus.grpcFrames.map((c) => ({ endpoint: c.endpoint, transport: 'grpc' as const, name: c.name, expect: c.expect, send: () => sendGrpcFrames(grpcPort, c.method, c.body) })),
     ];
     try {
       assertAllAsExpected(await runAll(cases), cases.length);

@@ -3,6 +3,7 @@
  * tally and the assertions share. Nothing here interprets an answer beyond the error table.
  */
 import * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 
 export type Transport = 'http' | 'grpc';
@@ -113,5 +114,44 @@ export function sendGrpc(client: grpc.Client & Record<string, Function>, spec: G
     } else {
       client[spec.method]!.call(client, spec.message, new grpc.Metadata(), { deadline }, (error: grpc.ServiceError | null) => finish(error));
     }
+  });
+}
+
+/** How a raw gRPC call's status (trailers, or trailers-only headers) reads as an outcome. */
+function grpcStatusOutcome(fields: http2.IncomingHttpHeaders): Outcome {
+  const code = Number(fields['grpc-status']);
+  const statusName = grpc.status[code] ?? String(code);
+  const details = decodeURIComponent(String(fields['grpc-message'] ?? ''));
+  if (code === grpc.status.OK) return { result: 'ok', status: statusName, detail: details };
+  const errorCode = fields['error-code'];
+  if (typeof errorCode !== 'string' || !(errorCode in ERROR_CODES) || ERROR_CODES[errorCode as ErrorCode].grpc !== statusName) {
+    return { result: 'bad_error_shape', status: statusName, detail: `${details} (error-code ${String(errorCode)})` };
+  }
+  return { result: errorCode as ErrorCode, status: statusName, detail: details };
+}
+
+/**
+ * A gRPC call written by hand over HTTP/2: `body` is sent as it is, length prefixes included, so a
+ * case can cut a frame, send none or send two (what no gRPC client library would do).
+ */
+export function sendGrpcFrames(port: number, method: string, body: Buffer, headers: Record<string, string> = {}): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const finish = (outcome: Outcome) => {
+      clearTimeout(timer);
+      session.close();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => finish({ result: 'unanswered', status: 'timeout', detail: '' }), ANSWER_TIMEOUT_MS);
+    session.on('error', (error) => finish({ result: 'connection_error', status: 'error', detail: String(error) }));
+    const stream = session.request({ ':method': 'POST', ':path': `/multimodal.v1.InferenceService/${method}`, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    let head: http2.IncomingHttpHeaders = {};
+    stream.on('response', (fields) => (head = fields));
+    stream.on('trailers', (fields) => finish(grpcStatusOutcome(fields)));
+    stream.on('data', () => {});
+    // A trailers-only answer carries the status in its headers.
+    stream.on('end', () => finish(grpcStatusOutcome(head)));
+    stream.on('error', (error) => finish({ result: 'connection_error', status: 'error', detail: String(error) }));
+    stream.end(body);
   });
 }

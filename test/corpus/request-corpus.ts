@@ -27,6 +27,37 @@ export interface GrpcCase {
   readonly call: GrpcCallSpec;
 }
 
+/** A gRPC call written by hand over HTTP/2, its frames broken (outcome.ts `sendGrpcFrames`). */
+export interface GrpcFramesCase {
+  readonly endpoint: string;
+  readonly name: string;
+  readonly expect: Expectation;
+  readonly method: string;
+  readonly body: Buffer;
+}
+
+/** gRPC's 5-byte prefix (compressed flag, big-endian length) before `message`. */
+const framed = (message: Buffer, compressed = 0, length = message.length) => {
+  const prefix = Buffer.alloc(5);
+  prefix[0] = compressed;
+  prefix.writeUInt32BE(length, 1);
+  return Buffer.concat([prefix, message]);
+};
+
+/** Calls no gRPC library would send: the frames themselves are wrong. */
+function grpcFramesCases(): GrpcFramesCase[] {
+  const listModels = Buffer.alloc(0);
+  const cases: Array<[string, string, Buffer]> = [
+    ['no message at all', 'Classify', Buffer.alloc(0)],
+    ['half a length prefix', 'Classify', Buffer.from([0, 0])],
+    ['a length prefix past the body', 'Classify', framed(Buffer.from([1, 2, 3]), 0, 100)],
+    ['two messages on a unary call', 'ListModels', Buffer.concat([framed(listModels), framed(listModels)])],
+    ['two messages on a streaming call', 'CaptionStream', Buffer.concat([framed(listModels), framed(listModels)])],
+    ['a message flagged compressed with no encoding', 'ZeroShot', framed(Buffer.from([8, 1]), 1)],
+  ];
+  return cases.map(([name, method, body]) => ({ endpoint: 'protocol', name: `${method}: ${name}`, expect: 'invalid_request', method, body }));
+}
+
 const jsonText = (path: string, text: string | Uint8Array): HttpRequestSpec => ({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: text });
 const json = (path: string, body: unknown) => jsonText(path, JSON.stringify(body));
 
@@ -269,10 +300,10 @@ function grpcCases(png: Buffer): GrpcCase[] {
   return cases;
 }
 
-export async function requestCorpus(): Promise<{ http: HttpCase[]; grpc: GrpcCase[] }> {
+export async function requestCorpus(): Promise<{ http: HttpCase[]; grpc: GrpcCase[]; grpcFrames: GrpcFramesCase[] }> {
   const png = await sharp(await readFile(sharedImage('chelsea.png'))).resize(48, 48).png().toBuffer();
   const image = png.toString('base64');
   const all = endpoints(image);
   const byName = new Map(all.map((endpoint) => [endpoint.name, endpoint]));
-  return { http: [...all.flatMap(bodyCases), ...fieldCases(byName, image), ...protocolCases()], grpc: grpcCases(png) };
+  return { http: [...all.flatMap(bodyCases), ...fieldCases(byName, image), ...protocolCases()], grpc: grpcCases(png), grpcFrames: grpcFramesCases() };
 }

@@ -10,6 +10,7 @@ import { loadPackageDefinition } from '@grpc/grpc-js';
 import { INFERENCE_PROTO, INFERENCE_SERVICE, protoRoot } from './proto-files.js';
 import { inferenceService, type InferenceServiceDeps } from './inference-service.js';
 import { withTolerantDecoding } from './tolerant-decoding.js';
+import { framingRefusals } from './framing-refusals.js';
 
 export interface GrpcServerDeps extends InferenceServiceDeps {
   maxMessageBytes: number;
@@ -46,6 +47,7 @@ export async function startGrpcServer(deps: GrpcServerDeps, host: string, port: 
   const server = new Server({
     'grpc.max_receive_message_length': deps.maxMessageBytes,
     'grpc.max_send_message_length': deps.maxMessageBytes,
+    interceptors: [framingRefusals],
   });
   const { service } = loadInferenceDefinition();
   server.addService(service, inferenceService(deps));
