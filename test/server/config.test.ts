@@ -198,3 +198,42 @@ describe('thread budget', () => {
     assert.equal(planLayouts([{ id: 'a', instances: 4, intraOpThreads: 2 }], 2).overCommitted, true);
   });
 });
+
+describe('access and image-URL settings', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mms-access-config-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('are off by default, with the probes, metrics and pages open', () => {
+    const config = loadConfig([], {});
+    assert.equal(config.access.keysFile, undefined);
+    assert.equal(config.access.envKeys, undefined);
+    assert.deepEqual(config.access.openPaths, ['/healthz', '/readyz', '/metrics', '/', '/playground/', '/docs/', '/openapi.json']);
+    assert.deepEqual(config.access.limits, { requestsPerSecond: undefined, burst: undefined, maxConcurrent: undefined });
+    assert.equal(config.imageUrls.enabled, false);
+  });
+
+  it('take the environment over the config file, and refuse a rate of 0', async () => {
+    const file = path.join(dir, 'server.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        auth: { keys_file: '/etc/mms/keys.json', requests_per_second: 5, trusted_proxies: ['10.0.0.0/8'] },
+        image_urls: { enabled: true, allow_hosts: ['images.example.com'], max_redirects: 1 },
+      }),
+    );
+    const fromFile = loadConfig(['--config', file], {});
+    assert.equal(fromFile.access.keysFile, '/etc/mms/keys.json');
+    assert.equal(fromFile.access.limits.requestsPerSecond, 5);
+    assert.deepEqual(fromFile.access.trustedProxies, ['10.0.0.0/8']);
+    assert.deepEqual([fromFile.imageUrls.enabled, fromFile.imageUrls.allowHosts, fromFile.imageUrls.maxRedirects], [true, ['images.example.com'], 1]);
+    const fromEnv = loadConfig(['--config', file], { MMS_RATE_LIMIT_RPS: '2.5', MMS_TRUSTED_PROXIES: '127.0.0.1/32, ::1', MMS_IMAGE_URLS: '0', MMS_OPEN_PATHS: '/healthz' });
+    assert.equal(fromEnv.access.limits.requestsPerSecond, 2.5);
+    assert.deepEqual(fromEnv.access.trustedProxies, ['127.0.0.1/32', '::1']);
+    assert.deepEqual(fromEnv.access.openPaths, ['/healthz']);
+    assert.equal(fromEnv.imageUrls.enabled, false);
+    assert.throws(() => loadConfig([], { MMS_RATE_LIMIT_RPS: '0' }), /MMS_RATE_LIMIT_RPS must be a number > 0/);
+  });
+});
