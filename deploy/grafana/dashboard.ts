@@ -60,6 +60,12 @@ export const ROWS: RowSpec[] = [
         queries: [{ expr: `sum by (model, code) (rate(mms_requests_total{${SELECT}, code=~"overloaded|deadline_exceeded"}[$__rate_interval]))`, legend: '{{model}} {{code}}' }],
       },
       {
+        title: 'Refused at the door (401, 429 rate_limited)',
+        description: 'Requests refused before any task: no or a wrong API key, or over the key\'s (or client\'s) rate.',
+        unit: 'reqps',
+        queries: [{ expr: 'sum by (code, transport) (rate(mms_access_refusals_total{instance=~"$instance"}[$__rate_interval]))', legend: '{{transport}} {{code}}' }],
+      },
+      {
         title: 'Generated tokens/s',
         description: 'Tokens decoded per second (captioning and chat).',
         unit: 'short',
