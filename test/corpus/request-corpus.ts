@@ -233,6 +233,8 @@ function protocolCases(): HttpCase[] {
     ['GET on a POST endpoint', 'not_found', { method: 'GET', path: '/v1/classify' }],
     ['URL of 20,000 characters', 'headers_too_large', { method: 'GET', path: `/v1/models?${'q'.repeat(20_000)}` }],
     ['200 headers of 100 bytes', 'headers_too_large', { method: 'GET', path: '/v1/models', headers: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-h${i}`, 'v'.repeat(100)])) }],
+    ['POST to /metrics', 'not_found', { method: 'POST', path: '/metrics', headers: { 'content-type': 'application/json' }, body: '{}' }],
+    ['/metrics with a 10 KB query', 'ok', { method: 'GET', path: `/metrics?${'m'.repeat(10_000)}` }],
     ['unknown alignment by name', 'alignment_not_found', { method: 'GET', path: '/v1/zero-shot/alignments/no-such-alignment' }],
     ['alignment name with an encoded path', 'alignment_not_found', { method: 'GET', path: '/v1/zero-shot/alignments/..%2F..%2Fetc%2Fpasswd' }],
     ['DELETE of an unknown alignment', 'alignment_not_found', { method: 'DELETE', path: '/v1/zero-shot/alignments/no-such-alignment' }],
