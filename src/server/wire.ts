@@ -126,11 +126,11 @@ export function alignmentList(store: AlignmentStore) {
  * GET /v1/models in the OpenAI list shape (`{object: "list", data: [{id, object: "model",
  * created, owned_by}]}`), so OpenAI clients can list the models; our fields stand beside theirs.
  */
-export function openAiModelList(registry: ModelRegistry) {
+export function openAiModelList(registry: ModelRegistry, shows?: (modelId: string) => boolean) {
   const created = Math.floor(registry.createdAt / 1000);
   return {
     object: 'list' as const,
-    data: modelList(registry).map((model) => ({ object: 'model' as const, created, owned_by: 'multimodal-server', ...model })),
+    data: modelList(registry, shows).map((model) => ({ object: 'model' as const, created, owned_by: 'multimodal-server', ...model })),
   };
 }
 
@@ -163,8 +163,9 @@ function attentionInfo(attention: AttentionExplainer | AttentionUnavailableError
   };
 }
 
-export function modelList(registry: ModelRegistry) {
-  return registry.ids.map((id) => {
+/** The served models (`shows`: only those a caller's API key may use). */
+export function modelList(registry: ModelRegistry, shows: (modelId: string) => boolean = () => true) {
+  return registry.ids.filter(shows).map((id) => {
     const model = registry.get(id)!;
     const { spec, loaded } = model;
     return {

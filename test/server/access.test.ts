@@ -108,6 +108,10 @@ describe('API keys', () => {
     const alignments = await fetch(`${base}/v1/zero-shot/alignments`, { headers: { authorization: `Bearer ${CLASSIFY_ONLY_KEY}` } });
     assert.equal(alignments.status, 403);
     assert.equal((await classify(CLASSIFY_ONLY_KEY)).status, 200);
+    // /v1/models lists what the key may use.
+    const listed = async (key: string) => ((await (await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).json()) as { data: Array<{ id: string }> }).data.map((m) => m.id).sort();
+    assert.deepEqual(await listed(VIT_ONLY_KEY), ['vit']);
+    assert.deepEqual(await listed(TEAM_KEY), ['clip', 'vit']);
     const mcp = (key: string | undefined) =>
       fetch(`${base}/mcp`, {
         method: 'POST',
@@ -141,6 +145,14 @@ describe('API keys', () => {
           client.ListAlignments!.call(client, {}, metadata, (error: grpc.ServiceError | null) => resolve(error ? error.code : grpc.status.OK));
         });
       assert.equal(await listAlignments(CLASSIFY_ONLY_KEY), grpc.status.PERMISSION_DENIED);
+      const listedModels = await new Promise<string[]>((resolve, reject) => {
+        const metadata = new grpc.Metadata();
+        metadata.set('authorization', `Bearer ${VIT_ONLY_KEY}`);
+        client.ListModels!.call(client, {}, metadata, (error: grpc.ServiceError | null, answer: { models: Array<{ id: string }> }) =>
+          error ? reject(error) : resolve(answer.models.map((m) => m.id)),
+        );
+      });
+      assert.deepEqual(listedModels, ['vit']);
       assert.equal(await listAlignments(TEAM_KEY), grpc.status.OK);
     } finally {
       client.close();

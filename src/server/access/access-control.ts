@@ -72,3 +72,8 @@ export class AccessControl {
 export function requireTask(principal: Principal | undefined, task: AccessTask): void {
   if (principal && !principal.anonymous && !principal.allowsTask(task)) throw new ApiError('forbidden', `key '${principal.id}' may not use ${task}`);
 }
+
+/** Which models a caller sees listed: its key's (no key, or keys off: all of them). */
+export function modelsShownTo(principal: Principal | undefined): (modelId: string) => boolean {
+  return principal && !principal.anonymous ? (modelId) => principal.allowsModel(modelId) : () => true;
+}

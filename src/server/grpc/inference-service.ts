@@ -11,7 +11,7 @@ import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { newCallContext, runService, TASK_SERVICES, type ServiceDeps, type TaskService } from '../services/index.js';
-import { requireTask, type AccessControl, type Admitted } from '../access/access-control.js';
+import { modelsShownTo, requireTask, type AccessControl, type Admitted } from '../access/access-control.js';
 import { alignmentList, modelList } from '../wire.js';
 import { toGrpcError } from './grpc-errors.js';
 import { requireDecoded } from './tolerant-decoding.js';
@@ -149,7 +149,7 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
     };
   const requireAlignments = ({ principal }: Admitted) => requireTask(principal, 'alignments');
   const handlers: UntypedServiceImplementation = {
-    ListModels: simple(() => ({ models: modelList(registry) })),
+    ListModels: simple((_request, { principal }) => ({ models: modelList(registry, modelsShownTo(principal)) })),
     ListAlignments: simple((_request, admitted) => {
       requireAlignments(admitted);
       return { alignments: alignmentList(alignments) };

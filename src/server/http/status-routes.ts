@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import type { ModelRegistry } from '../model-registry.js';
 import { openAiModelList } from '../wire.js';
+import { modelsShownTo } from '../access/access-control.js';
 
 export function statusRoutes(registry: ModelRegistry): Router {
   const router = Router();
@@ -13,7 +14,7 @@ export function statusRoutes(registry: ModelRegistry): Router {
     res.status(ready ? 200 : 503).json({ ready, models: registry.statuses() });
   });
   router.get('/v1/models', (_req, res) => {
-    res.json(openAiModelList(registry));
+    res.json(openAiModelList(registry, modelsShownTo(res.locals.principal)));
   });
   return router;
 }
