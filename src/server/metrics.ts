@@ -47,6 +47,12 @@ export class ServerMetrics {
     labelNames: ['transport', 'code'] as const,
     registers: [this.registry],
   });
+  readonly keyRequests = new Counter({
+    name: 'mms_key_requests_total',
+    help: 'Requests answered per API key id (keys on only: one series per configured key), by code: usage per tenant.',
+    labelNames: ['key_id', 'task', 'transport', 'code'] as const,
+    registers: [this.registry],
+  });
   readonly requestsInFlight = new Gauge({
     name: 'mms_requests_in_flight',
     help: 'Requests received and not yet answered.',
@@ -264,18 +270,22 @@ export class ServerMetrics {
     for (const transport of TRANSPORTS) for (const code of ['unauthorized', 'rate_limited']) this.accessRefusals.inc({ transport, code }, 0);
   }
 
-  /** Counts one request from its start; call the returned function with the answer's code. */
-  startRequest(transport: Transport): (labels: ModelLabels & { task: string; code: string }) => void {
+  /**
+   * Counts one request from its start; call the returned function with the answer's code (and
+   * the API key id it came with, when keys are on).
+   */
+  startRequest(transport: Transport): (labels: ModelLabels & { task: string; code: string; keyId?: string }) => void {
     const started = process.hrtime.bigint();
     this.requestsInFlight.inc({ transport });
     let done = false;
-    return ({ model, variant, task, code }) => {
+    return ({ model, variant, task, code, keyId }) => {
       if (done) return;
       done = true;
       this.requestsInFlight.dec({ transport });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const labels = { model, variant, task, transport, code };
       this.requests.inc(labels);
+      if (keyId !== undefined) this.keyRequests.inc({ key_id: keyId, task, transport, code });
       this.requestDuration.observe(labels, seconds);
     };
   }

@@ -170,6 +170,11 @@ describe('API keys', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /^mms_access_refusals_total\{transport="http",code="rate_limited"\} 1$/m);
     assert.match(metrics, /^mms_access_refusals_total\{transport="http",code="unauthorized"\} [1-9]/m);
+    // Usage per key: answers counted under the key id, refusals by the service included.
+    assert.match(metrics, /^mms_key_requests_total\{key_id="limited",task="image-classification",transport="http",code="ok"\} 2$/m);
+    assert.match(metrics, /^mms_key_requests_total\{key_id="vit-only",task="zero-shot-image-classification",transport="http",code="forbidden"\} 1$/m);
+    assert.match(metrics, /^mms_key_requests_total\{key_id="team",task="image-classification",transport="grpc",code="ok"\} 1$/m);
+    assert.doesNotMatch(metrics, /key_id="anonymous/);
   });
 
   it('a changed keys file takes effect without a restart', async () => {

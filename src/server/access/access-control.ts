@@ -77,3 +77,8 @@ export function requireTask(principal: Principal | undefined, task: AccessTask):
 export function modelsShownTo(principal: Principal | undefined): (modelId: string) => boolean {
   return principal && !principal.anonymous ? (modelId) => principal.allowsModel(modelId) : () => true;
 }
+
+/** The key id to count a request under: a configured key's (client addresses are never labels). */
+export function keyIdOf(principal: Principal | undefined): string | undefined {
+  return principal && !principal.anonymous ? principal.id : undefined;
+}

@@ -11,7 +11,7 @@ import type { Admission } from '../admission.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import { newCallContext, runService, TASK_SERVICES, type ServiceDeps, type TaskService } from '../services/index.js';
-import { modelsShownTo, requireTask, type AccessControl, type Admitted } from '../access/access-control.js';
+import { keyIdOf, modelsShownTo, requireTask, type AccessControl, type Admitted } from '../access/access-control.js';
 import { alignmentList, modelList } from '../wire.js';
 import { toGrpcError } from './grpc-errors.js';
 import { requireDecoded } from './tolerant-decoding.js';
@@ -96,7 +96,7 @@ export function inferenceService(deps: InferenceServiceDeps): UntypedServiceImpl
       if (answered) return; // a shutdown's 503 may have answered first
       answered = true;
       const apiError = error === null ? undefined : toApiError(error);
-      finish({ ...context.labels, task: service.name ?? service.task, code: apiError?.code ?? 'ok' });
+      finish({ ...context.labels, task: service.name ?? service.task, code: apiError?.code ?? 'ok', keyId: keyIdOf(admitted.principal) });
       if (apiError?.code === 'internal') logger.error({ err: error, transport: 'grpc', model: context.labels.model }, 'internal error');
       if (apiError) reply(toGrpcError(apiError));
       else reply(null, response);

@@ -8,6 +8,7 @@ import type { ServerMetrics } from '../metrics.js';
 import type { Task } from '../../pipelines/registry.js';
 import { clip, ERROR_CODES } from '../../errors.js';
 import { sendError } from './error-handler.js';
+import { keyIdOf } from '../access/access-control.js';
 
 /** nginx's code for a client that closed the connection before the answer. */
 const CLIENT_CLOSED = 499;
@@ -25,7 +26,7 @@ export function observeRequest(metrics: ServerMetrics, admission: Admission, mod
       const code = answered ? (res.locals.errorCode ?? 'ok') : abandonedAs;
       // The model is known as soon as the service resolved it, even if the client left before the answer.
       const { model, variant } = res.locals.call?.labels ?? { model: 'unknown', variant: 'unknown' };
-      finish({ model, variant, task, code });
+      finish({ model, variant, task, code, keyId: keyIdOf(res.locals.principal) });
       res.locals.log.info(
         { method: req.method, path: clip(req.path, 200), task, model, variant, status: answered ? res.statusCode : abandonedAs === 'cancelled' ? CLIENT_CLOSED : ERROR_CODES[abandonedAs].http, code, duration_ms: Math.round((performance.now() - started) * 100) / 100 },
         'request done',

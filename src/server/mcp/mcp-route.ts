@@ -16,6 +16,7 @@ import type { ServerMetrics } from '../metrics.js';
 import { imageBytesFromString } from '../schemas.js';
 import { newCallContext, runService, type ServiceDeps } from '../services/index.js';
 import type { Principal } from '../access/principal.js';
+import { keyIdOf } from '../access/access-control.js';
 import { isImageUrl } from '../image-url/index.js';
 import { MCP_TOOLS, type McpTool } from './mcp-tools.js';
 
@@ -74,11 +75,11 @@ async function callTool(deps: McpDeps, tool: McpTool, args: Record<string, unkno
     leave = deps.admission.enter(tool.service.task, { client: req.socket.remoteAddress });
     const raw = tool.toRaw ? tool.toRaw(withImages(args, deps.services.imageBytesLimit)) : withImages(args, deps.services.imageBytesLimit);
     const answer = (await runService(tool.service, deps.services, raw, call)) as Record<string, unknown>;
-    finish({ ...call.labels, task: tool.service.name ?? tool.service.task, code: 'ok' });
+    finish({ ...call.labels, task: tool.service.name ?? tool.service.task, code: 'ok', keyId: keyIdOf(principal) });
     return tool.present((tool.service.http.answer?.(answer) ?? answer) as Record<string, unknown>);
   } catch (error) {
     const apiError = toApiError(error);
-    finish({ ...call.labels, task: tool.service.name ?? tool.service.task, code: apiError.code });
+    finish({ ...call.labels, task: tool.service.name ?? tool.service.task, code: apiError.code, keyId: keyIdOf(principal) });
     return { isError: true, content: [{ type: 'text', text: `${apiError.code}: ${apiError.message}` }], structuredContent: apiError.toJSON() };
   } finally {
     leave?.();
