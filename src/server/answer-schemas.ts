@@ -34,6 +34,7 @@ export const zeroShotAnswer = z.object({
   results: z.array(z.object({ predictions: z.array(prediction) })).optional().describe('several `images`, in order'),
   scores: z.enum(['softmax', 'cosine']),
   strategy: z.string(),
+  alignment: z.string().optional().describe('the fitted alignment applied, when the request named one'),
   prompts,
   truncated_prompts: z.array(z.unknown()),
   cache,

@@ -55,7 +55,7 @@ export function classifyResponse(modelId: string, result: ClassifyResult, random
 /** The zero-shot answer: `predictions` for one `image`, `results` (one per image) for `images`. */
 export function zeroShotResponse(
   modelId: string,
-  request: { single: boolean; strategy: string; multiLabel: boolean },
+  request: { single: boolean; strategy: string; multiLabel: boolean; alignment?: string | undefined },
   result: ZeroShotResult,
   randomWeights: boolean,
 ) {
@@ -65,6 +65,7 @@ export function zeroShotResponse(
     ...(request.single ? { predictions: result.images[0]!.predictions } : { results: result.images }),
     scores: request.multiLabel ? 'cosine' : 'softmax',
     strategy: request.strategy,
+    ...(request.alignment !== undefined && { alignment: request.alignment }),
     prompts: result.prompts,
     truncated_prompts: result.truncatedPrompts,
     cache: result.cache,

@@ -101,6 +101,8 @@ describe('zero-shot alignments', () => {
     const plain = await request(server.http).post('/v1/zero-shot').send({ image, labels, model: 'clip' }).expect(200);
     const aligned = await request(server.http).post('/v1/zero-shot').send({ image, labels, model: 'clip', alignment: 'pets' }).expect(200);
     assert.notDeepEqual(aligned.body.predictions, plain.body.predictions, 'the alignment changes the scores');
+    assert.equal(aligned.body.alignment, 'pets', 'the answer names the alignment it applied');
+    assert.equal(plain.body.alignment, undefined);
 
     await server.close();
     server = await start();
@@ -143,6 +145,8 @@ describe('zero-shot alignments', () => {
       assert.equal(fitted.examples, overHttp.body.examples);
       assert.ok(Math.abs(fitted.stats.fit.after.accuracy - overHttp.body.stats.fit.after.accuracy) < 1e-9);
       assert.equal(fitted.stats.held_out.examples, 12);
+      const scored = await unary(client, 'ZeroShot', { image: await readFile(sharedImage('chelsea.png')), labels, model: 'clip', alignment: 'grpc-pets' });
+      assert.equal(scored.alignment, 'grpc-pets');
       const listed = await unary(client, 'ListAlignments', {});
       assert.ok(listed.alignments.some((a: { name: string }) => a.name === 'grpc-pets'));
       assert.deepEqual(await unary(client, 'DeleteAlignment', { name: 'grpc-pets' }), { name: 'grpc-pets', deleted: true });
