@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApiError } from '../../src/errors.js';
-import { clientKey, parseTrustedProxies } from '../../src/server/access/client-address.js';
+import { clientKey, parseTrustedProxies, rateLimitKey } from '../../src/server/access/client-address.js';
 import { RateLimiter } from '../../src/server/access/rate-limiter.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
@@ -277,5 +277,15 @@ describe('clientKey', () => {
     assert.equal(clientKey('192.0.2.11', '198.51.100.1', ['192.0.2.10']), '192.0.2.11');
     assert.throws(() => parseTrustedProxies(['10.0.0.0/8', 'proxy.internal']), /trusted proxy "proxy\.internal" is not an IP address, a CIDR range or one of loopback/);
     assert.throws(() => parseTrustedProxies(['10.0.0.0/33']), /trusted proxy "10\.0\.0\.0\/33"/);
+  });
+});
+
+describe('rateLimitKey', () => {
+  it('widens an IPv6 client to its /64 and leaves IPv4 and non-addresses alone', () => {
+    assert.equal(rateLimitKey('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+    assert.equal(rateLimitKey('2001:db8:1:2::9'), rateLimitKey('2001:db8:1:2:ffff::1'), 'one subscriber network, one bucket');
+    assert.notEqual(rateLimitKey('2001:db8:1:2::9'), rateLimitKey('2001:db8:1:3::9'));
+    assert.equal(rateLimitKey('203.0.113.7'), '203.0.113.7');
+    assert.equal(rateLimitKey('unknown'), 'unknown');
   });
 });

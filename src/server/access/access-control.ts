@@ -9,7 +9,7 @@ import { realClock, type Clock } from '../../pipelines/clock.js';
 import type { AccessSettings } from '../access-config.js';
 import { ApiError } from '../../errors.js';
 import { anonymousPrincipal, ApiKeyStore, parseBearer, type AccessTask, type Principal } from './api-keys.js';
-import { clientKey, parseTrustedProxies } from './client-address.js';
+import { clientKey, parseTrustedProxies, rateLimitKey } from './client-address.js';
 import { RateLimiter } from './rate-limiter.js';
 
 export interface CallerInfo {
@@ -58,7 +58,7 @@ export class AccessControl {
       const principal = this.keys.authenticate(parseBearer(caller.authorization));
       return { principal, release: this.limiter.acquire(`key:${principal.id}`, principal.limits) };
     }
-    const client = clientKey(caller.remoteAddress, caller.forwardedFor, this.settings.trustedProxies);
+    const client = rateLimitKey(clientKey(caller.remoteAddress, caller.forwardedFor, this.settings.trustedProxies));
     const principal = anonymousPrincipal(client, this.settings.limits);
     return { principal, release: this.limiter.acquire(`client:${client}`, principal.limits) };
   }

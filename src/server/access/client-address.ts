@@ -104,3 +104,14 @@ function parseRange(text: string): Range {
   }
   return [address, bits];
 }
+
+/**
+ * What per-client rate limits count under: the client key, with an IPv6 address widened to its
+ * /64 (one subscriber network: a client can pick any address in it, so per-address buckets would
+ * not limit it). IPv4 addresses and non-addresses stay as they are.
+ */
+export function rateLimitKey(client: string): string {
+  if (!ipaddr.IPv6.isValid(client) || client.includes('.')) return client;
+  const parts = ipaddr.IPv6.parse(client).parts.slice(0, 4);
+  return `${ipaddr.fromByteArray([...parts.flatMap((part) => [part >> 8, part & 0xff]), ...new Array<number>(8).fill(0)]).toString()}/64`;
+}
