@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use (PIL reference images, promtool and Prometheus,
-# kubectl, chromium for the playground's browser test) and the npm
+# kubectl, chromium for the playground's browser test, openssl for a test certificate) and the npm
 # dependencies. Idempotent; safe to run on a machine that already has them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(python3-pil python3-numpy python3-torch prometheus chromium)
+apt_packages=(python3-pil python3-numpy python3-torch prometheus chromium openssl)
 # kubectl renders deploy/k8s (kustomize); Debian's own package where none is installed.
 command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
 missing=()
