@@ -6,7 +6,7 @@
  */
 import type { ErrorCode } from '../../src/errors.js';
 import type { ImageCase } from './image-corpus.js';
-import type { GrpcCallSpec, HttpRequestSpec, Transport } from './outcome.js';
+import { postJson, type GrpcCallSpec, type HttpRequestSpec, type Transport } from './outcome.js';
 
 export interface ImageEndpoint {
   readonly name: string;
@@ -25,7 +25,6 @@ export function expectedAnswer(endpoint: ImageEndpoint, image: ImageCase, transp
   return (endpoint.resizesShortestEdge && image.expectWhereShortestEdgeResized) || image.expect;
 }
 
-const json = (path: string, body: unknown): HttpRequestSpec => ({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 function multipart(path: string, image: ImageCase, fields: Record<string, string | string[]>): HttpRequestSpec {
   const form = new FormData();
@@ -47,7 +46,7 @@ export function imageEndpoints(good: Buffer): ImageEndpoint[] {
     {
       name: 'zero-shot',
       resizesShortestEdge: true,
-      http: (image) => json('/v1/zero-shot', { image: image.bytes.toString('base64'), labels: ['cat', 'dog'], model: 'clip' }),
+      http: (image) => postJson('/v1/zero-shot', { image: image.bytes.toString('base64'), labels: ['cat', 'dog'], model: 'clip' }),
       grpc: (image) => ({ method: 'ZeroShot', message: { image: image.bytes, labels: ['cat', 'dog'], model: 'clip' } }),
     },
     {
@@ -56,13 +55,13 @@ export function imageEndpoints(good: Buffer): ImageEndpoint[] {
       // proto3 cannot tell empty bytes from none: an example with neither image nor embedding.
       expectForForm: (image, transport) => (transport === 'grpc' && image.bytes.length === 0 ? 'invalid_request' : undefined),
       http: (image) =>
-        json('/v1/zero-shot/alignments', { name: 'corpus', model: 'clip', examples: [{ image: dataUrl(image), label: 'cat' }, { image: good.toString('base64'), label: 'dog' }] }),
+        postJson('/v1/zero-shot/alignments', { name: 'corpus', model: 'clip', examples: [{ image: dataUrl(image), label: 'cat' }, { image: good.toString('base64'), label: 'dog' }] }),
       grpc: (image) => ({ method: 'FitAlignment', message: { name: 'corpus', model: 'clip', examples: [{ image: image.bytes, label: 'cat' }, { image: good, label: 'dog' }] } }),
     },
     {
       name: 'embeddings',
       resizesShortestEdge: true,
-      http: (image) => json('/v1/embeddings', { model: 'clip', input: [dataUrl(image)] }),
+      http: (image) => postJson('/v1/embeddings', { model: 'clip', input: [dataUrl(image)] }),
       grpc: (image) => ({ method: 'Embed', message: { model: 'clip', input: [dataUrl(image)] } }),
     },
     {
@@ -90,7 +89,7 @@ export function imageEndpoints(good: Buffer): ImageEndpoint[] {
     {
       name: 'chat',
       http: (image) =>
-        json('/v1/chat/completions', {
+        postJson('/v1/chat/completions', {
           model: 'chat',
           max_tokens: 2,
           messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: dataUrl(image) } }, { type: 'text', text: 'What is this?' }] }],

@@ -31,6 +31,12 @@ export interface GrpcCallSpec {
   readonly streaming?: boolean;
 }
 
+/** A POST of JSON text as it is (malformed on purpose, or not UTF-8). */
+export const postJsonText = (path: string, text: string | Uint8Array): HttpRequestSpec => ({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: text });
+
+/** A POST of `body` as JSON. */
+export const postJson = (path: string, body: unknown) => postJsonText(path, JSON.stringify(body));
+
 /** Longest a case may take before it counts as unanswered. */
 export const ANSWER_TIMEOUT_MS = 30_000;
 

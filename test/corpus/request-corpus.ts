@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { ErrorCode } from '../../src/errors.js';
 import { sharedImage } from '../helpers/shared-dir.js';
-import type { GrpcCallSpec, HttpRequestSpec } from './outcome.js';
+import { postJson, postJsonText, type GrpcCallSpec, type HttpRequestSpec } from './outcome.js';
 
 type Expectation = 'ok' | ErrorCode;
 
@@ -58,8 +58,6 @@ function grpcFramesCases(): GrpcFramesCase[] {
   return cases.map(([name, method, body]) => ({ endpoint: 'protocol', name: `${method}: ${name}`, expect: 'invalid_request', method, body }));
 }
 
-const jsonText = (path: string, text: string | Uint8Array): HttpRequestSpec => ({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: text });
-const json = (path: string, body: unknown) => jsonText(path, JSON.stringify(body));
 
 function multipartText(path: string, boundary: string, text: string): HttpRequestSpec {
   return { method: 'POST', path, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: text };
@@ -108,23 +106,23 @@ function endpoints(image: string): Endpoint[] {
 function bodyCases(endpoint: Endpoint): HttpCase[] {
   const { path, valid } = endpoint;
   const cases: Array<[string, Expectation, HttpRequestSpec]> = [
-    ['valid request', 'ok', json(path, valid)],
-    ['JSON cut off', 'invalid_request', jsonText(path, JSON.stringify(valid).slice(0, 40))],
-    ['JSON array', 'invalid_request', json(path, [valid])],
-    ['JSON null', 'invalid_request', jsonText(path, 'null')],
-    ['JSON string', 'invalid_request', json(path, 'image')],
-    ['JSON with a trailing comma', 'invalid_request', jsonText(path, JSON.stringify(valid).replace(/}$/, ',}'))],
-    ['JSON nested 100,000 deep', 'invalid_request', jsonText(path, `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)],
-    ['JSON with 200,000 keys', 'invalid_request', jsonText(path, `{${Array.from({ length: 200_000 }, (_, i) => `"k${i}":0`).join(',')}}`)],
+    ['valid request', 'ok', postJson(path, valid)],
+    ['JSON cut off', 'invalid_request', postJsonText(path, JSON.stringify(valid).slice(0, 40))],
+    ['JSON array', 'invalid_request', postJson(path, [valid])],
+    ['JSON null', 'invalid_request', postJsonText(path, 'null')],
+    ['JSON string', 'invalid_request', postJson(path, 'image')],
+    ['JSON with a trailing comma', 'invalid_request', postJsonText(path, JSON.stringify(valid).replace(/}$/, ',}'))],
+    ['JSON nested 100,000 deep', 'invalid_request', postJsonText(path, `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)],
+    ['JSON with 200,000 keys', 'invalid_request', postJsonText(path, `{${Array.from({ length: 200_000 }, (_, i) => `"k${i}":0`).join(',')}}`)],
     ['JSON in UTF-16 (hides its nesting from a UTF-8 scan)', 'unsupported_media_type', { method: 'POST', path, headers: { 'content-type': 'application/json; charset=utf-16le' }, body: new Uint8Array(Buffer.from(`{"∀":${'['.repeat(40)}${']'.repeat(40)}}`, 'utf16le')) }],
-    ['JSON not UTF-8', 'invalid_request', jsonText(path, Uint8Array.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]))],
-    ['JSON over the 32 MiB body limit', 'payload_too_large', jsonText(path, `{"pad":"${'x'.repeat(33 * 1024 * 1024)}"}`)],
-    ['__proto__ key', 'invalid_request', jsonText(path, JSON.stringify(valid).replace(/^{/, '{"__proto__":{"polluted":true},'))],
-    ['constructor.prototype keys', 'invalid_request', jsonText(path, JSON.stringify(valid).replace(/^{/, '{"constructor":{"prototype":{"polluted":true}},'))],
-    ['model of the wrong type', 'invalid_request', json(path, { ...valid, model: ['vit'] })],
-    ['unknown model', 'model_not_found', json(path, { ...valid, model: 'no-such-model' })],
-    ['model id of 10,000 characters', 'invalid_request', json(path, { ...valid, model: 'm'.repeat(10_000) })],
-    ['timeout_ms negative', 'invalid_request', json(path, { ...valid, timeout_ms: -5 })],
+    ['JSON not UTF-8', 'invalid_request', postJsonText(path, Uint8Array.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]))],
+    ['JSON over the 32 MiB body limit', 'payload_too_large', postJsonText(path, `{"pad":"${'x'.repeat(33 * 1024 * 1024)}"}`)],
+    ['__proto__ key', 'invalid_request', postJsonText(path, JSON.stringify(valid).replace(/^{/, '{"__proto__":{"polluted":true},'))],
+    ['constructor.prototype keys', 'invalid_request', postJsonText(path, JSON.stringify(valid).replace(/^{/, '{"constructor":{"prototype":{"polluted":true}},'))],
+    ['model of the wrong type', 'invalid_request', postJson(path, { ...valid, model: ['vit'] })],
+    ['unknown model', 'model_not_found', postJson(path, { ...valid, model: 'no-such-model' })],
+    ['model id of 10,000 characters', 'invalid_request', postJson(path, { ...valid, model: 'm'.repeat(10_000) })],
+    ['timeout_ms negative', 'invalid_request', postJson(path, { ...valid, timeout_ms: -5 })],
     ['Content-Type text/plain', 'unsupported_media_type', { method: 'POST', path, headers: { 'content-type': 'text/plain' }, body: JSON.stringify(valid) }],
     ['Content-Type that lies (gzip, not gzipped)', 'invalid_request', { method: 'POST', path, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: JSON.stringify(valid) }],
     ['empty body', 'invalid_request', { method: 'POST', path, headers: { 'content-type': 'application/json' } }],
@@ -149,7 +147,7 @@ function bodyCases(endpoint: Endpoint): HttpCase[] {
 function fieldCases(byName: Map<string, Endpoint>, image: string): HttpCase[] {
   const spoil = (name: string, caseName: string, expect: Expectation, changes: Record<string, unknown>): HttpCase => {
     const endpoint = byName.get(name)!;
-    return { endpoint: name, name: caseName, expect, request: json(endpoint.path, { ...endpoint.valid, ...changes }) };
+    return { endpoint: name, name: caseName, expect, request: postJson(endpoint.path, { ...endpoint.valid, ...changes }) };
   };
   const dataUrl = `data:image/png;base64,${image}`;
   const userImage = { type: 'image_url', image_url: { url: dataUrl } };
