@@ -50,13 +50,24 @@ export async function fetchImageUrls(raw: unknown, fetcher: ImageUrlFetcher | un
   const replaced: Record<string, unknown> = { ...fields };
   if ('image' in fields) replaced.image = swap(fields.image);
   if (Array.isArray(fields.images)) replaced.images = fields.images.map(swap);
-  if (Array.isArray(fields.examples)) replaced.examples = fields.examples.map((example) => (asRecord(example) ? { ...asRecord(example), image: swap(asRecord(example)!.image) } : example));
+  if (Array.isArray(fields.examples)) {
+    replaced.examples = fields.examples.map((example) => {
+      const exampleFields = asRecord(example);
+      return exampleFields ? { ...exampleFields, image: swap(exampleFields.image) } : example;
+    });
+  }
   if (Array.isArray(fields.messages)) {
     replaced.messages = fields.messages.map((message) => {
       const content = asRecord(message)?.content;
       if (!Array.isArray(content)) return message;
       // A fetched chat image becomes a bytes part, as gRPC sends them.
-      return { ...asRecord(message), content: content.map((part) => (chatPartUrl(part) ? { type: 'image', image: bytes.get(chatPartUrl(part)!)! } : part)) };
+      return {
+        ...asRecord(message),
+        content: content.map((part) => {
+          const url = chatPartUrl(part);
+          return url ? { type: 'image', image: bytes.get(url)! } : part;
+        }),
+      };
     });
   }
   return replaced;
