@@ -43,10 +43,6 @@ export class AccessControl {
     return new AccessControl(settings, keys, new RateLimiter({ clock }), stop);
   }
 
-  get keysRequired(): boolean {
-    return this.keys.enabled;
-  }
-
   /** Paths served to anyone: exact, or under a prefix that ends in `/`. */
   isOpen(path: string): boolean {
     return this.settings.openPaths.some((open) => (open.endsWith('/') && open.length > 1 ? path.startsWith(open) || path === open.slice(0, -1) : path === open));
@@ -68,17 +64,27 @@ export class AccessControl {
   }
 }
 
+/**
+ * The caller's API key, when it came with one: the stand-in for a client address when keys are
+ * off may use everything, and its id (one per client) is never a label.
+ */
+export function keyOf(principal: Principal | undefined): Principal | undefined {
+  return principal && !principal.anonymous ? principal : undefined;
+}
+
 /** Throws `forbidden` unless the caller's key allows the task (no key, or keys off: allowed). */
 export function requireTask(principal: Principal | undefined, task: AccessTask): void {
-  if (principal && !principal.anonymous && !principal.allowsTask(task)) throw new ApiError('forbidden', `key '${principal.id}' may not use ${task}`);
+  const key = keyOf(principal);
+  if (key && !key.allowsTask(task)) throw new ApiError('forbidden', `key '${key.id}' may not use ${task}`);
 }
 
 /** Which models a caller sees listed: its key's (no key, or keys off: all of them). */
 export function modelsShownTo(principal: Principal | undefined): (modelId: string) => boolean {
-  return principal && !principal.anonymous ? (modelId) => principal.allowsModel(modelId) : () => true;
+  const key = keyOf(principal);
+  return key ? (modelId) => key.allowsModel(modelId) : () => true;
 }
 
 /** The key id to count a request under: a configured key's (client addresses are never labels). */
 export function keyIdOf(principal: Principal | undefined): string | undefined {
-  return principal && !principal.anonymous ? principal.id : undefined;
+  return keyOf(principal)?.id;
 }

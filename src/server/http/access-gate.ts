@@ -5,7 +5,7 @@
  * Retry-After). The principal rides on `res.locals` to the services, which check its tasks and models.
  */
 import type { RequestHandler } from 'express';
-import type { AccessControl } from '../access/access-control.js';
+import { keyIdOf, type AccessControl } from '../access/access-control.js';
 import type { Principal } from '../access/principal.js';
 import { toApiError } from '../../errors.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -27,7 +27,8 @@ export function accessGate(access: AccessControl, metrics: ServerMetrics): Reque
       const { principal, release } = access.admit({ authorization: req.get('authorization'), remoteAddress: req.socket.remoteAddress, forwardedFor: req.get('x-forwarded-for') });
       res.locals.principal = principal;
       // The key id (never the key) in every log line of the request.
-      if (!principal.anonymous) res.locals.log = res.locals.log.child({ key_id: principal.id });
+      const keyId = keyIdOf(principal);
+      if (keyId) res.locals.log = res.locals.log.child({ key_id: keyId });
       res.once('close', release);
       next();
     } catch (error) {

@@ -10,7 +10,7 @@ import type { AlignmentStore } from '../alignment-store.js';
 import type { ModelLabels } from '../metrics.js';
 import type { ModelRegistry } from '../model-registry.js';
 import type { AccessTask, Principal } from '../access/principal.js';
-import { requireTask } from '../access/access-control.js';
+import { keyOf, requireTask } from '../access/access-control.js';
 import type { ImageUrlFetcher } from '../image-url/index.js';
 import { fetchImageUrls } from './fetch-image-urls.js';
 
@@ -148,11 +148,8 @@ export function newCallContext(signal: AbortSignal, deadlineMs: number): CallCon
  * before the service sees it.
  */
 export async function runService<Answer extends object>(service: TaskService<Answer>, deps: ServiceDeps, raw: unknown, call: CallContext): Promise<Answer> {
-  const { principal } = call;
-  let scoped = deps;
-  requireTask(principal, service.access);
-  if (principal && !principal.anonymous) {
-    scoped = { ...deps, registry: deps.registry.scopedTo((id) => principal.allowsModel(id), `key '${principal.id}'`) };
-  }
+  requireTask(call.principal, service.access);
+  const key = keyOf(call.principal);
+  const scoped = key ? { ...deps, registry: deps.registry.scopedTo((id) => key.allowsModel(id), `key '${key.id}'`) } : deps;
   return service.run(scoped, await fetchImageUrls(raw, deps.imageUrls, call.signal), call);
 }
