@@ -101,24 +101,18 @@ export function sendGrpc(client: grpc.Client & Record<string, Function>, spec: G
       resolve({ result: code as ErrorCode, status: statusName, detail: error.details });
     };
     const path = `/multimodal.v1.InferenceService/${spec.method}`;
-    if (spec.raw) {
-      if (spec.streaming) {
-        const call = client.makeServerStreamRequest(path, passThrough, passThrough, spec.raw, new grpc.Metadata(), { deadline });
-        call.on('data', () => {});
-        call.on('error', (error: grpc.ServiceError) => finish(error));
-        call.on('end', () => finish(null));
-      } else {
-        client.makeUnaryRequest(path, passThrough, passThrough, spec.raw, new grpc.Metadata(), { deadline }, (error) => finish(error as grpc.ServiceError | null));
-      }
-      return;
-    }
+    const options = { deadline };
     if (spec.streaming) {
-      const call = client[spec.method]!.call(client, spec.message, new grpc.Metadata(), { deadline }) as grpc.ClientReadableStream<unknown>;
+      const call = spec.raw
+        ? client.makeServerStreamRequest(path, passThrough, passThrough, spec.raw, new grpc.Metadata(), options)
+        : (client[spec.method]!.call(client, spec.message, new grpc.Metadata(), options) as grpc.ClientReadableStream<unknown>);
       call.on('data', () => {});
       call.on('error', (error: grpc.ServiceError) => finish(error));
       call.on('end', () => finish(null));
+    } else if (spec.raw) {
+      client.makeUnaryRequest(path, passThrough, passThrough, spec.raw, new grpc.Metadata(), options, (error) => finish(error as grpc.ServiceError | null));
     } else {
-      client[spec.method]!.call(client, spec.message, new grpc.Metadata(), { deadline }, (error: grpc.ServiceError | null) => finish(error));
+      client[spec.method]!.call(client, spec.message, new grpc.Metadata(), options, (error: grpc.ServiceError | null) => finish(error));
     }
   });
 }
