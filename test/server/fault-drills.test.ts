@@ -12,26 +12,11 @@ import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../../src/server/server.js';
 import { inferenceClient, unary } from '../helpers/grpc-client.js';
 import sharp from 'sharp';
+import { readEventStream } from '../helpers/event-stream-reader.js';
 import { poisonedVitDir } from '../helpers/poisoned-vit.js';
 import { sharedImage } from '../helpers/shared-dir.js';
 import { tinySmolVlmDir, tinyVitDir, tinyVitGpt2Dir } from '../helpers/test-models.js';
 import { startTestServer } from '../helpers/test-server.js';
-
-/** Reads a server-sent-event stream; calls `onFirstEvent` once the first `data:` line arrived. */
-async function readStream(response: Response, onFirstEvent: () => void): Promise<string> {
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  let notified = false;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return text;
-    text += value;
-    if (!notified && text.includes('data:')) {
-      notified = true;
-      onFirstEvent();
-    }
-  }
-}
 
 describe('fault drills', () => {
   let server: RunningServer;
@@ -136,7 +121,13 @@ describe('fault drills', () => {
       if (!injected) loaded.pool.injectCrash(0);
       injected = true;
     };
-    const streams = await Promise.all([0, 1].map(async () => readStream(await send(), inject)));
+    const streams = await Promise.all(
+      [0, 1].map(() => {
+        const stream = readEventStream(send());
+        void stream.started.then(inject);
+        return stream.text;
+      }),
+    );
     assert.ok(injected, 'the streams started');
     const ends = streams.map(isEnd);
     assert.ok(ends.every((end) => end !== undefined), `every stream ended with done or an error event:\n${streams.join('\n---\n')}`);
@@ -144,7 +135,7 @@ describe('fault drills', () => {
     for (let waited = 0; loaded.pool.replacements === replacements && waited < 20_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(loaded.pool.replacements, replacements + 1, 'the worker was replaced');
     // The replacement serves: a whole stream again.
-    assert.equal(isEnd(await readStream(await send(), () => {})), 'done');
+    assert.equal(isEnd(await readEventStream(send()).text), 'done');
   }
 
   it('a worker that dies mid-caption ends the captions on it with an error event, and the next caption is served', async () => {

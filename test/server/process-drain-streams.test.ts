@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
+import { readEventStream } from '../helpers/event-stream-reader.js';
 import { inferenceClient } from '../helpers/grpc-client.js';
 import { start, stop, withTimeout, type Started } from '../helpers/process-clients.js';
 import { sharedImage } from '../helpers/shared-dir.js';
@@ -16,21 +17,10 @@ const DRAIN_MS = 1500;
 
 type StreamEnd = 'done' | 'error';
 
-/** Reads an SSE response to its end; resolves `started` at the first event. */
+/** A stream read to its end, and how it ended. */
 function readSse(response: Promise<Response>, isEnd: (text: string) => StreamEnd | undefined) {
-  let markStarted!: () => void;
-  const started = new Promise<void>((resolve) => (markStarted = resolve));
-  const ended = (async () => {
-    const reader = (await response).body!.pipeThrough(new TextDecoderStream()).getReader();
-    let text = '';
-    for (;;) {
-      const { value, done } = await reader.read().catch((error: Error) => ({ value: `\n[connection: ${error.message}]`, done: true }));
-      if (done) return { end: isEnd(text), text: text + (value ?? '') };
-      text += value;
-      if (text.includes('data:')) markStarted();
-    }
-  })();
-  return { started, ended };
+  const { started, text } = readEventStream(response);
+  return { started, ended: text.then((body) => ({ end: isEnd(body), text: body })) };
 }
 
 describe('the server process: SIGTERM with streams open', () => {
